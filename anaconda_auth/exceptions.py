@@ -1,0 +1,69 @@
+"""The exceptions anaconda-auth raises; the names match the existing anaconda-auth."""
+
+from __future__ import annotations
+
+import requests
+
+
+class AnacondaAuthError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class AuthenticationError(AnacondaAuthError):
+    """Logging in failed."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """A token returned by the identity provider could not be used."""
+
+
+class TokenNotFoundError(AnacondaAuthError):
+    """No stored token for the domain."""
+
+
+class TokenExpiredError(AnacondaAuthError):
+    """The stored API key has expired."""
+
+
+class LoginRequiredError(AnacondaAuthError):
+    """The operation needs a logged-in user."""
+
+
+class UnknownSiteName(AnacondaAuthError):
+    """A site name that is not configured."""
+
+
+class ConfigError(AnacondaAuthError, ValueError):
+    """A configuration value is invalid; the message names the source, the key and the fix."""
+
+
+class StorageError(AnacondaAuthError):
+    """A token store could not be read or written; the message names the store and the remedy."""
+
+
+class StorageUnavailableError(StorageError):
+    """The selected token store is not usable on this machine."""
+
+
+class PluginError(AnacondaAuthError):
+    """A plugin is misconfigured (for example, two plugins register the same name)."""
+
+
+class DeviceFlowError(AuthenticationError):
+    """The device authorization grant failed."""
+
+
+class DeviceFlowTimeout(DeviceFlowError):
+    """The device code expired before the user approved it."""
+
+
+class DeviceFlowDenied(DeviceFlowError):
+    """The user denied the device authorization request."""
+
+
+class AuthenticationMissingError(requests.HTTPError, AnacondaAuthError):
+    """The server requires authentication and the request carried no API key."""
+
+
+class InvalidAuthentication(requests.HTTPError, AnacondaAuthError):
+    """The server rejected the API key the request carried."""

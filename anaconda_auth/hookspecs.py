@@ -1,0 +1,53 @@
+"""The hooks a plugin can implement. Their docstrings are the plugin author's reference.
+
+A plugin is a module or object with functions decorated by :data:`anaconda_auth.hookimpl`,
+published in the ``anaconda_auth`` entry-point group::
+
+    [project.entry-points.anaconda_auth]
+    my-plugin = "my_package.anaconda_plugin"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from anaconda_auth.plugin_types import ConfigSource, ErrorHandler, StorageBackend
+
+PROJECT_NAME = "anaconda_auth"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def anaconda_auth_storage_backends() -> Iterable[StorageBackend]:
+    """Return token storage backends.
+
+    Each object must satisfy :class:`anaconda_auth.plugin_types.StorageBackend`. Its ``name``
+    must be unique across all plugins; users select it with
+    ``preferred_token_storage = "<name>"`` in ``[plugin.auth]``.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def anaconda_auth_config_sources() -> Iterable[ConfigSource]:
+    """Return sources of configuration values.
+
+    Each :class:`anaconda_auth.plugin_types.ConfigSource` has a unique ``name`` and a ``rank``;
+    sources with a higher rank override those with a lower one.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def anaconda_auth_error_handlers() -> Iterable[ErrorHandler]:
+    """Return CLI error handlers.
+
+    Each :class:`anaconda_auth.plugin_types.ErrorHandler` renders one exception type. The
+    handler for the most specific class in the exception's MRO wins; two handlers for the same
+    exception type are an error.
+    """
+    raise NotImplementedError

@@ -1,0 +1,185 @@
+"""Stored login tokens, in the format the existing anaconda-auth writes.
+
+An entry lives under service :data:`KEYRING_NAME`, username = the domain; its value is the
+base64 of the :class:`TokenInfo` JSON with ``None`` fields left out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+
+log = logging.getLogger(__name__)
+
+KEYRING_NAME = "Anaconda Cloud"
+TOKEN_INFO_VERSION = 2
+
+#: Older domains whose tokens are moved to the new domain the first time they are read.
+MIGRATIONS: dict[str, list[str]] = {"anaconda.com": ["id.anaconda.cloud", "anaconda.cloud"]}
+
+
+def _default_domain() -> str:
+    from anaconda_auth.config import AnacondaAuthConfig
+
+    return AnacondaAuthConfig().domain
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, read without verifying the signature (the server verifies it)."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (IndexError, ValueError, binascii.Error) as exc:
+        raise ValueError("the API key is not a JWT") from exc
+    if not isinstance(claims, dict):
+        raise ValueError("the API key is not a JWT")
+    return claims
+
+
+class RepoToken(BaseModel):
+    token: str = Field(repr=False)
+    org_name: str | None = None
+
+
+class TokenInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    domain: str = Field(default_factory=_default_domain)
+    api_key: str | None = Field(default=None, repr=False)
+    username: str | None = None
+    repo_tokens: list[RepoToken] = []
+    version: int | None = TOKEN_INFO_VERSION
+
+    #: Name of the storage backend the token was loaded from (not serialised).
+    _source: str | None = None
+
+    @property
+    def source(self) -> str | None:
+        """Where :meth:`load` found this token ("anaconda-keyring", "environment", ...)."""
+        return self._source
+
+    @staticmethod
+    def _decode(value: str) -> dict[str, Any]:
+        try:
+            data = json.loads(base64.b64decode(value))
+        except (ValueError, binascii.Error) as exc:
+            raise StorageError(
+                "A stored token is not valid base64 JSON; log in again with "
+                "`anaconda auth login --force`."
+            ) from exc
+        if not isinstance(data, dict):
+            raise StorageError("A stored token is not a JSON object; log in again.")
+        return data
+
+    def _encode(self) -> str:
+        payload = self.model_dump_json(exclude_none=True)
+        return base64.b64encode(payload.encode()).decode()
+
+    @classmethod
+    def load(cls, domain: str | None = None, *, create: bool = False) -> TokenInfo:
+        """The stored token for ``domain`` (default: the configured domain).
+
+        Raises :class:`TokenNotFoundError` when none is stored, unless ``create``.
+        """
+        from anaconda_auth import token_storage
+
+        domain = domain or _default_domain()
+        found = token_storage.read(KEYRING_NAME, domain)
+        if found is not None:
+            value, backend = found
+            info = cls(**cls._decode(value))
+            info._source = backend.name
+            return info
+        for legacy in MIGRATIONS.get(domain, []):
+            found = token_storage.read(KEYRING_NAME, legacy)
+            if found is not None:
+                data = cls._decode(found[0])
+                data.update(domain=domain, version=TOKEN_INFO_VERSION)
+                info = cls(**data)
+                info.save()
+                token_storage.delete(KEYRING_NAME, legacy)
+                log.debug("token migrated from legacy domain %s to %s", legacy, domain)
+                return info
+        if create:
+            return cls(domain=domain)
+        raise TokenNotFoundError(f"No stored token for {domain}; log in with `anaconda login`.")
+
+    def save(self) -> None:
+        """Write the token to the preferred storage backend."""
+        from anaconda_auth import token_storage
+
+        backend = token_storage.write(KEYRING_NAME, self.domain, self._encode())
+        self._source = backend.name
+        log.debug("token for %s stored in %s", self.domain, backend.name)
+
+    def delete(self) -> None:
+        """Remove the token from every writable backend; :class:`TokenNotFoundError` if none."""
+        from anaconda_auth import token_storage
+
+        if not token_storage.delete(KEYRING_NAME, self.domain):
+            raise TokenNotFoundError(f"No stored token for {self.domain}.")
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        """The API key's ``exp`` claim as an aware UTC datetime (``None`` without a key)."""
+        if self.api_key is None:
+            return None
+        exp = jwt_claims(self.api_key).get("exp")
+        if not isinstance(exp, (int, float)):
+            return None
+        return dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
+
+    @property
+    def expired(self) -> bool:
+        if self.api_key is None:
+            return True
+        try:
+            expires = self.expires_at
+        except ValueError:
+            return False  # an opaque (non-JWT) key: the server decides
+        return expires is not None and expires <= dt.datetime.now(tz=dt.timezone.utc)
+
+    def get_access_token(self) -> str:
+        """The API key, loading it from storage if needed; raises if missing or expired."""
+        if self.api_key is None:
+            try:
+                stored = TokenInfo.load(self.domain)
+            except TokenNotFoundError:
+                raise TokenNotFoundError(
+                    "No token found, please log in with `anaconda login`"
+                ) from None
+            self.username = stored.username
+            self.api_key = stored.api_key
+            self.repo_tokens = stored.repo_tokens
+            self._source = stored._source
+        assert self.api_key is not None
+        if self.expired:
+            raise TokenExpiredError(
+                "Your login token has expired. Please log in again using\n  anaconda login --force"
+            )
+        return self.api_key
+
+    def set_repo_token(self, org_name: str, token: str) -> None:
+        self.repo_tokens[:] = [t for t in self.repo_tokens if t.org_name != org_name]
+        self.repo_tokens.append(RepoToken(org_name=org_name, token=token))
+
+    def get_repo_token(self, org_name: str) -> str:
+        for t in self.repo_tokens:
+            if t.org_name == org_name:
+                return t.token
+        raise TokenNotFoundError(f"Could not find repo token for org {org_name}")
+
+    def delete_repo_token(self, org_name: str) -> None:
+        self.repo_tokens[:] = [t for t in self.repo_tokens if t.org_name != org_name]
+
+    def delete_all_repo_token(self) -> None:
+        self.repo_tokens[:] = []
