@@ -1,0 +1,1 @@
+"""Panel OAuth provider (placeholder until the Panel work lands)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for packages that build on anaconda-auth (placeholder until the IdP lands)."""

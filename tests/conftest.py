@@ -1,0 +1,32 @@
+"""Every test runs with its own HOME, no ANACONDA_* variables and a fresh plugin manager."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    for name in list(os.environ):
+        if (
+            name.startswith(("ANACONDA_", "PANEL_OAUTH"))
+            and name != "ANACONDA_CLI_DISABLE_TELEMETRY"
+        ):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    monkeypatch.setenv("ANACONDA_SECRETS_DIR", str(home / "no-secrets"))
+    monkeypatch.chdir(home)
+    from anaconda_auth.manager import reset_plugin_manager
+
+    reset_plugin_manager()
+    yield home
+    reset_plugin_manager()
