@@ -1,18 +1,25 @@
 """Logging in and out: the public ``login`` / ``logout`` and what the CLI builds on.
 
-(Interface fixed by the framework; the login-flows work fills in the bodies.)
+``login`` picks a flow (browser with PKCE, or device code), turns the access token into an API
+key and stores it; the flows live in :mod:`anaconda_auth.browser_flow`,
+:mod:`anaconda_auth.device_flow`, :mod:`anaconda_auth.api_keys` and
+:mod:`anaconda_auth.oidc`. Nothing is stored unless every step succeeded.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from anaconda_auth import _http, oidc
     from anaconda_auth.config import AnacondaAuthSite
     from anaconda_auth.token import TokenInfo
+
+log = logging.getLogger(__name__)
 
 
 class LoginUI(Protocol):
@@ -65,27 +72,179 @@ def login(
 
     ``device=True`` forces the device-code flow, ``False`` the browser flow, ``None`` picks
     (``use_device_flow`` in config, or the device flow when no browser can be opened).
+
+    On any failure an :class:`~anaconda_auth.exceptions.AuthenticationError` (or a storage /
+    config error) is raised and nothing is stored; an existing key is left as it was. Ctrl-C
+    raises ``KeyboardInterrupt`` after the loopback server is closed, with nothing stored.
     """
-    raise NotImplementedError
+    from anaconda_auth import _http, browser_flow, device_flow, oidc
+    from anaconda_auth.token_storage import preferred_backend
+
+    config = load_site_config(site, ssl_verify=ssl_verify)
+    if not force and is_logged_in(config):
+        log.debug("already logged in to %s; not logging in again", config.domain)
+        return
+    ui = ui or PlainUI()
+    use_device = _use_device_flow(config, device)
+    # Fail before the user spends time in a browser when the token cannot be stored.
+    preferred_backend(config)
+    _existing_token(config)
+
+    session = _http.make_session(config)
+    try:
+        provider = oidc.discover(config, session)
+        log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
+        if use_device:
+            tokens = device_flow.run(config, provider, session, ui)
+            _store_api_key(config, provider, session, tokens)
+        else:
+            browser_flow.run(
+                config,
+                provider,
+                session,
+                ui,
+                lambda tokens: _store_api_key(config, provider, session, tokens),
+            )
+    except KeyboardInterrupt:
+        pass
+    else:
+        return
+    finally:
+        session.close()
+    # Ctrl-C: raised outside the except block so no library frames are chained to it.
+    log.debug("login cancelled; nothing was stored")
+    raise KeyboardInterrupt
+
+
+def _flow_name(device: bool) -> str:
+    return "device" if device else "browser"
+
+
+def _use_device_flow(config: AnacondaAuthSite, device: bool | None) -> bool:
+    if device is not None:
+        return device
+    if config.use_device_flow:
+        return True
+    from anaconda_auth.browser_flow import browser_available
+
+    ok, reason = browser_available()
+    if not ok:
+        log.debug("using the device flow: %s", reason)
+    return not ok
+
+
+def _existing_token(config: AnacondaAuthSite) -> TokenInfo:
+    from anaconda_auth.token import TokenInfo
+
+    return TokenInfo.load(config.domain, create=True)
+
+
+def _store_api_key(
+    config: AnacondaAuthSite,
+    provider: oidc.OpenIDConfiguration,
+    session: _http.LoginSession,
+    tokens: oidc.TokenSet,
+) -> TokenInfo:
+    """Mint an API key with the access token and save it, keeping the stored repo tokens."""
+    from anaconda_auth import oidc
+    from anaconda_auth.api_keys import mint_api_key
+
+    api_key = mint_api_key(config, tokens.access_token, session)
+    username = oidc.user_email(tokens, provider, session)
+    info = _existing_token(config)
+    info.domain = config.domain
+    info.api_key = api_key
+    info.username = username
+    info.save()
+    log.debug("logged in to %s as %s; API key stored in %s", config.domain, username, info.source)
+    return info
 
 
 def logout(site: str | AnacondaAuthSite | None = None) -> None:
     """Remove the stored API key for the site; no error if there is none."""
-    raise NotImplementedError
+    from anaconda_auth.exceptions import TokenNotFoundError
+    from anaconda_auth.token import MIGRATIONS, TokenInfo
+
+    config = load_site_config(site)
+    for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
+        try:
+            TokenInfo(domain=domain).delete()
+            log.debug("removed the stored token for %s", domain)
+        except TokenNotFoundError:
+            pass
 
 
 def is_logged_in(site: str | AnacondaAuthSite | None = None) -> bool:
     """Whether a stored, unexpired API key exists for the site."""
-    raise NotImplementedError
+    from anaconda_auth.exceptions import TokenNotFoundError
+
+    try:
+        info = current_token(site)
+    except TokenNotFoundError:
+        return False
+    return info.api_key is not None and not info.expired
 
 
 def load_site_config(
     site: str | AnacondaAuthSite | None = None, **overrides: object
 ) -> AnacondaAuthSite:
-    """The config for a site name, a domain, a site object, or the default site."""
-    raise NotImplementedError
+    """The config for a site name, a domain, a site object, or the default site.
+
+    ``overrides`` (e.g. ``ssl_verify=False``) replace config values; ``None`` means "no
+    override". A site object is copied, never changed.
+    """
+    from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
+
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if isinstance(site, AnacondaAuthSite):
+        if not values:
+            return site
+        copy = site.model_copy(deep=True)
+        for key, value in values.items():
+            setattr(copy, key, value)  # validated: the model has validate_assignment
+        return copy
+    if site is None:
+        return AnacondaAuthConfig(**values)
+    name = _site_name(site)
+    if name is not None:
+        return AnacondaAuthConfig(site=name, **values)
+    return AnacondaAuthConfig(domain=site, **values)
+
+
+def _site_name(site: str) -> str | None:
+    """The configured site called ``site``, or whose domain is ``site``; ``None`` for a domain.
+
+    :class:`UnknownSiteName` when ``site`` is neither a configured name nor a domain.
+    """
+    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+    from anaconda_auth.exceptions import UnknownSiteName
+
+    sites = AnacondaAuthSitesConfig().sites.root
+    if site in sites:
+        return site
+    try:
+        domain = AnacondaAuthSite(domain=site).domain
+    except ValueError:
+        domain = None
+    matches = [name for name, entry in sites.items() if domain and entry.domain == domain]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UnknownSiteName(
+            f"{site!r} is the domain of several configured sites ({', '.join(matches)}); "
+            "use the site name."
+        )
+    if domain and ("." in domain or ":" in domain or domain == "localhost"):
+        return None
+    known = ", ".join(sorted(sites)) or "none configured"
+    raise UnknownSiteName(
+        f"{site!r} is neither a configured site nor a domain name (sites: {known}). "
+        "Add it under [sites.<name>] in ~/.anaconda/config.toml, or pass a domain."
+    )
 
 
 def current_token(site: str | AnacondaAuthSite | None = None) -> TokenInfo:
     """The stored token for the site (with ``.source``), or ``TokenNotFoundError``."""
-    raise NotImplementedError
+    from anaconda_auth.token import TokenInfo
+
+    return TokenInfo.load(load_site_config(site).domain)

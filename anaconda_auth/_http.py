@@ -1,0 +1,377 @@
+"""The HTTP session the login flows use, built from a site's config.
+
+One place decides TLS verification, proxies, the client certificate, the User-Agent and the
+timeouts for every request the login makes (discovery, token endpoint, device authorization,
+API-key minting, userinfo), and turns transport failures into errors that name the URL and
+the remedy. Secrets never pass through the messages built here: none of the URLs requested
+carries one, and response bodies are only quoted through :func:`error_detail`, which keeps
+the OAuth ``error`` fields and nothing else.
+
+Two ``requests`` defaults are changed on purpose:
+
+* an explicit ``ssl_verify`` (a CA path, ``False`` or ``"truststore"``) and explicit
+  ``proxy_servers`` win over ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` / ``HTTPS_PROXY``
+  (plain ``requests`` lets the environment override the session);
+* ``~/.netrc`` is never consulted: it would replace the ``Authorization`` header of the
+  API-key request and add credentials nobody asked for to the OAuth calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from anaconda_auth import __version__
+from anaconda_auth.exceptions import AuthenticationError, ConfigError
+
+if TYPE_CHECKING:
+    from anaconda_auth.config import AnacondaAuthSite
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"anaconda-auth/{__version__}"
+
+#: Seconds to wait for a connection and, separately, for each read.
+DEFAULT_HTTP_TIMEOUT = 30.0
+HTTP_TIMEOUT_ENV = "ANACONDA_AUTH_HTTP_TIMEOUT"
+
+SSL_VERIFY_HINT = (
+    "If your network uses a TLS-inspecting proxy or a private certificate authority, point "
+    "ssl_verify at its CA bundle (ANACONDA_AUTH_SSL_VERIFY=/path/to/ca.pem, or ssl_verify in "
+    'the [plugin.auth] table of ~/.anaconda/config.toml), or set ssl_verify = "truststore" '
+    "to use the operating system's certificate store."
+)
+
+
+class ProviderError(AuthenticationError):
+    """A request of the login failed: unreachable, timed out, an HTTP error or a bad reply."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class TLSError(ProviderError):
+    """The TLS connection failed, usually because the server's certificate is not trusted."""
+
+
+def float_setting(name: str, default: float, config: AnacondaAuthSite | None = None) -> float:
+    """A positive number of seconds from the config field ``name`` or ``ANACONDA_AUTH_<NAME>``."""
+    raw: Any = getattr(config, name, None) if config is not None else None
+    where = f"{name} in config"
+    if raw is None:
+        env = f"ANACONDA_AUTH_{name.upper()}"
+        raw = os.environ.get(env)
+        where = env
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} = {raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{where} = {raw!r} must be a positive number of seconds")
+    return value
+
+
+def http_timeout(config: AnacondaAuthSite | None = None) -> float:
+    """Connect and read timeout of each login request (``ANACONDA_AUTH_HTTP_TIMEOUT``)."""
+    return float_setting("http_timeout", DEFAULT_HTTP_TIMEOUT, config)
+
+
+class NoAuth(AuthBase):
+    """Sends no credentials; set as the session default so ``~/.netrc`` is never read."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+class BearerAuth(AuthBase):
+    """``Authorization: Bearer <token>``; the token stays out of ``repr``."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<hidden>)"
+
+
+class _SSLContextAdapter(HTTPAdapter):
+    """Uses one ``ssl.SSLContext`` (the truststore one) for every pool."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(*args, **kwargs)
+
+
+class LoginSession(requests.Session):
+    """A ``requests.Session`` whose explicit settings are not overridden by the environment."""
+
+    timeout: float = DEFAULT_HTTP_TIMEOUT
+    _pin_verify: bool = False
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        if self.proxies:
+            proxies = {**self.proxies, **(proxies or {})}
+        settings: dict[str, Any] = super().merge_environment_settings(
+            url,  # type: ignore[arg-type]
+            proxies,
+            stream,
+            verify,
+            cert,
+        )
+        if self._pin_verify and verify is None:
+            settings["verify"] = self.verify
+        return settings
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: Any) -> None:
+        # Drop the Authorization header on a redirect to another host, like requests does,
+        # but never pick up credentials from ~/.netrc.
+        headers = prepared_request.headers
+        url = prepared_request.url
+        if (
+            "Authorization" in headers
+            and url is not None
+            and self.should_strip_auth(response.request.url, url)
+        ):
+            del headers["Authorization"]
+
+
+def _truststore_context() -> ssl.SSLContext:
+    try:
+        import truststore
+    except ImportError:
+        raise ConfigError(
+            'ssl_verify = "truststore" needs the truststore package: '
+            'pip install "anaconda-auth[truststore]" (or conda install truststore)'
+        ) from None
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def make_session(config: AnacondaAuthSite) -> LoginSession:
+    """A session with the config's ``ssl_verify``, proxies, client certificate and timeouts."""
+    session = LoginSession()
+    session.timeout = http_timeout(config)
+    session.auth = NoAuth()
+    headers = dict(config.oidc_request_headers or {})
+    headers["User-Agent"] = USER_AGENT
+    session.headers.update(headers)
+
+    verify = config.ssl_verify
+    if verify == "truststore":
+        session.mount("https://", _SSLContextAdapter(_truststore_context()))
+        session.verify = True
+        session._pin_verify = True
+    elif isinstance(verify, str):
+        path = os.path.expanduser(verify)
+        if not os.path.exists(path):
+            raise ConfigError(
+                f"ssl_verify = {verify!r}: no such file or directory. Set it to the path of a "
+                'CA bundle (PEM), to "truststore", or to true/false.'
+            )
+        session.verify = path
+        session._pin_verify = True
+    else:
+        session.verify = bool(verify)
+        session._pin_verify = not verify
+        if not verify:
+            log.warning("TLS certificate verification is disabled (ssl_verify = false)")
+
+    if config.proxy_servers:
+        session.proxies.update(config.proxy_servers)
+    if config.client_cert:
+        session.cert = (
+            (config.client_cert, config.client_cert_key)
+            if config.client_cert_key
+            else config.client_cert
+        )
+    return session
+
+
+def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
+    """The innermost TLS error message, and whether it is a certificate verification failure."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    best: tuple[str, bool] | None = None
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or str(current), True
+        if isinstance(current, ssl.SSLError) and best is None:
+            best = (current.reason or str(current), False)
+        for arg in current.args:
+            if isinstance(arg, BaseException):
+                stack.append(arg)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    if best is not None:
+        return best
+    text = str(exc)
+    return text, "CERTIFICATE_VERIFY_FAILED" in text
+
+
+def _connection_reason(exc: BaseException) -> str:
+    stack: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and not isinstance(current, requests.RequestException):
+            return current.strerror or str(current)
+        for arg in current.args:
+            if isinstance(arg, BaseException):
+                stack.append(arg)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return type(exc).__name__
+
+
+def send(
+    session: LoginSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    **kwargs: Any,
+) -> requests.Response:
+    """Make a request; transport failures become :class:`ProviderError` naming ``url``.
+
+    ``what`` says what the request is for ("OpenID discovery", "the token request", ...).
+    Redirects are followed for GET only.
+    """
+    kwargs.setdefault("timeout", session.timeout)
+    kwargs.setdefault("allow_redirects", method.upper() == "GET")
+    log.debug("%s: %s %s", what, method, url)
+    try:
+        response = session.request(method, url, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        reason, verification = _ssl_reason(exc)
+        if verification:
+            raise TLSError(
+                f"{what} failed: the TLS certificate of {url} could not be verified "
+                f"({reason}). {SSL_VERIFY_HINT}",
+                url=url,
+            ) from None
+        raise TLSError(f"{what} failed: TLS error talking to {url} ({reason}).", url=url) from None
+    except requests.exceptions.Timeout:
+        raise ProviderError(
+            f"{what} failed: no response from {url} within {kwargs['timeout']:g} s. The service "
+            f"may be down or unreachable; try again later (or raise {HTTP_TIMEOUT_ENV}).",
+            url=url,
+        ) from None
+    except requests.exceptions.ProxyError as exc:
+        raise ProviderError(
+            f"{what} failed: the proxy refused or dropped the connection to {url} "
+            f"({_connection_reason(exc)}). Check proxy_servers and HTTPS_PROXY.",
+            url=url,
+        ) from None
+    except requests.exceptions.ConnectionError as exc:
+        host = urlsplit(url).netloc
+        raise ProviderError(
+            f"{what} failed: could not connect to {host} ({_connection_reason(exc)}). "
+            "Check your network connection, the domain in your config and your proxy settings.",
+            url=url,
+        ) from None
+    except requests.RequestException as exc:
+        raise ProviderError(f"{what} failed: {type(exc).__name__} for {url}", url=url) from None
+    log.debug("%s: HTTP %s", what, response.status_code)
+    return response
+
+
+_DETAIL_FIELDS = ("error", "error_description", "message", "detail", "code")
+
+
+def error_detail(response: requests.Response, limit: int = 300) -> str:
+    """A short, safe description of an error response: the OAuth/API error fields only.
+
+    The raw body is never quoted: a misbehaving server could put a token in it.
+    """
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    parts: list[str] = []
+    if isinstance(data, Mapping):
+        inner = data.get("error")
+        if isinstance(inner, Mapping):  # {"error": {"code": ..., "message": ...}}
+            data = {**data, **inner, "error": inner.get("code")}
+        for key in _DETAIL_FIELDS:
+            value = data.get(key)
+            if isinstance(value, str) and value and value not in parts:
+                parts.append(value)
+    text = ": ".join(parts)
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def json_object(response: requests.Response, *, what: str) -> dict[str, Any]:
+    """The JSON object of a response, or :class:`ProviderError` saying the reply was not one."""
+    try:
+        data = response.json()
+    except ValueError:
+        ctype = response.headers.get("Content-Type", "no content type")
+        raise ProviderError(
+            f"{what} failed: {response.url} did not return valid JSON (HTTP "
+            f"{response.status_code}, {ctype}). Check that the domain in your config is an "
+            "Anaconda site.",
+            url=response.url,
+            status=response.status_code,
+        ) from None
+    if not isinstance(data, dict):
+        raise ProviderError(
+            f"{what} failed: {response.url} returned JSON that is not an object.",
+            url=response.url,
+            status=response.status_code,
+        )
+    return data
+
+
+def status_error(response: requests.Response, *, what: str) -> ProviderError:
+    """A :class:`ProviderError` for an unexpected HTTP status, with the safe error detail."""
+    status = response.status_code
+    reason = response.reason or ""
+    detail = error_detail(response)
+    hint = ""
+    if status >= 500:
+        hint = " The service has a problem; try again in a few minutes."
+    message = f"{what} failed: {response.url} returned HTTP {status} {reason}".rstrip()
+    if detail:
+        message += f" ({detail})"
+    return ProviderError(message + "." + hint, url=response.url, status=status)
