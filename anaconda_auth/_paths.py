@@ -1,9 +1,19 @@
-"""Where anaconda-auth looks for its files, and a cached reader for ``config.toml``."""
+"""Where anaconda-auth looks for its files, and cached readers for ``config.toml`` and ``.env``.
+
+Every path is computed at call time (tests and tools change ``HOME``, the working directory and
+the environment). Parsed files are cached by their ``stat`` stamp, so an unchanged file is not
+parsed again; a file modified in the last two seconds is always re-read, because a rewrite
+within the file system's timestamp granularity could otherwise keep a stale cache (the
+"racy git" problem).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +22,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_toml_cache: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+CONFIG_TOML_ENV = "ANACONDA_CONFIG_TOML"
+SECRETS_DIR_ENV = "ANACONDA_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/run/secrets"
+
+#: A file changed more recently than this (in ns) is re-read even if its stamp is unchanged.
+_RACY_NS = 2_000_000_000
+
+_Stamp = tuple[int, int, int, int]
+_toml_cache: dict[Path, tuple[_Stamp, dict[str, Any]]] = {}
+_dotenv_cache: dict[Path, tuple[_Stamp, DotenvFile]] = {}
+
+
+def _expand(value: str) -> Path:
+    return Path(os.path.expandvars(value)).expanduser()
 
 
 def anaconda_dir() -> Path:
@@ -21,28 +44,187 @@ def anaconda_dir() -> Path:
 
 def config_toml_path() -> Path:
     """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``, as anaconda-cli-base uses."""
-    override = os.environ.get("ANACONDA_CONFIG_TOML")
+    override = os.environ.get(CONFIG_TOML_ENV)
     if override:
-        return Path(override).expanduser()
+        return _expand(override)
     return anaconda_dir() / "config.toml"
+
+
+def secrets_dir() -> Path:
+    """``$ANACONDA_SECRETS_DIR`` or ``/run/secrets`` (it may not exist)."""
+    return _expand(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
+
+
+def dotenv_path() -> Path | None:
+    """``.env`` in the working directory (``None`` if the working directory is gone)."""
+    try:
+        return Path.cwd() / ".env"
+    except OSError:
+        return None
+
+
+def display_path(path: Path) -> str:
+    """The path for messages, with the home directory shown as ``~``."""
+    try:
+        home = Path.home()
+        return "~/" + path.relative_to(home).as_posix()
+    except (ValueError, RuntimeError):
+        return str(path)
+
+
+def _stamp(path: Path) -> _Stamp | None:
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def _fresh(stamp: _Stamp) -> bool:
+    return time.time_ns() - stamp[0] > _RACY_NS
 
 
 def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     """Parse the config file; an absent file is empty. Re-read only when it changes on disk.
 
-    Raises ``tomllib.TOMLDecodeError`` (a ``ValueError``) for a malformed file; callers add
-    the file name to the message.
+    A malformed file raises :class:`anaconda_auth.exceptions.ConfigError` (a ``ValueError``)
+    naming the file and the line of the TOML error.
     """
     path = path or config_toml_path()
-    try:
-        st = path.stat()
-    except FileNotFoundError:
+    stamp = _stamp(path)
+    if stamp is None:
+        _toml_cache.pop(path, None)
         return {}
-    stamp = (st.st_mtime_ns, st.st_size)
     cached = _toml_cache.get(path)
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == stamp and _fresh(stamp):
         return cached[1]
-    with path.open("rb") as fp:
-        data = tomllib.load(fp)
+    try:
+        with path.open("rb") as fp:
+            data = tomllib.load(fp)
+    except tomllib.TOMLDecodeError as exc:
+        from anaconda_auth.exceptions import ConfigError
+
+        raise ConfigError(
+            f"{display_path(path)} is not valid TOML: {exc}. Fix the file or point "
+            f"{CONFIG_TOML_ENV} at another one."
+        ) from None
+    except OSError as exc:
+        from anaconda_auth.exceptions import ConfigError
+
+        raise ConfigError(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
     _toml_cache[path] = (stamp, data)
     return data
+
+
+# --- .env -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DotenvFile:
+    """The assignments of a ``.env`` file: name -> (value, line number), and its problems."""
+
+    values: dict[str, tuple[str, int]]
+    #: (line number, message, variable name or None) for lines that could not be parsed
+    problems: tuple[tuple[int, str, str | None], ...] = ()
+
+
+_ASSIGN = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)\Z", re.DOTALL)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def _closing(body: str, quote: str) -> int | None:
+    """Index of the unescaped closing quote in ``body``."""
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if quote == '"' and char == "\\":
+            i += 2
+            continue
+        if char == quote:
+            return i
+        i += 1
+    return None
+
+
+def _unescape(raw: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char == "\\" and i + 1 < len(raw) and raw[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[raw[i + 1]])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def parse_dotenv(text: str) -> DotenvFile:
+    """Parse ``.env`` text: ``KEY=value`` lines, optionally prefixed by ``export``.
+
+    Values may be unquoted (surrounding spaces and a `` #`` comment removed), single-quoted
+    (literal) or double-quoted (``\\n``, ``\\t``, ``\\"``, ``\\\\`` escapes); quoted values may
+    span lines. Blank lines and ``#`` comments are skipped. There is no ``${VAR}`` expansion.
+    Lines that cannot be parsed are reported in ``problems`` and skipped, so a ``.env`` written
+    for another tool does not break anaconda-auth.
+    """
+    values: dict[str, tuple[str, int]] = {}
+    problems: list[tuple[int, str, str | None]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        lineno = i + 1
+        line = lines[i]
+        i += 1
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _ASSIGN.match(line)
+        if match is None:
+            word = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)", line)
+            problems.append((lineno, "expected NAME=value", word.group(1) if word else None))
+            continue
+        name, rest = match.group(1), match.group(2).strip()
+        if rest[:1] in ("'", '"'):
+            quote, body = rest[0], rest[1:]
+            end = _closing(body, quote)
+            j = i
+            while end is None and j < len(lines):
+                body += "\n" + lines[j]
+                j += 1
+                end = _closing(body, quote)
+            if end is None:
+                problems.append((lineno, f"the {quote} quote is never closed", name))
+                continue  # resume at the next line: the rest may be valid
+            i = j
+            after = body[end + 1 :].strip()
+            if after and not after.startswith("#"):
+                problems.append((lineno, "unexpected text after the closing quote", name))
+                continue
+            raw = body[:end]
+            value = _unescape(raw) if quote == '"' else raw
+        else:
+            value = re.split(r"\s#", rest, maxsplit=1)[0].strip()
+        values[name] = (value, lineno)
+    return DotenvFile(values, tuple(problems))
+
+
+def read_dotenv(path: Path) -> DotenvFile:
+    """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``."""
+    stamp = _stamp(path)
+    if stamp is None:
+        _dotenv_cache.pop(path, None)
+        return DotenvFile({})
+    cached = _dotenv_cache.get(path)
+    if cached is not None and cached[0] == stamp and _fresh(stamp):
+        return cached[1]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        from anaconda_auth.exceptions import ConfigError
+
+        raise ConfigError(f"Cannot read {display_path(path)}: {exc}") from None
+    parsed = parse_dotenv(text)
+    _dotenv_cache[path] = (stamp, parsed)
+    return parsed
