@@ -98,12 +98,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 if TYPE_CHECKING:
-    import requests
+    from anaconda_auth.plugins.testing.oauth_server import Client, ProviderState, Settings, User
     from flask import Flask
     from flask.typing import ResponseReturnValue
+    from requests import Session as HTTPSession
     from werkzeug.serving import BaseWSGIServer
-
-    from anaconda_auth.plugins.testing.oauth_server import Client, ProviderState, Settings, User
 
 log = logging.getLogger("anaconda_auth.testing.idp")
 
@@ -226,15 +225,14 @@ def _expiry(value: Any, default_lifetime: int) -> int | None:
 
 def create_app(state: ProviderState, faults: Faults, record: deque[RecordedRequest]) -> Flask:
     """The Flask application serving ``state``."""
-    from authlib.common.urls import add_params_to_uri  # type: ignore[import-untyped]
-    from authlib.oauth2.rfc6749 import OAuth2Error  # type: ignore[import-untyped]
-    from flask import Flask, Response, jsonify, redirect, render_template, request, session
-
     from anaconda_auth.plugins.testing.oauth_server import (
         SCOPES,
         build_authorization_server,
         user_info,
     )
+    from authlib.common.urls import add_params_to_uri  # type: ignore[import-untyped]
+    from authlib.oauth2.rfc6749 import OAuth2Error  # type: ignore[import-untyped]
+    from flask import Flask, Response, jsonify, redirect, render_template, request, session
 
     app = Flask(__name__, template_folder=str(Path(__file__).parent))
     app.secret_key = secrets.token_bytes(32)
@@ -720,7 +718,8 @@ class IdentityProvider:
     @property
     def browser_command(self) -> str:
         """A ``$BROWSER`` value that opens URLs by following redirects (see :mod:`.browser`)."""
-        return f'"{sys.executable}" -m anaconda_auth.plugins.testing.browser --ca "{self.ca_path}" %s'
+        module = "anaconda_auth.plugins.testing.browser"
+        return f'"{sys.executable}" -m {module} --ca "{self.ca_path}" %s'
 
     # -- recorded requests ------------------------------------------------------------------
 
@@ -810,7 +809,7 @@ class IdentityProvider:
 
     # -- logging in over HTTP ---------------------------------------------------------------
 
-    def http_session(self) -> requests.Session:
+    def http_session(self) -> HTTPSession:
         """A ``requests`` session that trusts this provider's CA and ignores the environment."""
         import requests
 

@@ -310,7 +310,7 @@ class ProviderState:
         return None
 
     def public_jwks(self) -> dict[str, Any]:
-        return self.keys.as_dict(private=False)
+        return dict(self.keys.as_dict(private=False))
 
     def device_by_user_code(self, user_code: str) -> DeviceCredential | None:
         wanted = normalize_user_code(user_code)

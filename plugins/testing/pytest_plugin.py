@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from anaconda_auth.plugins.testing.idp import IdentityProvider
+
     from anaconda_auth.token import TokenInfo
 
 #: Variables kept when ``anaconda_auth_home`` clears ``ANACONDA_*``.
