@@ -1,8 +1,15 @@
 """The plugin manager: built-in plugins from one list, third parties from entry points.
 
 Built-ins are registered exactly like external plugins, so every hook has one code path.
-A third-party plugin that fails to import, or whose hook raises, is reported and skipped: a
-broken plugin must never stop anyone logging in.
+A third-party plugin that fails to import, implements an unknown hook, or whose hook raises or
+returns something that is not a registration object, is reported (a :class:`PluginWarning` and
+its status in :func:`plugin_infos`) and skipped: a broken plugin must never stop anyone logging
+in. Two plugins, or two registration objects, with the same name are a :class:`PluginError`
+naming both.
+
+The manager is built once per process and rebuilt only when the set of disabled plugins changes
+(``ANACONDA_AUTH_DISABLED_PLUGINS`` or ``disabled_plugins`` in ``config.toml``). Hook results
+are collected once per manager, so a lookup on the hot path is a dictionary copy.
 """
 
 from __future__ import annotations
@@ -11,12 +18,11 @@ import importlib
 import json
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib.metadata import entry_points
-from types import ModuleType
+from dataclasses import dataclass, replace
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
@@ -39,6 +45,14 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "cli-error-handlers": "anaconda_auth.plugins.cli.error_handlers",
 }
 
+#: The collection hooks: what each returns, the type every item must have, and the attribute
+#: that must be unique across plugins.
+COLLECTION_HOOKS: dict[str, tuple[str, type, str]] = {
+    "anaconda_auth_storage_backends": ("storage backend", StorageBackend, "name"),
+    "anaconda_auth_config_sources": ("config source", ConfigSource, "name"),
+    "anaconda_auth_error_handlers": ("error handler", ErrorHandler, "exception"),
+}
+
 
 class PluginWarning(UserWarning):
     """A third-party plugin was skipped."""
@@ -54,10 +68,19 @@ class PluginInfo:
     version: str | None
     builtin: bool
     status: str  # "loaded", "disabled" or "failed: <reason>"
+    #: What the plugin registered, e.g. ``("storage backend 'system'",)``.
+    provides: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.status == "loaded"
+
+
+def _describe(info: PluginInfo | None, name: str) -> str:
+    if info is None:
+        return repr(name)
+    origin = f"{info.distribution} {info.version}" if info.distribution else info.module
+    return f"{name!r} ({origin})"
 
 
 class AnacondaAuthPluginManager(pluggy.PluginManager):
@@ -65,26 +88,42 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        self._results: dict[str, list[tuple[str, Any]]] = {}
+        self._lock = threading.RLock()
+        self._storage: dict[str, StorageBackend] | None = None
+        self._sources: list[ConfigSource] | None = None
+        self._handlers: dict[type[BaseException], ErrorHandler] | None = None
+
+    # -- loading ---------------------------------------------------------------------------
 
     def _record(self, info: PluginInfo) -> None:
         self.infos[info.name] = info
 
     def _fail(self, name: str, reason: str) -> None:
+        """Mark a third-party plugin failed, unregister it, and warn naming it."""
         old = self.infos.get(name)
         if old is not None:
-            self._record(
-                PluginInfo(
-                    old.name,
-                    old.module,
-                    old.distribution,
-                    old.version,
-                    old.builtin,
-                    f"failed: {reason}",
-                )
-            )
+            self._record(replace(old, status=f"failed: {reason}", provides=()))
+        plugin = self.get_plugin(name)
+        if plugin is not None:
+            self.unregister(plugin, name=name)
+        self._clear_results()
         warnings.warn(
-            f"anaconda-auth plugin {name!r} was skipped: {reason}", PluginWarning, stacklevel=3
+            f"anaconda-auth plugin {_describe(old, name)} was skipped: {reason}",
+            PluginWarning,
+            stacklevel=4,
         )
+
+    def _clear_results(self) -> None:
+        self._results.clear()
+        self._storage = None
+        self._sources = None
+        self._handlers = None
+
+    def _unknown_hooks(self, name: str) -> list[str]:
+        plugin = self.get_plugin(name)
+        callers = self.get_hookcallers(plugin) or []
+        return sorted(c.name for c in callers if c.spec is None)
 
     def load_builtins(self, disabled: frozenset[str]) -> None:
         from anaconda_auth import __version__
@@ -97,85 +136,159 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
             self.register(importlib.import_module(module_name), name=name)
 
     def load_entry_points(self, disabled: frozenset[str]) -> None:
+        seen: dict[str, EntryPoint] = {}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
+            if ep.name in seen and seen[ep.name].value == ep.value:
+                continue  # the same distribution found twice on sys.path
             if ep.name in self.infos:
                 other = self.infos[ep.name]
                 raise PluginError(
                     f"Two anaconda-auth plugins are named {ep.name!r}: {ep.value} "
-                    f"(from {dist or 'unknown distribution'}) and {other.module} "
-                    f"(from {other.distribution or 'unknown distribution'}). "
+                    f"(from {dist or 'an unknown distribution'}) and {other.module} "
+                    f"(from {other.distribution or 'an unknown distribution'}). "
                     "Uninstall one of them."
                 )
-            info = PluginInfo(ep.name, ep.value, dist, version, False, "loaded")
-            self._record(info)
+            seen[ep.name] = ep
             if ep.name in disabled:
                 self._record(PluginInfo(ep.name, ep.value, dist, version, False, "disabled"))
                 continue
+            self._record(PluginInfo(ep.name, ep.value, dist, version, False, "loaded"))
             try:
-                plugin: ModuleType | Any = ep.load()
+                plugin: Any = ep.load()
                 self.register(plugin, name=ep.name)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break login
                 log.debug("plugin %s failed to load", ep.name, exc_info=True)
                 self._fail(ep.name, f"{type(exc).__name__}: {exc}")
+                continue
+            unknown = self._unknown_hooks(ep.name)
+            if unknown:
+                self._fail(
+                    ep.name,
+                    f"implements unknown hook(s) {', '.join(unknown)} (a typo, or a plugin "
+                    "written for a newer anaconda-auth)",
+                )
+
+    # -- collection hooks ------------------------------------------------------------------
 
     def _collect(self, hook_name: str) -> list[tuple[str, Any]]:
-        """Call every implementation of a collection hook, skipping those that raise."""
-        results: list[tuple[str, Any]] = []
-        hook = getattr(self.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
-            name = self.get_name(impl.plugin) or impl.plugin_name
-            try:
-                returned = impl.function()
-                items = list(returned or ())
-            except Exception as exc:  # noqa: BLE001
-                info = self.infos.get(name)
-                if info is not None and info.builtin:
-                    raise
-                self._fail(name, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
-                continue
-            results.extend((name, item) for item in items)
-        return results
+        """Every item returned by a collection hook, with the name of the plugin returning it.
 
-    def _unique(self, hook_name: str, kind: str, key: str) -> dict[Any, tuple[str, Any]]:
+        Plugins in registration order (built-ins first). A third-party implementation that
+        raises or returns the wrong kind of object fails its plugin; a built-in one raises.
+        """
+        with self._lock:
+            cached = self._results.get(hook_name)
+            if cached is not None:
+                return cached
+            kind, expected, _ = COLLECTION_HOOKS[hook_name]
+            results: list[tuple[str, Any]] = []
+            for impl in getattr(self.hook, hook_name).get_hookimpls():
+                if impl.hookwrapper or impl.wrapper:
+                    continue  # collection hooks return data; wrappers have nothing to wrap
+                name = self.get_name(impl.plugin) or impl.plugin_name
+                info = self.infos.get(name)
+                try:
+                    items = list(impl.function() or ())
+                    bad = [item for item in items if not isinstance(item, expected)]
+                    if bad:
+                        raise TypeError(
+                            f"returned {type(bad[0]).__name__!r}, which is not a {kind} "
+                            f"({expected.__module__}.{expected.__qualname__})"
+                        )
+                except Exception as exc:
+                    if info is None or info.builtin:
+                        raise
+                    self._fail(name, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
+                    # the failed plugin is unregistered and the caches cleared: start again
+                    return self._collect(hook_name)
+                results.extend((name, item) for item in items)
+            self._results[hook_name] = results
+            return results
+
+    def _unique(self, hook_name: str) -> dict[Any, tuple[str, Any]]:
+        kind, _, key = COLLECTION_HOOKS[hook_name]
         found: dict[Any, tuple[str, Any]] = {}
         for plugin_name, item in self._collect(hook_name):
             item_key = getattr(item, key)
             if item_key in found:
+                first = found[item_key][0]
+                label = item_key.__name__ if isinstance(item_key, type) else item_key
                 raise PluginError(
-                    f"Two {kind}s are named {item_key!r}: one from plugin "
-                    f"{found[item_key][0]!r} and one from plugin {plugin_name!r}. "
-                    f"Disable one with {DISABLED_PLUGINS_ENV}."
+                    f"Two {kind}s are named {label!r}: one from plugin "
+                    f"{_describe(self.infos.get(first), first)} and one from plugin "
+                    f"{_describe(self.infos.get(plugin_name), plugin_name)}. "
+                    f"Uninstall one, or disable it with {DISABLED_PLUGINS_ENV} or "
+                    "disabled_plugins in ~/.anaconda/config.toml."
                 )
             found[item_key] = (plugin_name, item)
         return found
 
     def get_storage_backends(self) -> dict[str, StorageBackend]:
         """Backends by name, in registration order (built-ins first)."""
-        found = self._unique("anaconda_auth_storage_backends", "storage backend", "name")
-        return {name: backend for name, (_, backend) in found.items()}
+        storage = self._storage
+        if storage is None:
+            found = self._unique("anaconda_auth_storage_backends")
+            storage = self._storage = {name: backend for name, (_, backend) in found.items()}
+        return dict(storage)
 
     def get_config_sources(self) -> list[ConfigSource]:
         """Config sources, highest rank first."""
-        found = self._unique("anaconda_auth_config_sources", "config source", "name")
-        return sorted((src for _, src in found.values()), key=lambda s: -s.rank)
+        sources = self._sources
+        if sources is None:
+            found = self._unique("anaconda_auth_config_sources")
+            sources = self._sources = sorted((s for _, s in found.values()), key=lambda s: -s.rank)
+        return list(sources)
 
     def get_error_handlers(self) -> dict[type[BaseException], ErrorHandler]:
-        found = self._unique("anaconda_auth_error_handlers", "error handler", "exception")
-        return {exc: handler for exc, (_, handler) in found.items()}
+        handlers = self._handlers
+        if handlers is None:
+            found = self._unique("anaconda_auth_error_handlers")
+            handlers = self._handlers = {exc: h for exc, (_, h) in found.items()}
+        return dict(handlers)
 
     def plugin_infos(self) -> list[PluginInfo]:
-        return list(self.infos.values())
+        """Every plugin with its status, after calling each collection hook once.
+
+        Calling the hooks first means a plugin whose hook raises shows up as failed.
+        """
+        provides: dict[str, list[str]] = {}
+        for hook_name, (kind, _, key) in COLLECTION_HOOKS.items():
+            for plugin_name, item in self._collect(hook_name):
+                value = getattr(item, key)
+                label = value.__name__ if isinstance(value, type) else value
+                provides.setdefault(plugin_name, []).append(f"{kind} {label!r}")
+        return [
+            replace(info, provides=tuple(provides.get(name, ()))) if info.ok else info
+            for name, info in self.infos.items()
+        ]
 
 
-def _split_names(raw: Any) -> Iterable[str]:
+def _split_names(raw: Any, where: str) -> Iterable[str]:
     if isinstance(raw, str):
         raw = raw.strip()
-        raw = json.loads(raw) if raw.startswith("[") else raw.split(",")
+        if raw.startswith("["):
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                raise PluginError(f"{where} is not a valid JSON list: {exc}") from None
+        else:
+            raw = raw.split(",")
     if not isinstance(raw, list):
-        raise PluginError(f"disabled_plugins must be a list of plugin names, got {raw!r}")
+        raise PluginError(
+            f"{where} must be a list of plugin names (or a comma-separated string), got {raw!r}"
+        )
     return (str(n).strip() for n in raw if str(n).strip())
+
+
+def _config_toml_path() -> str:
+    # Same rule as anaconda_auth._paths.config_toml_path, with os.path (cheaper than pathlib
+    # on the hot path).
+    override = os.environ.get("ANACONDA_CONFIG_TOML")
+    if override:
+        return os.path.expanduser(override)
+    return os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
 
 
 def disabled_plugin_names() -> frozenset[str]:
@@ -184,22 +297,41 @@ def disabled_plugin_names() -> frozenset[str]:
     Read before any plugin is loaded, so only these two places count (a plugin's own config
     source cannot disable plugins).
     """
+    from pathlib import Path
+
     from anaconda_auth._paths import read_config_toml
 
     names: set[str] = set()
     env = os.environ.get(DISABLED_PLUGINS_ENV)
     if env:
-        names.update(_split_names(env))
+        names.update(_split_names(env, DISABLED_PLUGINS_ENV))
+    path = _config_toml_path()
     try:
-        table = read_config_toml().get("plugin", {}).get("auth", {})
+        table = read_config_toml(Path(path)).get("plugin", {}).get("auth", {})
     except ValueError:
         table = {}  # the config loader reports a malformed file with its name
-    if "disabled_plugins" in table:
-        names.update(_split_names(table["disabled_plugins"]))
+    if isinstance(table, dict) and "disabled_plugins" in table:
+        names.update(_split_names(table["disabled_plugins"], f"disabled_plugins in {path}"))
     return frozenset(names)
 
 
-@lru_cache(maxsize=8)
+_lock = threading.Lock()
+_managers: dict[frozenset[str], AnacondaAuthPluginManager] = {}
+#: The inputs of the last disabled-plugins computation and the manager they selected.
+_current: tuple[tuple[Any, ...], AnacondaAuthPluginManager] | None = None
+
+
+def _inputs_key() -> tuple[Any, ...]:
+    """What ``disabled_plugin_names`` depends on, cheaply: the variable and the file's stamp."""
+    path = _config_toml_path()
+    try:
+        st = os.stat(path)
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    return (os.environ.get(DISABLED_PLUGINS_ENV), path, stamp)
+
+
 def _build(disabled: frozenset[str]) -> AnacondaAuthPluginManager:
     pm = AnacondaAuthPluginManager()
     pm.load_builtins(disabled)
@@ -209,14 +341,28 @@ def _build(disabled: frozenset[str]) -> AnacondaAuthPluginManager:
 
 def get_plugin_manager() -> AnacondaAuthPluginManager:
     """The process-wide plugin manager, built on first use."""
-    return _build(disabled_plugin_names())
+    global _current
+    key = _inputs_key()
+    current = _current
+    if current is not None and current[0] == key:
+        return current[1]
+    with _lock:
+        disabled = disabled_plugin_names()
+        pm = _managers.get(disabled)
+        if pm is None:
+            pm = _managers[disabled] = _build(disabled)
+        _current = (key, pm)
+        return pm
 
 
 def reset_plugin_manager() -> None:
-    """Forget the cached manager (tests, or after installing a plugin in-process)."""
-    _build.cache_clear()
+    """Forget the cached managers (tests, or after installing a plugin in-process)."""
+    global _current
+    with _lock:
+        _managers.clear()
+        _current = None
 
 
 def plugin_infos() -> list[PluginInfo]:
-    """Loaded plugins with their distribution, version and status, for ``anaconda auth plugins``."""
+    """Every plugin with its distribution, version and status, for ``anaconda auth plugins``."""
     return get_plugin_manager().plugin_infos()

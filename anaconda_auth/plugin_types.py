@@ -19,20 +19,38 @@ RETRY_AFTER_LOGIN = -1
 class StorageBackend(Protocol):
     """A place to keep tokens, shaped like a ``keyring`` backend.
 
+    Any object with these members is a storage backend; nothing needs to be subclassed, and
+    plain class attributes satisfy the four data members.
+
     ``name`` is stable and unique ("system", "anaconda-keyring", "environment" for the
-    built-ins); it is what ``preferred_token_storage`` selects. ``priority`` orders the read
-    fallback (higher first) after the preferred backend. ``read_only`` backends are never
-    written to. ``is_available`` must be cheap, must not prompt, and returns ``(False, reason)``
-    with a reason a user can act on when the backend cannot be used here.
+    built-ins); it is what ``preferred_token_storage`` selects. ``description`` is one line for
+    people (``anaconda auth plugins``). ``priority`` orders the read fallback after the preferred
+    backend, higher first (built-ins: environment 100, anaconda-keyring 50, system 10).
+    ``read_only`` backends are never written to or deleted from; they are read before every
+    other backend, so a value they hold wins.
+
+    ``is_available()`` returns ``(True, "")`` or ``(False, reason)`` where the reason tells a
+    user what to do. It must not prompt, must return quickly, and may cache its answer for the
+    process: it is only called when the backend is reached in the read order or selected for
+    writing.
 
     ``get_password`` returns ``None`` when there is no entry. ``delete_password`` is only called
-    for entries that exist.
+    for entries that exist. Errors should be raised as
+    :class:`anaconda_auth.exceptions.StorageError` with a message naming the store and the
+    remedy (anything else is wrapped in one); never put the stored value in a message.
     """
 
-    name: str
-    description: str
-    priority: int
-    read_only: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def priority(self) -> float: ...
+
+    @property
+    def read_only(self) -> bool: ...
 
     def is_available(self) -> tuple[bool, str]: ...
 

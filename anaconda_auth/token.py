@@ -11,11 +11,15 @@ import binascii
 import datetime as dt
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+
+if TYPE_CHECKING:
+    from anaconda_auth.config import AnacondaAuthSite
+    from anaconda_auth.plugin_types import StorageBackend
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,14 @@ class RepoToken(BaseModel):
 
 
 class TokenInfo(BaseModel):
+    """The stored login for one domain: the API key, the username and the repo tokens.
+
+    ``source`` names the storage backend :meth:`load` found it in. When an API key is
+    configured (``ANACONDA_AUTH_API_KEY``, ``api_key``) it wins, ``source`` is
+    ``"environment"``, and the stored entry's repo tokens are kept alongside it; saving such a
+    token never writes the configured key into a store.
+    """
+
     model_config = ConfigDict(extra="ignore")
 
     domain: str = Field(default_factory=_default_domain)
@@ -61,6 +73,10 @@ class TokenInfo(BaseModel):
 
     #: Name of the storage backend the token was loaded from (not serialised).
     _source: str | None = None
+    #: For a token whose key came from a read-only backend: the (api_key, username) stored
+    #: underneath it, written back on save in place of the configured key.
+    _shadowed: tuple[str | None, str | None] | None = None
+    _configured_key: str | None = None
 
     @property
     def source(self) -> str | None:
@@ -71,11 +87,11 @@ class TokenInfo(BaseModel):
     def _decode(value: str) -> dict[str, Any]:
         try:
             data = json.loads(base64.b64decode(value))
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, binascii.Error):
             raise StorageError(
                 "A stored token is not valid base64 JSON; log in again with "
                 "`anaconda auth login --force`."
-            ) from exc
+            ) from None
         if not isinstance(data, dict):
             raise StorageError("A stored token is not a JSON object; log in again.")
         return data
@@ -85,47 +101,101 @@ class TokenInfo(BaseModel):
         return base64.b64encode(payload.encode()).decode()
 
     @classmethod
-    def load(cls, domain: str | None = None, *, create: bool = False) -> TokenInfo:
+    def _from_stored(cls, value: str, source: str) -> TokenInfo:
+        try:
+            info = cls.model_validate(cls._decode(value))
+        except ValidationError as exc:
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+            raise StorageError(
+                f"A token stored in {source!r} has invalid fields ({fields}); log in again "
+                "with `anaconda auth login --force`."
+            ) from None
+        info._source = source
+        return info
+
+    @classmethod
+    def load(
+        cls,
+        domain: str | None = None,
+        *,
+        create: bool = False,
+        config: AnacondaAuthSite | None = None,
+    ) -> TokenInfo:
         """The stored token for ``domain`` (default: the configured domain).
 
-        Raises :class:`TokenNotFoundError` when none is stored, unless ``create``.
+        ``config`` (a site's configuration) selects the storage and the configured API key;
+        by default the current configuration. Raises :class:`TokenNotFoundError` when none is
+        stored, unless ``create``; :class:`StorageError` when a store cannot be read.
         """
         from anaconda_auth import token_storage
 
-        domain = domain or _default_domain()
-        found = token_storage.read(KEYRING_NAME, domain)
+        if config is None:
+            from anaconda_auth.config import AnacondaAuthConfig
+
+            config = AnacondaAuthConfig()
+        domain = domain or config.domain
+        found = token_storage.read(KEYRING_NAME, domain, config)
         if found is not None:
             value, backend = found
-            info = cls(**cls._decode(value))
-            info._source = backend.name
+            info = cls._from_stored(value, backend.name)
+            if backend.read_only:
+                info._adopt_stored(
+                    token_storage.read(KEYRING_NAME, domain, config, writable_only=True)
+                )
             return info
         for legacy in MIGRATIONS.get(domain, []):
-            found = token_storage.read(KEYRING_NAME, legacy)
+            found = token_storage.read(KEYRING_NAME, legacy, config, writable_only=True)
             if found is not None:
                 data = cls._decode(found[0])
                 data.update(domain=domain, version=TOKEN_INFO_VERSION)
-                info = cls(**data)
-                info.save()
-                token_storage.delete(KEYRING_NAME, legacy)
+                info = cls.model_validate(data)
+                info.save(config=config)
+                token_storage.delete(KEYRING_NAME, legacy, config)
                 log.debug("token migrated from legacy domain %s to %s", legacy, domain)
                 return info
         if create:
             return cls(domain=domain)
         raise TokenNotFoundError(f"No stored token for {domain}; log in with `anaconda login`.")
 
-    def save(self) -> None:
-        """Write the token to the preferred storage backend."""
+    def _adopt_stored(self, found: tuple[str, StorageBackend] | None) -> None:
+        """Keep what is stored under a configured key: its repo tokens, and its key for saving."""
+        self._configured_key = self.api_key
+        if found is None:
+            self._shadowed = (None, None)
+            return
+        stored = self._from_stored(found[0], found[1].name)
+        self.repo_tokens = stored.repo_tokens
+        self._shadowed = (stored.api_key, stored.username)
+
+    def _copy_private(self, other: TokenInfo) -> None:
+        self._source = other._source
+        self._shadowed = other._shadowed
+        self._configured_key = other._configured_key
+
+    def save(self, *, config: AnacondaAuthSite | None = None) -> None:
+        """Write the token to the preferred storage backend.
+
+        A key that came from the configuration (``ANACONDA_AUTH_API_KEY``) is not written: the
+        entry keeps the key stored before, with this object's repo tokens.
+        """
         from anaconda_auth import token_storage
 
-        backend = token_storage.write(KEYRING_NAME, self.domain, self._encode())
-        self._source = backend.name
+        payload = self
+        if self._shadowed is not None and self.api_key == self._configured_key:
+            stored_key, stored_username = self._shadowed
+            payload = self.model_copy(
+                update={"api_key": stored_key, "username": self.username or stored_username}
+            )
+        backend = token_storage.write(KEYRING_NAME, self.domain, payload._encode(), config)
+        if payload is self:
+            self._source = backend.name
         log.debug("token for %s stored in %s", self.domain, backend.name)
 
-    def delete(self) -> None:
+    def delete(self, *, config: AnacondaAuthSite | None = None) -> None:
         """Remove the token from every writable backend; :class:`TokenNotFoundError` if none."""
         from anaconda_auth import token_storage
 
-        if not token_storage.delete(KEYRING_NAME, self.domain):
+        if not token_storage.delete(KEYRING_NAME, self.domain, config):
             raise TokenNotFoundError(f"No stored token for {self.domain}.")
 
     @property
@@ -160,7 +230,7 @@ class TokenInfo(BaseModel):
             self.username = stored.username
             self.api_key = stored.api_key
             self.repo_tokens = stored.repo_tokens
-            self._source = stored._source
+            self._copy_private(stored)
         assert self.api_key is not None
         if self.expired:
             raise TokenExpiredError(

@@ -1,34 +1,144 @@
 """Choosing where tokens are read from and written to.
 
-Reads try, in order: backends that are ``read_only`` and hold a value (the environment API key
-wins over anything stored), then the preferred backend, then every other available backend by
-descending ``priority``. Writes go to the preferred backend only; if it is unavailable the
-write fails with the reason, and nothing is written elsewhere behind the user's back.
+Backends come from the ``anaconda_auth_storage_backends`` hook (built-ins: ``environment``,
+``anaconda-keyring``, ``system``; plus any plugin's). ``preferred_token_storage`` names one.
+
+Read order (:func:`read_order`):
+
+1. read-only backends, highest ``priority`` first: the ``environment`` API key, when set, wins
+   over anything stored;
+2. the preferred backend;
+3. every other writable backend, highest ``priority`` first (anaconda-keyring 50 before
+   system 10), so a token written before ``preferred_token_storage`` changed is still found.
+
+A backend's ``is_available()`` is asked only when the read reaches it, so a read that the
+first backends answer never touches the OS keyring. An unavailable backend other than the
+preferred one is skipped. If the preferred backend is unavailable (or not installed), a read
+that finds nothing elsewhere raises :class:`StorageUnavailableError` with the reason instead of
+reporting "not logged in": the token may well be in there.
+
+Writes go to the preferred backend only; if it is unavailable or read-only the write fails with
+the reason, and nothing is written elsewhere behind the user's back. Deletes remove the entry
+from every available writable backend holding it, and fail if the preferred one is unavailable.
+
+Backends that need configuration (a file path, say) call :func:`current_config`, which returns
+the configuration of the operation in progress without resolving it again.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
-from anaconda_auth.exceptions import StorageUnavailableError
+from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
+    from anaconda_auth.manager import AnacondaAuthPluginManager
     from anaconda_auth.plugin_types import StorageBackend
 
+log = logging.getLogger(__name__)
 
-def all_backends() -> dict[str, StorageBackend]:
-    from anaconda_auth.manager import get_plugin_manager
+T = TypeVar("T")
 
-    return get_plugin_manager().get_storage_backends()
+_HOW_TO_CHOOSE = (
+    "choose another with preferred_token_storage in ~/.anaconda/config.toml ([plugin.auth]) "
+    "or ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE"
+)
+
+_config_var: ContextVar[AnacondaAuthSite | None] = ContextVar(
+    "anaconda_auth_storage_config", default=None
+)
 
 
-def _config(config: AnacondaAuthSite | None) -> AnacondaAuthSite:
+def current_config() -> AnacondaAuthSite:
+    """The configuration of the token operation in progress (or a freshly resolved one).
+
+    Storage backends call this instead of building ``AnacondaAuthConfig()`` themselves: a read
+    resolves the configuration once and every backend it reaches shares it. (Not propagated
+    into threads a backend starts.)
+    """
+    config = _config_var.get()
     if config is not None:
         return config
     from anaconda_auth.config import AnacondaAuthConfig
 
     return AnacondaAuthConfig()
+
+
+@contextmanager
+def using_config(config: AnacondaAuthSite) -> Iterator[AnacondaAuthSite]:
+    """Make ``config`` what :func:`current_config` returns inside the block."""
+    token = _config_var.set(config)
+    try:
+        yield config
+    finally:
+        _config_var.reset(token)
+
+
+def _config(config: AnacondaAuthSite | None) -> AnacondaAuthSite:
+    return config if config is not None else current_config()
+
+
+def all_backends() -> dict[str, StorageBackend]:
+    """Every installed backend by name (built-ins first)."""
+    from anaconda_auth.manager import get_plugin_manager
+
+    return get_plugin_manager().get_storage_backends()
+
+
+def _manager() -> AnacondaAuthPluginManager:
+    from anaconda_auth.manager import get_plugin_manager
+
+    return get_plugin_manager()
+
+
+def _available(backend: StorageBackend) -> tuple[bool, str]:
+    try:
+        ok, reason = backend.is_available()
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug makes it unavailable, not fatal
+        log.debug("is_available() of %s raised", backend.name, exc_info=True)
+        return False, f"its is_available() raised {type(exc).__name__}: {exc}"
+    return bool(ok), str(reason or "")
+
+
+def _call(
+    backend: StorageBackend, action: str, fn: Callable[..., T], *args: str, secret: str = ""
+) -> T:
+    """Run one backend operation; anything but a StorageError becomes one naming the backend."""
+    try:
+        return fn(*args)
+    except StorageError:
+        raise
+    except Exception as exc:
+        message = str(exc)
+        if secret and secret in message:
+            message = message.replace(secret, "<redacted>")
+        error = StorageError(
+            f"The token storage {backend.name!r} failed to {action}: "
+            f"{type(exc).__name__}: {message}"
+        )
+        if secret:
+            raise error from None  # the original may carry the value in its args
+        raise error from exc
+
+
+def _unavailable(name: str, reason: str) -> StorageUnavailableError:
+    return StorageUnavailableError(
+        f"The token storage {name!r} is not available: {reason}. Fix that, or {_HOW_TO_CHOOSE}."
+    )
+
+
+def _not_installed(name: str, backends: dict[str, StorageBackend]) -> StorageUnavailableError:
+    known = ", ".join(sorted(backends)) or "none"
+    return StorageUnavailableError(
+        f"preferred_token_storage = {name!r} names no installed storage backend "
+        f"(installed: {known}). Set it to one of those, or install the plugin that provides it."
+    )
 
 
 def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
@@ -38,65 +148,167 @@ def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
     name = config.preferred_token_storage
     backend = backends.get(name)
     if backend is None:
-        known = ", ".join(sorted(backends)) or "none"
+        raise _not_installed(name, backends)
+    if backend.read_only:
         raise StorageUnavailableError(
-            f"preferred_token_storage = {name!r} names no installed storage backend "
-            f"(installed: {known}). Set it to one of those, or install the plugin that "
-            "provides it."
+            f"The token storage {name!r} is read-only ({backend.description}), so tokens cannot "
+            f"be saved there; {_HOW_TO_CHOOSE}."
         )
-    ok, reason = backend.is_available()
+    ok, reason = _available(backend)
     if not ok:
-        raise StorageUnavailableError(
-            f"The token storage {name!r} is not available: {reason}. "
-            "Fix that, or choose another with preferred_token_storage in "
-            "~/.anaconda/config.toml ([plugin.auth]) or ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE."
-        )
+        raise _unavailable(name, reason)
     return backend
 
 
+_order_cache: tuple[object, str, list[StorageBackend]] | None = None
+
+
 def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
-    config = _config(config)
-    backends = list(all_backends().values())
-    preferred = config.preferred_token_storage
-    read_only = [b for b in backends if b.read_only]
+    """The backends a read tries, in order (see the module docstring)."""
+    global _order_cache
+    preferred = _config(config).preferred_token_storage
+    pm = _manager()
+    cached = _order_cache
+    if cached is not None and cached[0] is pm and cached[1] == preferred:
+        return list(cached[2])
+    backends = list(pm.get_storage_backends().values())
+    read_only = sorted((b for b in backends if b.read_only), key=lambda b: -b.priority)
     first = [b for b in backends if b.name == preferred and not b.read_only]
     rest = sorted(
         (b for b in backends if b.name != preferred and not b.read_only),
         key=lambda b: -b.priority,
     )
-    return read_only + first + rest
+    order = read_only + first + rest
+    _order_cache = (pm, preferred, order)
+    return list(order)
 
 
 def read(
-    service: str, username: str, config: AnacondaAuthSite | None = None
+    service: str,
+    username: str,
+    config: AnacondaAuthSite | None = None,
+    *,
+    writable_only: bool = False,
 ) -> tuple[str, StorageBackend] | None:
-    """The first stored value and the backend it came from, or ``None``."""
-    for backend in read_order(config):
-        ok, _ = backend.is_available()
-        if not ok:
-            continue
-        value = backend.get_password(service, username)
-        if value is not None:
-            return value, backend
+    """The first stored value and the backend it came from, or ``None``.
+
+    ``writable_only`` skips the read-only backends (what is *stored*, under an environment
+    API key). Raises :class:`StorageUnavailableError` when nothing is found and the preferred
+    backend could not be searched, and :class:`StorageError` when nothing is found and a
+    backend failed (a corrupt file, say): "not logged in" would hide the problem.
+    """
+    config = _config(config)
+    preferred = config.preferred_token_storage
+    problem: StorageError | None = None
+    preferred_seen = False
+    with using_config(config):
+        for backend in read_order(config):
+            if writable_only and backend.read_only:
+                continue
+            is_preferred = backend.name == preferred
+            preferred_seen = preferred_seen or is_preferred
+            ok, reason = _available(backend)
+            if not ok:
+                if is_preferred:
+                    problem = _unavailable(backend.name, reason)
+                else:
+                    log.debug("token storage %s skipped: %s", backend.name, reason)
+                continue
+            try:
+                value = _call(backend, "read a token", backend.get_password, service, username)
+            except StorageUnavailableError as exc:
+                if is_preferred:
+                    problem = exc
+                log.debug("token storage %s skipped: %s", backend.name, exc)
+                continue
+            except StorageError as exc:
+                if is_preferred:
+                    raise
+                log.info("token storage %s could not be read: %s", backend.name, exc)
+                problem = problem or exc
+                continue
+            if value is not None:
+                return value, backend
+    if problem is not None:
+        raise problem
+    if not preferred_seen:
+        backends = all_backends()
+        if preferred not in backends:
+            raise _not_installed(preferred, backends)
     return None
 
 
 def write(
     service: str, username: str, value: str, config: AnacondaAuthSite | None = None
 ) -> StorageBackend:
-    backend = preferred_backend(config)
-    backend.set_password(service, username, value)
+    """Store ``value`` in the preferred backend; the backend it went to."""
+    config = _config(config)
+    with using_config(config):
+        backend = preferred_backend(config)
+        _call(
+            backend, "save the token", backend.set_password, service, username, value, secret=value
+        )
     return backend
 
 
 def delete(service: str, username: str, config: AnacondaAuthSite | None = None) -> list[str]:
-    """Remove the entry from every writable backend holding it; the names of those backends."""
+    """Remove the entry from every writable backend holding it; the names of those backends.
+
+    Raises :class:`StorageUnavailableError` if the preferred backend cannot be searched (a
+    logout must not report success while the token is still stored there).
+    """
+    config = _config(config)
+    preferred = config.preferred_token_storage
     removed: list[str] = []
-    for backend in read_order(config):
-        if backend.read_only:
-            continue
-        ok, _ = backend.is_available()
-        if ok and backend.get_password(service, username) is not None:
-            backend.delete_password(service, username)
+    with using_config(config):
+        for backend in read_order(config):
+            if backend.read_only:
+                continue
+            ok, reason = _available(backend)
+            if not ok:
+                if backend.name == preferred:
+                    raise _unavailable(backend.name, reason)
+                log.debug("token storage %s skipped: %s", backend.name, reason)
+                continue
+            if _call(backend, "read a token", backend.get_password, service, username) is None:
+                continue
+            _call(backend, "delete the token", backend.delete_password, service, username)
             removed.append(backend.name)
     return removed
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """One backend as ``anaconda auth plugins`` / ``whoami`` show it."""
+
+    name: str
+    description: str
+    priority: float
+    read_only: bool
+    preferred: bool
+    available: bool
+    reason: str
+
+
+def storage_status(config: AnacondaAuthSite | None = None) -> list[BackendStatus]:
+    """Every backend in read order, with whether it is usable here and why not.
+
+    This asks every backend's ``is_available()``, including the OS keyring's: not for hot paths.
+    """
+    config = _config(config)
+    statuses = []
+    with using_config(config):
+        for b in read_order(config):
+            ok, reason = _available(b)
+            statuses.append(
+                BackendStatus(
+                    b.name,
+                    b.description,
+                    b.priority,
+                    b.read_only,
+                    b.name == config.preferred_token_storage,
+                    ok,
+                    reason,
+                )
+            )
+    return statuses

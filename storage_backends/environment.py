@@ -1,6 +1,10 @@
 """The ``environment`` backend: a read-only API key from ``ANACONDA_AUTH_API_KEY`` / ``api_key``.
 
-When an API key is configured it wins over every stored token, for the configured domain.
+When an API key is configured (the variable, ``api_key`` in ``[plugin.auth]``, a site's table,
+``.env`` or the secrets directory: any config source), it wins over every stored token, for the
+configured domain only. Read-only backends come first in the read order, so nothing stored can
+shadow it, and it is never written to: saving a token loaded from here does not copy the key
+into a store (see :meth:`anaconda_auth.token.TokenInfo.save`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import base64
 import json
 from collections.abc import Iterable
 
+from anaconda_auth.exceptions import StorageError
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import StorageBackend
 
@@ -23,22 +28,32 @@ class EnvironmentBackend:
         return True, ""
 
     def get_password(self, service: str, username: str) -> str | None:
-        from anaconda_auth.config import AnacondaAuthConfig
-        from anaconda_auth.token import KEYRING_NAME
+        from anaconda_auth.token import KEYRING_NAME, TOKEN_INFO_VERSION
+        from anaconda_auth.token_storage import current_config
 
         if service != KEYRING_NAME:
             return None
-        config = AnacondaAuthConfig()
+        config = current_config()
         if not config.api_key or username != config.domain:
             return None
-        payload = {"domain": config.domain, "api_key": config.api_key, "version": 2}
+        payload = {
+            "domain": config.domain,
+            "api_key": config.api_key,
+            "version": TOKEN_INFO_VERSION,
+        }
         return base64.b64encode(json.dumps(payload).encode()).decode()
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        raise NotImplementedError("the environment backend is read-only")
+        raise StorageError("The environment token storage is read-only.")
 
     def delete_password(self, service: str, username: str) -> None:
-        raise NotImplementedError("the environment backend is read-only")
+        raise StorageError(
+            "The environment token storage is read-only: unset ANACONDA_AUTH_API_KEY or remove "
+            "api_key from your configuration instead."
+        )
+
+    def __repr__(self) -> str:
+        return "EnvironmentBackend()"
 
 
 @hookimpl
