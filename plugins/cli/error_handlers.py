@@ -1,13 +1,235 @@
-"""Built-in CLI error handlers (placeholder until the CLI issue fills it)."""
+"""The built-in CLI error handlers, contributed through the ``anaconda_auth_error_handlers`` hook.
+
+Each handler prints a short message on stderr and returns the exit code, or
+:data:`~anaconda_auth.plugin_types.RETRY_AFTER_LOGIN` after a successful interactive login, to
+have the command run once more. Handlers are found along the exception's MRO by
+:func:`anaconda_auth.plugins.cli.dispatch.handle_exception`, so the ``AnacondaAuthError``
+handler covers every error of this package that has no more specific one.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
+import requests
+from anaconda_auth.plugins.cli._state import (
+    STATE,
+    err_console,
+    is_interactive,
+    login_command,
+)
+
+from anaconda_auth.exceptions import (
+    AnacondaAuthError,
+    AuthenticationMissingError,
+    InvalidAuthentication,
+    LoginRequiredError,
+    TokenExpiredError,
+    TokenNotFoundError,
+)
 from anaconda_auth.hookspecs import hookimpl
-from anaconda_auth.plugin_types import ErrorHandler
+from anaconda_auth.plugin_types import RETRY_AFTER_LOGIN, ErrorHandler
+
+API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
+
+#: The exceptions that mean "log in and try again", with the sentence shown for each.
+LOGIN_REQUIRED: dict[type[BaseException], str] = {
+    TokenNotFoundError: "Login is required to complete this action.",
+    LoginRequiredError: "Login is required to complete this action.",
+    AuthenticationMissingError: "The server requires you to log in for this action.",
+    TokenExpiredError: "Your API key has expired.",
+    InvalidAuthentication: "The server did not accept your API key.",
+}
+
+
+def print_headline(exc: BaseException, text: str | None = None) -> None:
+    """``ExceptionName: text`` (the exception's message by default) on stderr, never wrapped."""
+    console = err_console()
+    console.print(f"[bold red]{type(exc).__name__}:[/bold red] ", end="")
+    console.print(text if text is not None else str(exc), markup=False)
+
+
+def print_how_to_login() -> None:
+    console = err_console()
+    console.print("To log in, run")
+    console.print(f"  {login_command()}", style="green", markup=False)
+    console.print(
+        f"or set the {API_KEY_ENV} environment variable to an API key (for scripts and CI).",
+        markup=False,
+    )
+
+
+def _configured_api_key() -> str | None:
+    """Where an API key is configured (the environment variable or a config file), if one is.
+
+    When the key comes from configuration, logging in cannot help: it would store a new key
+    that the configured one keeps hiding.
+    """
+    if os.environ.get(API_KEY_ENV):
+        return API_KEY_ENV
+    try:
+        from anaconda_auth.actions import load_site_config
+
+        if load_site_config(STATE.site).api_key:
+            return "the api_key setting (see `anaconda auth config`)"
+    except Exception:  # noqa: BLE001 - a broken config is reported by the command itself
+        return None
+    return None
+
+
+def _ask_to_login() -> bool:
+    from rich.prompt import Confirm
+
+    try:
+        return Confirm.ask("Continue with interactive login?", console=err_console())
+    except (EOFError, KeyboardInterrupt):
+        err_console().print()
+        return False
+
+
+def login_required(exc: BaseException) -> int:
+    """Offer an interactive login on a terminal (once per command); otherwise explain how."""
+    text = LOGIN_REQUIRED.get(type(exc))
+    if text is None:
+        text = next(
+            (t for cls, t in LOGIN_REQUIRED.items() if isinstance(exc, cls)),
+            "Login is required to complete this action.",
+        )
+    print_headline(exc, text)
+    console = err_console()
+
+    configured = _configured_api_key()
+    if configured is not None:
+        console.print(
+            f"The API key comes from {configured}: replace it with a valid key, or remove it "
+            f"and log in with `{login_command()}`.",
+            markup=False,
+        )
+        return 1
+
+    if STATE.retried:
+        console.print("Logging in again did not help.")
+        print_how_to_login()
+        return 1
+
+    if is_interactive() and _ask_to_login():
+        STATE.retried = True
+        from anaconda_auth.plugins.cli.ui import RichLoginUI
+
+        from anaconda_auth.actions import login
+
+        try:
+            login(STATE.site, force=True, ui=RichLoginUI(console))
+        except Exception as login_exc:  # noqa: BLE001 - rendered like any other error
+            from anaconda_auth.plugins.cli.dispatch import handle_exception
+
+            code = handle_exception(login_exc)
+            return 1 if code == RETRY_AFTER_LOGIN else code
+        console.print("[green]✔[/green] Logged in. Running the command again.")
+        return RETRY_AFTER_LOGIN
+
+    print_how_to_login()
+    return 1
+
+
+def _json_error(response: requests.Response | None) -> dict[str, Any]:
+    if response is None:
+        return {}
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _server_message(data: dict[str, Any]) -> str | None:
+    """A human message from the usual error body shapes, if the server sent one."""
+    error = data.get("error")
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail")
+        if isinstance(message, str):
+            return message
+    for key in ("message", "detail", "error_description", "error"):
+        value = data.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def http_error(exc: BaseException) -> int:
+    """``HTTPError: 422 Client Error: Unprocessable Entity for url: ...`` plus the server's word."""
+    assert isinstance(exc, requests.HTTPError)
+    data = _json_error(exc.response)
+    error = data.get("error")
+    if isinstance(error, dict) and error.get("code") == "auth_required":
+        return login_required(exc)
+    text = str(exc)
+    if not text and exc.response is not None:
+        r = exc.response
+        text = f"{r.status_code} {r.reason} for url: {r.url}"
+    print_headline(exc, text)
+    message = _server_message(data)
+    if message and message not in text:
+        err_console().print(f"  {message}", markup=False)
+    return 1
+
+
+def _host(exc: requests.RequestException) -> str:
+    request = exc.request
+    url = getattr(request, "url", None) if request is not None else None
+    if not url:
+        return "the server"
+    return urlsplit(str(url)).netloc or str(url)
+
+
+def connection_error(exc: BaseException) -> int:
+    assert isinstance(exc, requests.RequestException)
+    print_headline(exc, f"Could not connect to {_host(exc)}.")
+    err_console().print(f"  {exc}", markup=False, style="dim")
+    err_console().print(
+        "Check your network connection, the domain in `anaconda auth config`, and "
+        "proxy_servers if you need a proxy.",
+        markup=False,
+    )
+    return 1
+
+
+def ssl_error(exc: BaseException) -> int:
+    assert isinstance(exc, requests.RequestException)
+    print_headline(exc, f"The TLS certificate of {_host(exc)} could not be verified.")
+    err_console().print(f"  {exc}", markup=False, style="dim")
+    err_console().print(
+        "If your network uses its own certificate authority, point ssl_verify at its CA "
+        "bundle (ANACONDA_AUTH_SSL_VERIFY=/path/to/ca.pem), or use the system trust store "
+        'with ssl_verify = "truststore".',
+        markup=False,
+    )
+    return 1
+
+
+def anaconda_auth_error(exc: BaseException) -> int:
+    """Every other error of this package: its messages are written for users."""
+    print_headline(exc)
+    return 1
+
+
+def builtin_handlers() -> list[ErrorHandler]:
+    handlers = [
+        ErrorHandler(f"login-required:{cls.__name__}", cls, login_required)
+        for cls in LOGIN_REQUIRED
+    ]
+    handlers += [
+        ErrorHandler("anaconda-auth-error", AnacondaAuthError, anaconda_auth_error),
+        ErrorHandler("http-error", requests.HTTPError, http_error),
+        ErrorHandler("connection-error", requests.ConnectionError, connection_error),
+        ErrorHandler("ssl-error", requests.exceptions.SSLError, ssl_error),
+    ]
+    return handlers
 
 
 @hookimpl
 def anaconda_auth_error_handlers() -> Iterable[ErrorHandler]:
-    return ()
+    return builtin_handlers()
