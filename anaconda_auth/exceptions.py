@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import requests
 
 
@@ -67,3 +69,19 @@ class AuthenticationMissingError(requests.HTTPError, AnacondaAuthError):
 
 class InvalidAuthentication(requests.HTTPError, AnacondaAuthError):
     """The server rejected the API key the request carried."""
+
+
+def _register_with_cli() -> None:
+    """Hand these types to anaconda-cli-base's error registry, if the CLI plugin is loaded.
+
+    anaconda-cli-base looks error handlers up by exact exception type. The ``anaconda auth``
+    plugin module cannot import this module when it loads (that would import ``requests``
+    whenever any ``anaconda`` command starts), so it registers the types when they first exist.
+    """
+    cli = sys.modules.get("anaconda_auth.plugins.cli")
+    register = getattr(cli, "register_with_cli_base", None)
+    if register is not None:
+        register()
+
+
+_register_with_cli()
