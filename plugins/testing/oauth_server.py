@@ -166,6 +166,8 @@ class Settings:
     auto_approve: bool = False
     device_auto_approve: bool = False
     access_token_lifetime: int = 3600
+    #: Per grant type (e.g. ``{"refresh_token": 3600}``), overriding ``access_token_lifetime``.
+    access_token_lifetime_by_grant: dict[str, int] = field(default_factory=dict)
     refresh_token_lifetime: int = 30 * 24 * 3600
     api_key_lifetime: int = 30 * 24 * 3600
     code_lifetime: int = 300
@@ -369,7 +371,11 @@ def build_authorization_server(app: Any, state: ProviderState) -> Any:
                 issuer="",
                 alg="RS256",
                 refresh_token_generator=lambda **kw: generate_token(48),
-                expires_generator=lambda client, grant_type: state.settings.access_token_lifetime,
+                expires_generator=lambda client, grant_type: (
+                    state.settings.access_token_lifetime_by_grant.get(
+                        grant_type, state.settings.access_token_lifetime
+                    )
+                ),
             )
 
         @property
