@@ -32,11 +32,39 @@ if TYPE_CHECKING:
 
 API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
 
-HELP = """Log in to Anaconda and manage your API key.
-
-Exit codes: 0 success; 1 error (including "login required" when nobody can answer the login
-prompt); 2 wrong usage.
-"""
+# Help texts: one line per paragraph (typer keeps single newlines when the app is mounted).
+HELP = (
+    "Log in to Anaconda and manage your API key.\n\n"
+    'Exit codes: 0 success; 1 error (including "login required" when nobody can answer the '
+    "login prompt); 2 wrong usage."
+)
+LOGIN_HELP = (
+    "Log in to Anaconda and store an API key.\n\n"
+    "Opens your browser (or, with --device, shows a code to enter in a browser on any device), "
+    "then keeps a long-lived API key in the configured token storage. Does nothing when a "
+    "valid API key is already stored, unless --force."
+)
+LOGOUT_HELP = (
+    "Log out: remove the stored API key for the site.\n\n"
+    "Succeeds (exit code 0) when no API key was stored."
+)
+WHOAMI_HELP = (
+    "Show who you are logged in as.\n\n"
+    "Asks the server (GET /api/account) for the user, and shows the domain, where the API key "
+    "comes from and when it expires."
+)
+API_KEY_HELP = (
+    "Print the stored API key, and nothing else, on stdout (for scripts).\n\n"
+    'Example: curl -H "Authorization: Bearer $(anaconda auth api-key)" URL\n\n'
+    "Exits with 1, after offering to log in on a terminal, when no valid API key is stored."
+)
+PLUGINS_HELP = "List the plugins, the token storage backends and the config sources."
+CONFIG_HELP = (
+    "Show every configuration setting, its value and where it came from.\n\n"
+    "Secrets are masked. Settings come from, highest first: ANACONDA_AUTH_* environment "
+    "variables, the secrets directory, .env, the selected [sites.<name>] table and "
+    "[plugin.auth] in ~/.anaconda/config.toml; see `anaconda auth plugins`."
+)
 
 app = typer.Typer(
     name="auth",
@@ -44,7 +72,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -147,14 +174,19 @@ def _stored_token(site: str | None) -> TokenInfo | None:
         return None
 
 
-def _describe_source(source: str | None) -> str:
-    """Where an API key came from, in words: the backend and what it is, or the variable."""
+def _describe_source(source: str | None, *, detail: bool = False) -> str:
+    """Where an API key came from: the storage backend's name, or the variable / setting.
+
+    ``detail`` adds the backend's description (``whoami``).
+    """
     if source is None:
         return "unknown"
     if source == "environment":
         if os.environ.get(API_KEY_ENV):
             return f"the {API_KEY_ENV} environment variable"
         return "the api_key setting"
+    if not detail:
+        return source
     try:
         from anaconda_auth.token_storage import all_backends
 
@@ -229,7 +261,7 @@ def _print_pairs(rows: list[tuple[str, str]]) -> None:
 # ----------------------------------------------------------------------------- commands
 
 
-@app.command("login")
+@app.command("login", help=LOGIN_HELP)
 @_command
 def login(
     force: Annotated[
@@ -254,12 +286,7 @@ def login(
         ),
     ] = None,
 ) -> None:
-    """Log in to Anaconda and store an API key.
-
-    Opens your browser (or, with --device, shows a code to enter on any device), then keeps a
-    long-lived API key in the configured token storage. Does nothing if a valid key is already
-    stored, unless --force.
-    """
+    """``anaconda auth login``."""
     from anaconda_auth.plugins.cli.ui import RichLoginUI
 
     from anaconda_auth import actions
@@ -313,13 +340,10 @@ def login(
             )
 
 
-@app.command("logout")
+@app.command("logout", help=LOGOUT_HELP)
 @_command
 def logout(at: AtOption = None) -> None:
-    """Log out: remove the stored API key for the site from every token storage.
-
-    Succeeds (exit code 0) when no key was stored.
-    """
+    """``anaconda auth logout``: remove the stored key from every writable storage."""
     from anaconda_auth import actions
 
     site = _use_site(at)
@@ -341,11 +365,10 @@ def logout(at: AtOption = None) -> None:
         )
 
 
-@app.command("whoami")
+@app.command("whoami", help=WHOAMI_HELP)
 @_command
 def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
-    """Show who you are logged in as: the user, the domain, where the API key comes from and
-    when it expires (asks the server, GET /api/account)."""
+    """``anaconda auth whoami``."""
     from anaconda_auth.actions import current_token
     from anaconda_auth.client import BaseClient
 
@@ -363,7 +386,7 @@ def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
             "site": site,
             "user": fields,
             "source": token.source,
-            "source_description": _describe_source(token.source),
+            "source_description": _describe_source(token.source, detail=True),
             "expires_at": expires_iso,
             "account": account,
         }
@@ -373,20 +396,16 @@ def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
         [
             ("User", _user_line(fields)),
             ("Domain", token.domain),
-            ("API key", f"from {_describe_source(token.source)}"),
+            ("API key", f"from {_describe_source(token.source, detail=True)}"),
             ("Expires", expires_text),
         ]
     )
 
 
-@app.command("api-key")
+@app.command("api-key", help=API_KEY_HELP)
 @_command
 def api_key(at: AtOption = None) -> None:
-    """Print the stored API key on stdout, and nothing else, for scripts.
-
-    Example: curl -H "Authorization: Bearer $(anaconda auth api-key)" ...
-    Exits with 1 (after offering to log in, on a terminal) when no valid key is stored.
-    """
+    """``anaconda auth api-key``: only the key on stdout."""
     from anaconda_auth.actions import current_token
 
     site = _use_site(at)
@@ -395,10 +414,10 @@ def api_key(at: AtOption = None) -> None:
     sys.stdout.flush()
 
 
-@app.command("plugins")
+@app.command("plugins", help=PLUGINS_HELP)
 @_command
 def plugins(as_json: JsonOption = False) -> None:
-    """List the plugins, the token storage backends and the config sources."""
+    """``anaconda auth plugins``."""
     from anaconda_auth.manager import get_plugin_manager
 
     pm = get_plugin_manager()
@@ -509,10 +528,10 @@ def plugins(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command("config")
+@app.command("config", help=CONFIG_HELP)
 @_command
 def config(at: AtOption = None, as_json: JsonOption = False) -> None:
-    """Show every configuration value and where it came from (secrets are masked)."""
+    """``anaconda auth config``."""
     site = _use_site(at)
     rows, unknown = _explain(site)
     if as_json:
