@@ -70,7 +70,8 @@ endpoints are named by the view names above:
 
 Every request is recorded (:attr:`IdentityProvider.requests`: method, path, query, headers,
 form, JSON), secrets included, for assertions; the provider's own log lines carry only the
-method, the path without its query, and the status.
+method, the path without its query, and the status (and authlib's loggers, which log issued
+tokens at DEBUG, are raised to INFO).
 """
 
 from __future__ import annotations
@@ -233,6 +234,11 @@ def create_app(state: ProviderState, faults: Faults, record: deque[RecordedReque
     from authlib.common.urls import add_params_to_uri  # type: ignore[import-untyped]
     from authlib.oauth2.rfc6749 import OAuth2Error  # type: ignore[import-untyped]
     from flask import Flask, Response, jsonify, redirect, render_template, request, session
+
+    # authlib logs issued tokens at DEBUG: keep its loggers at INFO or above.
+    authlib_log = logging.getLogger("authlib")
+    if authlib_log.level < logging.INFO:
+        authlib_log.setLevel(logging.INFO)
 
     app = Flask(__name__, template_folder=str(Path(__file__).parent))
     app.secret_key = secrets.token_bytes(32)
