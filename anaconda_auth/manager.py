@@ -93,6 +93,27 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
         self._storage: dict[str, StorageBackend] | None = None
         self._sources: list[ConfigSource] | None = None
         self._handlers: dict[type[BaseException], ErrorHandler] | None = None
+        #: Bumped whenever the set of plugins changes, so callers can key caches on it.
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register a plugin (pluggy's ``register``); also valid after hooks were collected."""
+        registered = super().register(plugin, name)
+        if registered is not None and registered not in self.infos:
+            module = getattr(plugin, "__name__", None) or type(plugin).__module__
+            self._record(PluginInfo(registered, module, None, None, False, "loaded"))
+        self._clear_results()
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
+        if name is None and plugin is not None:
+            name = self.get_name(plugin)
+        removed = super().unregister(plugin, name)
+        info = self.infos.get(name) if name is not None else None
+        if info is not None and info.ok:
+            del self.infos[info.name]  # unregistered on purpose; a failure keeps its status
+        self._clear_results()
+        return removed
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -115,6 +136,7 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
         )
 
     def _clear_results(self) -> None:
+        self.generation += 1
         self._results.clear()
         self._storage = None
         self._sources = None

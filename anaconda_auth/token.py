@@ -200,22 +200,32 @@ class TokenInfo(BaseModel):
 
     @property
     def expires_at(self) -> dt.datetime | None:
-        """The API key's ``exp`` claim as an aware UTC datetime (``None`` without a key)."""
+        """The API key's ``exp`` claim as an aware UTC datetime.
+
+        ``None`` without a key, or for a key that is not a JWT or has no numeric ``exp``.
+        """
         if self.api_key is None:
             return None
-        exp = jwt_claims(self.api_key).get("exp")
-        if not isinstance(exp, (int, float)):
+        try:
+            exp = jwt_claims(self.api_key).get("exp")
+        except ValueError:
             return None
-        return dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            return None
+        try:
+            return dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
 
     @property
     def expired(self) -> bool:
+        """No key, or a key whose ``exp`` (UTC) is not in the future.
+
+        A key without a readable expiry is not expired here: the server decides.
+        """
         if self.api_key is None:
             return True
-        try:
-            expires = self.expires_at
-        except ValueError:
-            return False  # an opaque (non-JWT) key: the server decides
+        expires = self.expires_at
         return expires is not None and expires <= dt.datetime.now(tz=dt.timezone.utc)
 
     def get_access_token(self) -> str:

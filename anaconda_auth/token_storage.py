@@ -160,7 +160,7 @@ def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
     return backend
 
 
-_order_cache: tuple[object, str, list[StorageBackend]] | None = None
+_order_cache: tuple[object, int, str, list[StorageBackend]] | None = None
 
 
 def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
@@ -169,8 +169,14 @@ def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
     preferred = _config(config).preferred_token_storage
     pm = _manager()
     cached = _order_cache
-    if cached is not None and cached[0] is pm and cached[1] == preferred:
-        return list(cached[2])
+    generation = pm.generation
+    if (
+        cached is not None
+        and cached[0] is pm
+        and cached[1] == generation
+        and cached[2] == preferred
+    ):
+        return list(cached[3])
     backends = list(pm.get_storage_backends().values())
     read_only = sorted((b for b in backends if b.read_only), key=lambda b: -b.priority)
     first = [b for b in backends if b.name == preferred and not b.read_only]
@@ -179,7 +185,7 @@ def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
         key=lambda b: -b.priority,
     )
     order = read_only + first + rest
-    _order_cache = (pm, preferred, order)
+    _order_cache = (pm, generation, preferred, order)
     return list(order)
 
 
