@@ -849,3 +849,8 @@ def test_fixtures_in_a_downstream_project(
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", "leaked")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_a_silent_connection_does_not_block_others(idp: IdentityProvider) -> None:
+    with socket.create_connection(("127.0.0.1", idp.port), timeout=10), idp.http_session() as s:
+        assert s.get(f"{idp.url}/jwks.json", timeout=5).ok

@@ -645,15 +645,17 @@ class IdentityProvider:
         app.config["IDP_STOPPING"] = self._stopping
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
-        self._server = make_server(
-            "127.0.0.1",
-            self._port,
-            app,
-            threaded=True,
-            request_handler=_quiet_handler(),
-            ssl_context=context,
+        server = make_server(
+            "127.0.0.1", self._port, app, threaded=True, request_handler=_quiet_handler()
         )
-        self._port = self._server.server_port
+        # TLS as werkzeug's ssl_context= does, but with the handshake in the connection's
+        # own thread: a client that connects and sends nothing cannot stall the accept loop.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        server.ssl_context = context
+        self._server = server
+        self._port = server.server_port
         self.state.issuer = self.url
         self._thread = threading.Thread(
             target=self._server.serve_forever,
