@@ -843,14 +843,48 @@ def test_fixtures_in_a_downstream_project(
 
             def test_same_provider_for_the_session(anaconda_idp, anaconda_idp_session):
                 assert anaconda_idp is anaconda_idp_session
+
+            def test_logged_in(anaconda_logged_in, anaconda_idp):
+                from anaconda_auth.token import TokenInfo
+
+                info = TokenInfo.load()
+                assert info.domain == anaconda_idp.domain == anaconda_logged_in.domain
+                assert info.source == "anaconda-keyring" and not info.expired
+                assert info.username == anaconda_logged_in.email == "alice@example.com"
+                assert anaconda_logged_in.api_key not in repr(anaconda_logged_in)
+                (minted,) = anaconda_idp.minted_api_keys
+                assert minted["email"] == "alice@example.com"
+                r = requests.get(
+                    anaconda_idp.url + "/api/account",
+                    headers={"Authorization": "Bearer " + info.get_access_token()},
+                    verify=str(anaconda_idp.ca_path),
+                )
+                assert r.json()["user"]["email"] == "alice@example.com"
             """
         )
     )
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", "leaked")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_silent_connection_does_not_block_others(idp: IdentityProvider) -> None:
     with socket.create_connection(("127.0.0.1", idp.port), timeout=10), idp.http_session() as s:
         assert s.get(f"{idp.url}/jwks.json", timeout=5).ok
+
+
+def test_access_token_lifetime_by_grant(idp: IdentityProvider, http: requests.Session) -> None:
+    idp.settings.access_token_lifetime_by_grant = {"refresh_token": 42}
+    tokens = login(idp, http)
+    assert tokens["expires_in"] == idp.settings.access_token_lifetime
+    r = http.post(
+        f"{idp.url}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": PUBLIC_CLIENT_ID,
+        },
+    )
+    assert r.json()["expires_in"] == 42
+    claims = verify_jwt(idp, http, r.json()["access_token"], audience=PUBLIC_CLIENT_ID)
+    assert claims["exp"] - time.time() == pytest.approx(42, abs=5)
