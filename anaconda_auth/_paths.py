@@ -197,11 +197,11 @@ def parse_dotenv(text: str) -> DotenvFile:
             if end is None:
                 problems.append((lineno, f"the {quote} quote is never closed", name))
                 continue  # resume at the next line: the rest may be valid
-            i = j
             after = body[end + 1 :].strip()
             if after and not after.startswith("#"):
                 problems.append((lineno, "unexpected text after the closing quote", name))
-                continue
+                continue  # resume at the next line
+            i = j
             raw = body[:end]
             value = _unescape(raw) if quote == '"' else raw
         else:

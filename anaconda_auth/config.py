@@ -32,6 +32,16 @@ from pydantic import (
 )
 
 from anaconda_auth import __version__
+from anaconda_auth.config_loader import (
+    Origin,
+    Resolution,
+    SitesTables,
+    is_secret_name,
+    normalize_domain,
+    raise_config_error,
+    read_sites,
+    resolve,
+)
 
 #: Ranks of the built-in sources (higher wins). Explicit arguments beat every source and the
 #: field defaults lose to every source; a third-party source picks a rank in between.
@@ -186,8 +196,6 @@ class AnacondaAuthSite(BaseModel):
     def _host_only(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        from anaconda_auth.config_loader import normalize_domain
-
         return normalize_domain(value)
 
     @field_validator("ssl_verify", mode="before")
@@ -339,15 +347,18 @@ class AnacondaAuthConfig(AnacondaAuthSite):
     """
 
     def __init__(self, **explicit: Any) -> None:
-        from anaconda_auth.config_loader import resolve
-
-        resolution = resolve(explicit, FIELD_NAMES, NON_FIELD_KEYS)
-        _validate_into(self, resolution)
+        _validate_into(self, _resolve(explicit))
 
 
-def _validate_into(model: AnacondaAuthSite, resolution: Any) -> None:
-    from anaconda_auth.config_loader import raise_config_error
+def _resolve(explicit: dict[str, Any]) -> Resolution:
+    site = explicit.get("site")
+    if isinstance(site, str) and site.strip():
+        # a site given by its domain is recorded under its name
+        explicit = {**explicit, "site": read_sites().find(site.strip()) or site}
+    return resolve(explicit, FIELD_NAMES, NON_FIELD_KEYS)
 
+
+def _validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
     try:
         AnacondaAuthSite.__init__(model, **resolution.values)
     except ValidationError as exc:
@@ -393,8 +404,6 @@ def _mask_url(url: str) -> str:
 
 def mask_value(key: str, value: Any) -> tuple[Any, bool]:
     """The value to show for ``key``, and whether anything was hidden."""
-    from anaconda_auth.config_loader import is_secret_name
-
     if value is None:
         return None, False
     if is_secret_name(key):
@@ -416,9 +425,7 @@ def explain(**explicit: Any) -> list[ResolvedValue]:
     Takes the same keyword arguments as :class:`AnacondaAuthConfig`; raises the same
     ``ConfigError`` for a bad value.
     """
-    from anaconda_auth.config_loader import resolve
-
-    resolution = resolve(explicit, FIELD_NAMES, NON_FIELD_KEYS)
+    resolution = _resolve(explicit)
     config = AnacondaAuthSite.model_construct()
     _validate_into(config, resolution)
     rows: list[ResolvedValue] = []
@@ -434,9 +441,7 @@ def explain(**explicit: Any) -> list[ResolvedValue]:
 
 def unknown_keys(**explicit: Any) -> list[ResolvedValue]:
     """Keys set in some source that no field knows (ignored; often a typo). No values."""
-    from anaconda_auth.config_loader import resolve
-
-    resolution = resolve(explicit, FIELD_NAMES, NON_FIELD_KEYS)
+    resolution = _resolve(explicit)
     return [
         ResolvedValue(key, None, origin.source, origin.location)
         for key, origin in resolution.unknown
@@ -446,9 +451,7 @@ def unknown_keys(**explicit: Any) -> list[ResolvedValue]:
 # --- sites -------------------------------------------------------------------------------------
 
 
-def _site_from_table(name: str, table: dict[str, Any], tables: Any) -> AnacondaAuthSite:
-    from anaconda_auth.config_loader import Origin, Resolution
-
+def _site_from_table(name: str, table: dict[str, Any], tables: SitesTables) -> AnacondaAuthSite:
     values = {k: v for k, v in table.items() if k in FIELD_NAMES and k != "site"}
     origins = {k: Origin("site", tables.location(name, k)) for k in values}
     site = AnacondaAuthSite.model_construct()
@@ -522,8 +525,6 @@ class AnacondaAuthSitesConfig(BaseModel):
     sites: Sites = Field(default_factory=Sites)
 
     def __init__(self, **overrides: Any) -> None:
-        from anaconda_auth.config_loader import read_sites
-
         tables = read_sites()
         data: dict[str, Any] = {
             "default_site": tables.default_site,
