@@ -722,8 +722,8 @@ class AnacondaKeyringBackend:
         path = self.path
         try:
             st = os.stat(path)
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # see below whether it can be created
         except OSError as exc:
             return False, f"cannot access {path}: {exc.strerror}"
         else:

@@ -1,0 +1,849 @@
+"""The anaconda-keyring backend: real files, real locks, real processes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anaconda_auth.storage_backends import anaconda_keyring as kr
+from anaconda_auth.storage_backends.anaconda_keyring import (
+    BACKEND,
+    HEADER_SIZE,
+    MAGIC,
+    PASSPHRASE_ENV,
+    AnacondaKeyringBackend,
+    clear_caches,
+)
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from anaconda_auth.exceptions import StorageError, TokenNotFoundError
+from anaconda_auth.token import KEYRING_NAME, TokenInfo
+
+WRITER = Path(__file__).with_name("keyring_writer.py")
+POSIX = os.name == "posix"
+ROOT = POSIX and os.geteuid() == 0
+REMEDIES = ("move it aside", "Restore", "copy", "Copy", "Set ")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    clear_caches()
+    yield
+    clear_caches()
+
+
+@pytest.fixture
+def keyring(isolated_home: Path) -> Path:
+    """The default keyring path of the isolated HOME."""
+    return isolated_home / ".anaconda" / "keyring"
+
+
+def key_of(path: Path) -> Path:
+    return path.with_name(path.name + ".key")
+
+
+def read_doc(path: Path) -> dict[str, dict[str, str]]:
+    """Decrypt the file from scratch, as a new process would."""
+    clear_caches()
+    doc: dict[str, dict[str, str]] = kr._load(path, fresh=True).doc
+    return doc
+
+
+def temp_files(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.glob(f".{path.name}*.tmp"))
+
+
+def make_old(*paths: Path) -> None:
+    """Date the files 10 s back, so the cache may trust their stamps (not 'racily clean')."""
+    old = time.time_ns() - 10_000_000_000
+    for p in paths:
+        os.utime(p, ns=(old, old))
+
+
+def run_writer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(WRITER), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def ref_python() -> Path | None:
+    for root in (os.environ.get("ANACONDA_AUTH_REF_VENV"), "/tmp/ref015"):
+        if root and (Path(root) / "bin" / "python").exists():
+            return Path(root) / "bin" / "python"
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Basics
+
+
+def test_round_trip_set_get_delete(tmp_path: Path) -> None:
+    backend = AnacondaKeyringBackend(tmp_path / "kr" / "keyring")
+    assert backend.get_password("svc", "alice") is None
+    backend.set_password("svc", "alice", "s1")
+    backend.set_password("svc", "bob", "s2")
+    backend.set_password("other", "alice", "s3")
+    assert backend.get_password("svc", "alice") == "s1"
+    backend.set_password("svc", "alice", "s1-new")
+    assert backend.get_password("svc", "alice") == "s1-new"
+    backend.delete_password("svc", "alice")
+    assert backend.get_password("svc", "alice") is None
+    backend.delete_password("svc", "nobody")  # absent: a no-op
+    assert read_doc(backend.path) == {"svc": {"bob": "s2"}, "other": {"alice": "s3"}}
+    backend.delete_password("svc", "bob")
+    assert read_doc(backend.path) == {"other": {"alice": "s3"}}
+
+
+def test_delete_from_missing_keyring_creates_nothing(tmp_path: Path) -> None:
+    backend = AnacondaKeyringBackend(tmp_path / "keyring")
+    backend.delete_password("svc", "alice")
+    assert not backend.path.exists()
+    assert not backend.key_path.exists()
+
+
+def test_is_the_default_store_for_tokeninfo(keyring: Path) -> None:
+    from anaconda_auth import token_storage
+
+    assert token_storage.preferred_backend().name == "anaconda-keyring"
+    assert token_storage.all_backends()["anaconda-keyring"] is BACKEND
+
+    TokenInfo(domain="example.test", api_key="the-api-key", username="me").save()
+    assert keyring.read_bytes().startswith(MAGIC)
+    assert key_of(keyring).exists()
+
+    clear_caches()
+    loaded = TokenInfo.load("example.test")
+    assert loaded.api_key == "the-api-key"
+    assert loaded.username == "me"
+    assert loaded.source == "anaconda-keyring"
+    stored = read_doc(keyring)[KEYRING_NAME]["example.test"]
+    assert json.loads(base64.b64decode(stored)) == {
+        "domain": "example.test",
+        "api_key": "the-api-key",
+        "username": "me",
+        "repo_tokens": [],
+        "version": 2,
+    }
+
+    loaded.delete()
+    with pytest.raises(TokenNotFoundError):
+        TokenInfo.load("example.test")
+    assert KEYRING_NAME not in read_doc(keyring)
+
+
+def test_keyring_path_is_read_from_config_at_call_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PATH", str(tmp_path / "a" / "keyring"))
+    assert BACKEND.path == tmp_path / "a" / "keyring"
+    BACKEND.set_password("svc", "u", "in-a")
+    monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PATH", str(tmp_path / "b" / "keyring"))
+    assert BACKEND.get_password("svc", "u") is None
+    BACKEND.set_password("svc", "u", "in-b")
+    assert read_doc(tmp_path / "a" / "keyring") == {"svc": {"u": "in-a"}}
+    assert read_doc(tmp_path / "b" / "keyring") == {"svc": {"u": "in-b"}}
+
+
+def test_importing_the_module_loads_no_crypto_or_lock_library() -> None:
+    code = (
+        "import sys, anaconda_auth.storage_backends.anaconda_keyring\n"
+        "print(sorted(m for m in ('cryptography', 'filelock') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------
+# Permissions and secrecy
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_file_modes(keyring: Path) -> None:
+    os.umask(old_umask := os.umask(0o022))  # read the umask without changing it
+    TokenInfo(domain="example.test", api_key="k").save()
+    assert stat.S_IMODE(keyring.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_of(keyring).stat().st_mode) == 0o600
+    assert old_umask == os.umask(old_umask)
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_file_is_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        backend = AnacondaKeyringBackend(tmp_path / "new" / "keyring")
+        backend.set_password("s", "u", "v")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(backend.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backend.key_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backend.path.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_existing_directory_is_not_chmodded(
+    keyring: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyring.parent.mkdir(mode=0o755)
+    keyring.parent.chmod(0o755)
+    with caplog.at_level(logging.WARNING):
+        TokenInfo(domain="example.test", api_key="k").save()
+    assert stat.S_IMODE(keyring.parent.stat().st_mode) == 0o755
+    assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
+    assert not caplog.records  # readable by others is fine: the files themselves are 0600
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_group_writable_directory_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    directory.chmod(0o777)
+    with caplog.at_level(logging.WARNING):
+        AnacondaKeyringBackend(directory / "keyring").set_password("s", "u", "v")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o777
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(directory) in record.getMessage()
+    assert "chmod 700" in record.getMessage()
+
+
+def test_secrets_appear_nowhere_in_the_files(keyring: Path) -> None:
+    api_key = "sk-" + secrets.token_hex(24)
+    info = TokenInfo(domain="example.test", api_key=api_key, username="me")
+    info.save()
+    stored = info._encode()
+    forms = [
+        api_key,
+        base64.b64encode(api_key.encode()).decode(),
+        base64.urlsafe_b64encode(api_key.encode()).decode(),
+        stored,
+        info.model_dump_json(exclude_none=True),
+    ]
+    # Any 12-character window of the stored base64 value (covers every alignment of the key).
+    forms += [stored[i : i + 12] for i in range(len(stored) - 12)]
+    for path in (keyring, key_of(keyring), keyring.with_name("keyring.lock")):
+        data = path.read_bytes() if path.exists() else b""
+        for form in forms:
+            assert form.encode() not in data, f"{form!r} found in {path.name}"
+    assert api_key not in repr(BACKEND)
+    assert api_key not in repr(TokenInfo.load("example.test"))
+
+
+# ------------------------------------------------------------------------------------------
+# Key file and passphrase
+
+
+def test_passphrase_mode_uses_no_key_file(keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    passphrase = "correct horse " + secrets.token_hex(4)
+    monkeypatch.setenv(PASSPHRASE_ENV, passphrase)
+    TokenInfo(domain="example.test", api_key="k1").save()
+    raw = keyring.read_bytes()
+    assert raw.startswith(MAGIC)
+    assert raw[9] == kr.KIND_PASSPHRASE
+    assert not key_of(keyring).exists()
+    assert passphrase.encode() not in raw
+
+    assert TokenInfo.load("example.test").api_key == "k1"
+    clear_caches()
+    assert TokenInfo.load("example.test").api_key == "k1"
+
+    monkeypatch.setenv(PASSPHRASE_ENV, "wrong")
+    clear_caches()
+    with pytest.raises(StorageError) as exc_info:
+        TokenInfo.load("example.test")
+    message = str(exc_info.value)
+    assert str(keyring) in message and PASSPHRASE_ENV in message
+    assert "wrong" not in message and passphrase not in message
+
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    with pytest.raises(StorageError, match="protected by a passphrase") as exc_info:
+        TokenInfo(domain="other.test", api_key="k2").save()
+    assert str(keyring) in str(exc_info.value)
+    assert keyring.read_bytes() == raw
+
+
+def test_passphrase_key_is_derived_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives.kdf import scrypt
+
+    derivations = []
+    real = scrypt.Scrypt
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        derivations.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scrypt, "Scrypt", counting)
+    monkeypatch.setenv(PASSPHRASE_ENV, "pp")
+    backend = AnacondaKeyringBackend(tmp_path / "keyring")
+    started = time.perf_counter()
+    for i in range(5):
+        backend.set_password("svc", f"u{i}", "v")
+        kr._snapshots.clear()  # force a full read each time; the derived key stays cached
+        assert backend.get_password("svc", f"u{i}") == "v"
+    assert len(derivations) == 1
+    assert time.perf_counter() - started < 5
+
+
+def test_setting_a_passphrase_re_encrypts_a_key_file_keyring(
+    keyring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TokenInfo(domain="a.test", api_key="ka").save()
+    assert keyring.read_bytes()[9] == kr.KIND_KEY_FILE
+    monkeypatch.setenv(PASSPHRASE_ENV, "now with a passphrase")
+    assert TokenInfo.load("a.test").api_key == "ka"  # still readable through the key file
+    TokenInfo(domain="b.test", api_key="kb").save()
+    assert keyring.read_bytes()[9] == kr.KIND_PASSPHRASE
+    key_of(keyring).unlink()
+    assert {"a.test", "b.test"} <= read_doc(keyring)[KEYRING_NAME].keys()
+
+
+def test_key_file_is_reused_when_the_keyring_is_recreated(keyring: Path) -> None:
+    TokenInfo(domain="a.test", api_key="ka").save()
+    key_bytes = key_of(keyring).read_bytes()
+    keyring.unlink()
+    TokenInfo(domain="b.test", api_key="kb").save()
+    assert key_of(keyring).read_bytes() == key_bytes
+    assert read_doc(keyring)[KEYRING_NAME].keys() == {"b.test"}
+
+
+# ------------------------------------------------------------------------------------------
+# Damaged files: always an error naming the file and the remedy, never overwritten
+
+
+def _flip(offset: int) -> Callable[[bytes], bytes]:
+    def damage(raw: bytes) -> bytes:
+        data = bytearray(raw)
+        data[offset] ^= 0x01
+        return bytes(data)
+
+    return damage
+
+
+CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "truncated-magic": lambda raw: raw[:3],
+    "truncated-header-only": lambda raw: raw[:HEADER_SIZE],
+    "truncated-mid-ciphertext": lambda raw: raw[: HEADER_SIZE + 20],
+    "truncated-last-byte": lambda raw: raw[:-1],
+    "garbage": lambda raw: b"\x00" + os.urandom(400),
+    "garbage-after-magic": lambda raw: MAGIC + os.urandom(400),
+    "json-wrong-shape": lambda raw: b'{"Anaconda Cloud": "not a table"}',
+    "json-list": lambda raw: b'["x"]',
+    "tampered-ciphertext": _flip(HEADER_SIZE + 3),
+    "tampered-tag": _flip(-1),
+    "tampered-nonce": _flip(40),
+    "tampered-salt": _flip(15),
+    "tampered-key-id": _flip(30),
+    "newer-version": lambda raw: raw[:8] + b"\x07" + raw[9:],
+    "unknown-key-kind": lambda raw: raw[:9] + b"\x09" + raw[10:],
+}
+
+
+def _assert_refused(keyring: Path, expect: str | None = None) -> str:
+    """Reads and writes fail with a message naming the file and a remedy; nothing changes."""
+    before = keyring.read_bytes()
+    key_before = key_of(keyring).read_bytes() if key_of(keyring).exists() else None
+    messages = []
+    for attempt in (
+        lambda: BACKEND.get_password(KEYRING_NAME, "example.test"),
+        lambda: TokenInfo.load("example.test"),
+        lambda: BACKEND.set_password(KEYRING_NAME, "new.test", "value"),
+        lambda: TokenInfo(domain="new.test", api_key="secret-api-key").save(),
+        lambda: BACKEND.delete_password(KEYRING_NAME, "example.test"),
+    ):
+        clear_caches()
+        with pytest.raises(StorageError) as exc_info:
+            attempt()
+        message = str(exc_info.value)
+        messages.append(message)
+        assert str(keyring) in message
+        assert any(remedy in message for remedy in REMEDIES), message
+        assert "secret-api-key" not in message
+        if expect is not None:
+            assert expect in message
+    assert keyring.read_bytes() == before
+    if key_before is not None:
+        assert key_of(keyring).read_bytes() == key_before
+    assert temp_files(keyring) == []
+    return messages[0]
+
+
+@pytest.mark.parametrize("damage", list(CORRUPTIONS), ids=list(CORRUPTIONS))
+def test_damaged_keyring_is_refused(keyring: Path, damage: str) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    keyring.write_bytes(CORRUPTIONS[damage](keyring.read_bytes()))
+    _assert_refused(keyring)
+
+
+def test_newer_format_version_says_upgrade(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    raw = keyring.read_bytes()
+    keyring.write_bytes(raw[:8] + b"\x02" + raw[9:])
+    assert "Upgrade anaconda-auth" in _assert_refused(keyring)
+
+
+def test_wrong_key_file_is_refused(keyring: Path, tmp_path: Path) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    other = AnacondaKeyringBackend(tmp_path / "other" / "keyring")
+    other.set_password("s", "u", "v")
+    shutil.copyfile(other.key_path, key_of(keyring))
+    message = _assert_refused(keyring, expect=str(key_of(keyring)))
+    assert "belongs to another keyring" in message
+
+
+def test_damaged_key_file_is_refused(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    key_of(keyring).write_bytes(b"anaconda-keyring-key-v1:tooshort\n")
+    message = _assert_refused(keyring, expect=str(key_of(keyring)))
+    assert "damaged" in message
+
+
+def test_missing_key_file_is_named(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    key_of(keyring).unlink()
+    message = _assert_refused(keyring, expect=str(key_of(keyring)))
+    assert "does not exist" in message and "keyring.key" in message
+    assert not key_of(keyring).exists()  # no new key was created behind the user's back
+
+
+def test_empty_file_from_0_15_is_an_empty_keyring(keyring: Path) -> None:
+    # anaconda-auth 0.15 probes the path with open("a"), leaving an empty file.
+    keyring.parent.mkdir(mode=0o700)
+    keyring.touch()
+    assert BACKEND.get_password(KEYRING_NAME, "x") is None
+    TokenInfo(domain="example.test", api_key="k").save()
+    assert keyring.read_bytes().startswith(MAGIC)
+
+
+def test_unreadable_keyring_is_an_error(keyring: Path) -> None:
+    keyring.mkdir(parents=True)  # a directory where the file should be
+    ok, reason = BACKEND.is_available()
+    assert not ok and str(keyring) in reason
+    with pytest.raises(StorageError, match="is a directory"):
+        BACKEND.get_password("s", "u")
+
+
+# ------------------------------------------------------------------------------------------
+# Availability
+
+
+def test_available_in_a_fresh_home(keyring: Path) -> None:
+    assert BACKEND.is_available() == (True, "")
+    assert not keyring.parent.exists()  # probing creates nothing
+
+
+def test_unavailable_when_the_directory_cannot_exist(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    backend = AnacondaKeyringBackend(tmp_path / "file" / "sub" / "keyring")
+    ok, reason = backend.is_available()
+    assert not ok and "not a directory" in reason and str(tmp_path / "file") in reason
+    with pytest.raises(StorageError, match="not a directory|cannot be stored|Cannot create"):
+        backend.set_password("s", "u", "v")
+
+
+@pytest.mark.skipif(not POSIX or ROOT, reason="needs POSIX permissions as a non-root user")
+def test_unavailable_when_the_directory_is_not_writable(tmp_path: Path) -> None:
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    directory.chmod(0o500)
+    try:
+        ok, reason = AnacondaKeyringBackend(directory / "keyring").is_available()
+        assert not ok and "not writable" in reason and str(directory) in reason
+    finally:
+        directory.chmod(0o700)
+
+
+def test_is_available_is_fast(keyring: Path) -> None:
+    backend = AnacondaKeyringBackend(keyring)
+    started = time.perf_counter()
+    for _ in range(1000):
+        backend.is_available()
+    assert (time.perf_counter() - started) / 1000 < 200e-6
+
+
+# ------------------------------------------------------------------------------------------
+# Legacy plaintext files
+
+
+def legacy_value(domain: str, api_key: str) -> str:
+    payload = {"domain": domain, "api_key": api_key, "repo_tokens": [], "version": 2}
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def test_legacy_plaintext_file_is_read_then_upgraded(keyring: Path) -> None:
+    legacy = {
+        KEYRING_NAME: {
+            "example.test": legacy_value("example.test", "legacy-key-1"),
+            "other.test": legacy_value("other.test", "legacy-key-2"),
+        },
+        "some other service": {"someone": "their password"},
+    }
+    keyring.parent.mkdir(mode=0o755)
+    keyring.write_text(json.dumps(legacy))
+    keyring.chmod(0o644)
+    before = keyring.read_bytes()
+
+    loaded = TokenInfo.load("example.test")
+    assert loaded.api_key == "legacy-key-1" and loaded.source == "anaconda-keyring"
+    assert keyring.read_bytes() == before  # reading never rewrites
+
+    TokenInfo(domain="new.test", api_key="new-key").save()
+    raw = keyring.read_bytes()
+    assert raw.startswith(MAGIC)
+    assert b"legacy-key" not in raw and b"their password" not in raw
+    doc = read_doc(keyring)
+    assert doc["some other service"] == {"someone": "their password"}
+    assert doc[KEYRING_NAME]["example.test"] == legacy[KEYRING_NAME]["example.test"]
+    assert doc[KEYRING_NAME]["other.test"] == legacy[KEYRING_NAME]["other.test"]
+    assert TokenInfo.load("new.test").api_key == "new-key"
+    if POSIX:
+        assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
+
+
+def test_unchanged_write_still_upgrades_a_legacy_file(keyring: Path) -> None:
+    value = legacy_value("example.test", "k")
+    keyring.parent.mkdir(mode=0o700)
+    keyring.write_text(json.dumps({KEYRING_NAME: {"example.test": value}}))
+    BACKEND.set_password(KEYRING_NAME, "example.test", value)
+    assert keyring.read_bytes().startswith(MAGIC)
+    assert read_doc(keyring) == {KEYRING_NAME: {"example.test": value}}
+
+
+def test_keyring_written_by_anaconda_auth_0_15_3(keyring: Path) -> None:
+    python = ref_python()
+    if python is None:
+        pytest.skip("anaconda-auth 0.15.3 venv not found (set ANACONDA_AUTH_REF_VENV)")
+    env = {**os.environ, "ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE": "anaconda-keyring"}
+    env.pop("PYTHONPATH", None)
+    save = (
+        "import sys\n"
+        "from anaconda_auth.token import TokenInfo\n"
+        "TokenInfo(domain=sys.argv[1], api_key=sys.argv[2], username='old').save()\n"
+    )
+    for domain, key in (("example.test", "key-from-0153"), ("other.test", "key-2-from-0153")):
+        subprocess.run([str(python), "-c", save, domain, key], env=env, check=True, timeout=60)
+    assert json.loads(keyring.read_text())[KEYRING_NAME].keys() == {"example.test", "other.test"}
+
+    loaded = TokenInfo.load("example.test")
+    assert (loaded.api_key, loaded.username) == ("key-from-0153", "old")
+
+    TokenInfo(domain="new.test", api_key="new-key").save()
+    raw = keyring.read_bytes()
+    assert raw.startswith(MAGIC) and b"0153" not in raw
+    clear_caches()
+    assert TokenInfo.load("other.test").api_key == "key-2-from-0153"
+    assert TokenInfo.load("new.test").api_key == "new-key"
+
+    # 0.15.3 cannot parse the new file: it fails loudly instead of overwriting it as empty.
+    broken = subprocess.run(
+        [str(python), "-c", save, "again.test", "k"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode != 0
+    assert "UnicodeDecodeError" in broken.stderr
+    assert keyring.read_bytes() == raw
+
+
+# ------------------------------------------------------------------------------------------
+# The headless workflow: log in on one machine, copy the files to another
+
+
+def test_headless_copy_needs_the_key_file_too(keyring: Path, tmp_path: Path) -> None:
+    TokenInfo(domain="example.test", api_key="headless-key").save()
+    other_home = tmp_path / "machine-b"
+    (other_home / ".anaconda").mkdir(parents=True)
+    shutil.copy2(keyring, other_home / ".anaconda" / "keyring")
+    env = {**os.environ, "HOME": str(other_home), "USERPROFILE": str(other_home)}
+
+    only_keyring = run_writer("read", "example.test", env=env)
+    assert only_keyring.returncode == 3, only_keyring.stderr
+    missing = str(other_home / ".anaconda" / "keyring.key")
+    assert missing in only_keyring.stderr
+    assert "copy keyring.key" in only_keyring.stderr
+    assert "headless-key" not in only_keyring.stderr
+
+    shutil.copy2(key_of(keyring), other_home / ".anaconda" / "keyring.key")
+    with_key = run_writer("read", "example.test", env=env)
+    assert with_key.returncode == 0, with_key.stderr
+    assert with_key.stdout.strip() == "headless-key"
+
+
+def test_headless_copy_with_a_passphrase(
+    keyring: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "shared passphrase")
+    TokenInfo(domain="example.test", api_key="headless-key").save()
+    other_home = tmp_path / "machine-b"
+    (other_home / ".anaconda").mkdir(parents=True)
+    shutil.copy2(keyring, other_home / ".anaconda" / "keyring")
+    env = {**os.environ, "HOME": str(other_home), "USERPROFILE": str(other_home)}
+
+    assert run_writer("read", "example.test", env=env).stdout.strip() == "headless-key"
+    wrong = run_writer("read", "example.test", env={**env, PASSPHRASE_ENV: "not it"})
+    assert wrong.returncode == 3 and PASSPHRASE_ENV in wrong.stderr
+    assert "not it" not in wrong.stderr and "shared passphrase" not in wrong.stderr
+    env.pop(PASSPHRASE_ENV)
+    unset = run_writer("read", "example.test", env=env)
+    assert unset.returncode == 3 and "protected by a passphrase" in unset.stderr
+
+
+# ------------------------------------------------------------------------------------------
+# Caching
+
+
+def test_warm_reads_stat_only_and_see_other_processes_writes(
+    keyring: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    TokenInfo(domain="example.test", api_key="k").save()
+    make_old(keyring, key_of(keyring))
+    decrypts = []
+    real = kr._decrypt
+
+    def counting(*args: Any) -> Any:
+        decrypts.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(kr, "_decrypt", counting)
+    backend = AnacondaKeyringBackend(keyring)
+    clear_caches()
+    assert backend.get_password(KEYRING_NAME, "example.test") is not None
+    started = time.perf_counter()
+    for _ in range(2000):
+        backend.get_password(KEYRING_NAME, "example.test")
+    per_call = (time.perf_counter() - started) / 2000
+    assert len(decrypts) == 1
+    assert per_call < 100e-6, f"{per_call * 1e6:.1f} µs per warm read"
+
+    (tmp_path / "go").touch()
+    done = run_writer("save", "fromother", "1", str(tmp_path / "ready"), str(tmp_path / "go"))
+    assert done.returncode == 0, done.stderr
+    assert backend.get_password(KEYRING_NAME, "fromother-0.example") is not None
+    assert len(decrypts) == 2
+
+
+def test_replaced_key_file_is_noticed_by_a_warm_process(keyring: Path, tmp_path: Path) -> None:
+    TokenInfo(domain="example.test", api_key="k").save()
+    make_old(keyring, key_of(keyring))
+    for _ in range(2):
+        assert BACKEND.get_password(KEYRING_NAME, "example.test") is not None
+    other = AnacondaKeyringBackend(tmp_path / "other" / "keyring")
+    other.set_password("s", "u", "v")
+    shutil.copyfile(other.key_path, key_of(keyring))
+    with pytest.raises(StorageError, match="belongs to another keyring"):
+        BACKEND.get_password(KEYRING_NAME, "example.test")
+
+
+def test_racily_clean_rewrite_with_same_stamp_is_seen(keyring: Path) -> None:
+    """A rewrite in the same timestamp tick, same inode, same size: bytes are compared."""
+    backend = AnacondaKeyringBackend(keyring)
+    backend.set_password("s", "u", "aaaa")
+    raw_a = keyring.read_bytes()
+    backend.set_password("s", "u", "bbbb")
+    raw_b = keyring.read_bytes()
+    assert len(raw_a) == len(raw_b)
+    mtime = keyring.stat().st_mtime_ns
+
+    def rewrite_in_place(data: bytes) -> None:
+        with keyring.open("r+b") as fp:
+            fp.write(data)
+        os.utime(keyring, ns=(mtime, mtime))
+
+    rewrite_in_place(raw_a)
+    clear_caches()
+    assert backend.get_password("s", "u") == "aaaa"
+    stamp = (keyring.stat().st_ino, keyring.stat().st_mtime_ns, keyring.stat().st_size)
+    rewrite_in_place(raw_b)
+    assert (keyring.stat().st_ino, keyring.stat().st_mtime_ns, keyring.stat().st_size) == stamp
+    assert backend.get_password("s", "u") == "bbbb"
+
+
+# ------------------------------------------------------------------------------------------
+# Concurrency and crash safety
+
+
+@pytest.mark.slow
+def test_concurrent_writers_lose_nothing(keyring: Path, tmp_path: Path) -> None:
+    TokenInfo(domain="before.example", api_key="key-before").save()
+    BACKEND.set_password("other service", "someone", "untouched")
+    writers, per_writer = 8, 200
+    go = tmp_path / "go"
+    procs = []
+    for w in range(writers):
+        ready = tmp_path / f"ready-{w}"
+        procs.append(
+            (
+                ready,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(WRITER),
+                        "save",
+                        f"w{w}",
+                        str(per_writer),
+                        str(ready),
+                        str(go),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
+    deadline = time.monotonic() + 60
+    while not all(ready.exists() for ready, _ in procs):
+        assert time.monotonic() < deadline, "writers did not start"
+        assert all(p.poll() is None for _, p in procs), [p.communicate() for _, p in procs]
+        time.sleep(0.02)
+    go.touch()
+    for _, proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+
+    doc = read_doc(keyring)
+    tokens = doc[KEYRING_NAME]
+    assert len(tokens) == writers * per_writer + 1
+    assert doc["other service"] == {"someone": "untouched"}
+    assert TokenInfo.load("before.example").api_key == "key-before"
+    for w in range(writers):
+        for i in range(per_writer):
+            domain = f"w{w}-{i}.example"
+            data = json.loads(base64.b64decode(tokens[domain]))
+            assert data["api_key"] == f"key-for-{domain}"
+    assert temp_files(keyring) == []
+
+
+def _state(i: int) -> str:
+    return f"{i}:" + hashlib.sha256(str(i).encode()).hexdigest() * 1000  # ~64 KB
+
+
+def _crash_child(path: Path, start: int) -> None:
+    try:
+        backend = AnacondaKeyringBackend(path)
+        deadline = time.monotonic() + 20
+        i = start
+        while time.monotonic() < deadline:
+            i += 1
+            backend.set_password("crash", "state", _state(i))
+    finally:
+        os._exit(0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+def test_sigkill_at_random_moments_never_leaves_a_partial_file(tmp_path: Path) -> None:
+    path = tmp_path / "keyring"
+    backend = AnacondaKeyringBackend(path)
+    backend.set_password("keep", "me", "untouched")
+    backend.set_password("crash", "state", _state(0))
+    rng = random.Random(20240601)
+    last, kills, mid_write = 0, 0, 0
+    started = time.monotonic()
+    while kills < 120:
+        pid = os.fork()
+        if pid == 0:
+            _crash_child(path, last)
+        time.sleep(rng.uniform(0.0, 0.015))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        kills += 1
+        mid_write += bool(temp_files(path))
+        doc = read_doc(path)  # raises if the file is not a complete, authentic version
+        value = doc["crash"]["state"]
+        i = int(value.split(":", 1)[0])
+        assert value == _state(i)
+        assert i >= last
+        last = i
+        assert doc["keep"] == {"me": "untouched"}
+        assert time.monotonic() - started < 40
+    assert last > 20, "the writers made too little progress to test anything"
+    assert mid_write >= 5, "no kill landed while a temporary file was being written"
+    backend.set_password("keep", "me", "still")
+    assert temp_files(path) == []  # the next writer removes what killed writers left
+
+
+def test_lock_timeout_names_the_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = AnacondaKeyringBackend(tmp_path / "keyring")
+    backend.set_password("s", "u", "v")
+    before = backend.path.read_bytes()
+    lock = tmp_path / "keyring.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom filelock import FileLock\n"
+            "lock = FileLock(sys.argv[1])\nlock.acquire()\nprint('held', flush=True)\n"
+            "time.sleep(60)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(kr, "LOCK_TIMEOUT", 0.3)
+        with pytest.raises(StorageError) as exc_info:
+            backend.set_password("s", "u", "w")
+        assert str(lock) in str(exc_info.value)
+        assert "Timed out" in str(exc_info.value)
+        assert backend.get_password("s", "u") == "v"  # reads need no lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert backend.path.read_bytes() == before
+    backend.set_password("s", "u", "w")
+    assert backend.get_password("s", "u") == "w"
+
+
+# ------------------------------------------------------------------------------------------
+# Property: any services, usernames and secrets survive the file
+
+
+texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=30)
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(entries=st.dictionaries(st.tuples(texts, texts), st.text(max_size=300), max_size=6))
+@example(entries={("\ud800", "\x00"): "\U0001f511 ключ"})
+@example(entries={("", ""): ""})
+def test_any_entries_round_trip(tmp_path: Path, entries: dict[tuple[str, str], str]) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as directory:
+        backend = AnacondaKeyringBackend(Path(directory) / "keyring")
+        for (service, username), secret in entries.items():
+            backend.set_password(service, username, secret)
+        expected: dict[str, dict[str, str]] = {}
+        for (service, username), secret in entries.items():
+            expected.setdefault(service, {})[username] = secret
+        if entries:
+            assert read_doc(backend.path) == expected
+        for (service, username), secret in entries.items():
+            assert backend.get_password(service, username) == secret
