@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -55,6 +56,16 @@ REQUEST_TIMEOUT = 20.0
 #: ``--oauth-extra-params`` key understood for compatibility with anaconda-auth 0.x, where it
 #: set the domain of the OAuth endpoints; here it is an ``auth_domain_override``.
 _COMPAT_AUTH_DOMAIN_PARAM = "auth-domain"
+
+#: An authorization code in a request URI, also inside Panel's URL-encoded ``next`` argument.
+_CODE_IN_URI = re.compile(
+    r"((?:[?&]|%3F|%26|%253F|%2526)code(?:=|%3D|%253D))[A-Za-z0-9._~\-]+", re.IGNORECASE
+)
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any authorization code replaced, for logs."""
+    return _CODE_IN_URI.sub(r"\1[redacted]", uri)
 
 
 class DiscoveryError(Exception):
@@ -429,6 +440,11 @@ def _define_handler_class(base: type[GenericLoginHandler]) -> type[AnacondaLogin
         def get_auth_http_client(self) -> AsyncHTTPClient:
             return http_client(self.anaconda_config())
 
+        def _request_summary(self) -> str:
+            # Tornado's access log and error lines: keep the authorization code out of them.
+            request = self.request
+            return f"{request.method} {redact_uri(request.uri or '')} ({request.remote_ip})"
+
         # -- behaviour -------------------------------------------------------------------
 
         def authorize_redirect(
@@ -445,6 +461,11 @@ def _define_handler_class(base: type[GenericLoginHandler]) -> type[AnacondaLogin
             params = {
                 k: v for k, v in (extra_params or {}).items() if k != _COMPAT_AUTH_DOMAIN_PARAM
             }
+            # PKCE (RFC 7636) for the confidential client too, as RFC 9700 recommends: the
+            # verifier waits in a signed, http-only cookie, as in Panel's own PKCE handler.
+            verifier, challenge = self.get_code()
+            self.set_code_cookie(verifier)
+            params.update(code_challenge=challenge, code_challenge_method="S256")
             super().authorize_redirect(
                 redirect_uri=redirect_uri,
                 client_id=client_id,
@@ -453,10 +474,38 @@ def _define_handler_class(base: type[GenericLoginHandler]) -> type[AnacondaLogin
                 response_type=response_type,
             )
 
-        async def _fetch_access_token(self, *args: Any, **kwargs: Any) -> Any:
+        async def _fetch_access_token(
+            self,
+            client_id: str,
+            redirect_uri: str | None = None,
+            client_secret: str | None = None,
+            code: str | None = None,
+            refresh_token: str | None = None,
+            username: str | None = None,
+            password: str | None = None,
+            user: str | None = None,
+        ) -> Any:
             await self._ensure_endpoints()
+            if code and client_secret:
+                # Panel sends the PKCE verifier only for clients without a secret; this
+                # handler instance serves one request, so an instance attribute is safe.
+                verifier = self.get_code_cookie()
+                if verifier:
+                    self._EXTRA_TOKEN_PARAMS = {
+                        **type(self)._EXTRA_TOKEN_PARAMS,
+                        "code_verifier": verifier,
+                    }
             try:
-                result = await super()._fetch_access_token(*args, **kwargs)
+                result = await super()._fetch_access_token(
+                    client_id,
+                    redirect_uri=redirect_uri,
+                    client_secret=client_secret,
+                    code=code,
+                    refresh_token=refresh_token,
+                    username=username,
+                    password=password,
+                    user=user,
+                )
             except HTTPError:
                 raise
             except Exception as exc:  # TLS, connection and timeout errors
