@@ -1,0 +1,545 @@
+"""A ``requests.Session`` that talks to an Anaconda site with the user's credentials.
+
+``BaseClient`` resolves the configuration once, when it is built, and then only does cheap
+work per request: it joins relative URLs onto the site, and looks the stored API key up again
+(so a login in another process is seen at once) — but only for requests to the site itself.
+
+Importing this module is cheap on purpose: pydantic, the config model, the token store and the
+plugin manager load when the first client is built, not before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import warnings
+from collections.abc import Mapping, MutableMapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from anaconda_auth import __version__
+from anaconda_auth._hostname import client_hostname
+from anaconda_auth.exceptions import (
+    AuthenticationMissingError,
+    ConfigError,
+    InvalidAuthentication,
+)
+
+if TYPE_CHECKING:
+    import ssl
+
+    from requests import PreparedRequest
+
+    from anaconda_auth.config import AnacondaAuthSite
+
+__all__ = [
+    "AnacondaResponse",
+    "ApiVersionWarning",
+    "BaseClient",
+    "client_factory",
+]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+Origin = tuple[str, str, int]
+
+
+class ApiVersionWarning(UserWarning):
+    """The service needs a newer API version than this client speaks: upgrade the client.
+
+    A ``UserWarning`` (not a ``DeprecationWarning``) so that it is shown by default.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _origin(url: str) -> Origin | None:
+    """``(scheme, host, port)`` of ``url`` with the default port filled in; ``None`` if odd."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    scheme = parts.scheme.lower()
+    if not host or scheme not in _DEFAULT_PORTS:
+        return None
+    return scheme, host.rstrip("."), port or _DEFAULT_PORTS[scheme]
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    """A comparable key for dotted or date-like versions ("1.2.10", "2024-01-15", "v2").
+
+    Each component contributes its leading digits; parsing stops at the first component with a
+    suffix ("3rc1" → 3) and trailing zeros are dropped, so "1.2" == "1.2.0". ``None`` when the
+    string does not start with a number.
+    """
+    parts = re.split(r"[.\-_/]", version.strip().lstrip("vV"))
+    key: list[int] = []
+    for part in parts:
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        key.append(int(match.group()))
+        if match.end() != len(part):
+            break
+    if not key:
+        return None
+    while len(key) > 1 and key[-1] == 0:
+        key.pop()
+    return tuple(key)
+
+
+def _parse_extra_headers(raw: Mapping[str, Any] | str | None) -> dict[str, str]:
+    """``extra_headers`` from config (a mapping or a JSON object string) as ``str -> str``.
+
+    Error messages name the setting and the problem but never echo values: extra headers
+    often carry credentials.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"extra_headers is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                f'{exc.colno}); expected an object such as {{"X-Header": "value"}}.'
+            ) from None
+    else:
+        value = raw
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"extra_headers must be a JSON object of header names to values, not a "
+            f'{type(value).__name__}; for example {{"X-Header": "value"}}.'
+        )
+    headers: dict[str, str] = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError("extra_headers has a header name that is not a non-empty string.")
+        if isinstance(item, str):
+            headers[name] = item
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            headers[name] = str(item)
+        else:
+            raise ConfigError(
+                f"extra_headers[{name!r}] must be a string, not a {type(item).__name__}."
+            )
+    return headers
+
+
+# --------------------------------------------------------------------------------------------
+# Responses: raise_for_status that knows about "auth_required"
+# --------------------------------------------------------------------------------------------
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except (ValueError, RuntimeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code")
+    return code if isinstance(code, str) else None
+
+
+class AnacondaResponse(requests.Response):
+    """The responses a :class:`BaseClient` returns.
+
+    ``raise_for_status()`` turns a 401/403 whose JSON body says
+    ``{"error": {"code": "auth_required"}}`` into :class:`AuthenticationMissingError` (the
+    request carried no API key) or :class:`InvalidAuthentication` (it carried one); both
+    are ``requests.HTTPError`` with ``.response`` and ``.request`` set. Everything else
+    behaves exactly like ``requests.Response``.
+    """
+
+    def raise_for_status(self) -> None:
+        if self.status_code in (401, 403) and _error_code(self) == "auth_required":
+            request = self.request
+            sent_key = request is not None and "Authorization" in request.headers
+            kind = f"{self.status_code} Client Error"
+            if sent_key:
+                raise InvalidAuthentication(
+                    f"{kind}: your API key or login token is invalid or has expired; log in "
+                    f"again with `anaconda login --force`, for url: {self.url}",
+                    response=self,
+                    request=request,
+                )
+            raise AuthenticationMissingError(
+                f"{kind}: you must log in (`anaconda login`) or give the client an api_key "
+                f"before using this endpoint, for url: {self.url}",
+                response=self,
+                request=request,
+            )
+        super().raise_for_status()
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication: the bearer token, only for the configured site
+# --------------------------------------------------------------------------------------------
+
+
+class _BearerAuth(AuthBase):
+    """Adds ``Authorization: Bearer <key>`` to requests for the configured origins only.
+
+    With a fixed ``api_key`` that key is used; otherwise the stored token for ``domain`` is
+    looked up for every request. Requests to any other origin go out without credentials.
+    """
+
+    def __init__(
+        self,
+        domain: str,
+        origins: frozenset[Origin],
+        api_key: str | None,
+        fallback_authorization: str | None = None,
+    ) -> None:
+        self.domain = domain
+        self.origins = origins
+        self._api_key = api_key
+        self._fallback = fallback_authorization
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} domain={self.domain!r}>"
+
+    def _stored_key(self) -> str | None:
+        from anaconda_auth.exceptions import TokenNotFoundError
+        from anaconda_auth.token import TokenInfo
+
+        try:
+            info = TokenInfo.load(self.domain)
+        except TokenNotFoundError:
+            return None
+        if not info.api_key:
+            return None
+        if info.expired:
+            log.debug("the stored API key for %s has expired; not sending it", self.domain)
+            return None
+        return info.api_key
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        if _origin(request.url or "") not in self.origins:
+            log.debug("not sending credentials to %s: not a configured origin", request.url)
+            return request
+        key = self._api_key or self._stored_key()
+        if key:
+            request.headers["Authorization"] = f"Bearer {key}"
+        elif self._fallback:
+            request.headers["Authorization"] = self._fallback
+        return request
+
+
+# --------------------------------------------------------------------------------------------
+# TLS: an adapter that uses a given SSLContext (for ssl_verify = "truststore")
+# --------------------------------------------------------------------------------------------
+
+
+class SSLContextAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections (direct and through proxies) use ``ssl_context``.
+
+    With ``verify=True`` the context's own trust store is used alone (requests would otherwise
+    add certifi's bundle to it); a per-request CA-bundle path is added to it.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+        self.ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("ssl_context", self.ssl_context)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs.setdefault("ssl_context", self.ssl_context)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if verify is True:
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
+
+def _truststore_context() -> ssl.SSLContext:
+    try:
+        import ssl
+
+        import truststore
+    except ImportError:
+        raise ConfigError(
+            'ssl_verify = "truststore" needs the truststore package: '
+            "pip install 'anaconda-auth[truststore]' (or conda install truststore)."
+        ) from None
+    return cast("ssl.SSLContext", truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_config(
+    site: str | AnacondaAuthSite | None, overrides: dict[str, Any]
+) -> AnacondaAuthSite:
+    from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
+
+    if isinstance(site, AnacondaAuthSite):
+        if not overrides:
+            return site
+        data = site.model_dump()
+        data.update(overrides)
+        return AnacondaAuthSite(**data)
+    if site is not None:
+        overrides["site"] = site
+    return AnacondaAuthConfig(**overrides)
+
+
+class BaseClient(requests.Session):
+    """A ``requests.Session`` for an Anaconda site.
+
+    Relative URLs are joined onto ``https://<domain>`` (or ``base_uri``). Every request
+    carries ``User-Agent``, ``Api-Version`` (when set), ``X-Client-Hostname`` and the
+    configured extra headers; requests to the site (its domain, its auth domain, and
+    ``base_uri``) also carry ``Authorization: Bearer <key>`` — ``api_key`` if given, else the
+    stored login token, looked up on each request. Pass ``auth=False`` to a request to send no
+    credentials.
+
+    Subclasses set ``_user_agent`` and ``_api_version``; explicit arguments win over them.
+    Every other argument overrides the resolved configuration (see ``AnacondaAuthConfig``);
+    ``site`` is a configured site name or an ``AnacondaAuthSite``.
+    """
+
+    _user_agent: str = f"anaconda-auth/{__version__}"
+    _api_version: str | None = None
+
+    def __init__(
+        self,
+        site: str | AnacondaAuthSite | None = None,
+        base_uri: str | None = None,
+        domain: str | None = None,
+        auth_domain_override: str | None = None,
+        api_key: str | None = None,
+        user_agent: str | None = None,
+        api_version: str | None = None,
+        ssl_verify: bool | str | None = None,
+        extra_headers: str | Mapping[str, str] | None = None,
+        hash_hostname: bool | None = None,
+        proxy_servers: MutableMapping[str, str] | None = None,
+        client_cert: str | None = None,
+        client_cert_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        if base_uri and domain:
+            raise ValueError("Give only one of `domain` and `base_uri`.")
+        overrides: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("domain", domain),
+                ("auth_domain_override", auth_domain_override),
+                ("api_key", api_key),
+                ("ssl_verify", ssl_verify),
+                ("extra_headers", extra_headers),
+                ("hash_hostname", hash_hostname),
+                ("proxy_servers", proxy_servers),
+                ("client_cert", client_cert),
+                ("client_cert_key", client_cert_key),
+            )
+            if value is not None
+        }
+        self.config: AnacondaAuthSite = _resolve_config(site, overrides)
+        config = self.config
+
+        self._base_uri = base_uri if base_uri else f"https://{config.domain}"
+        self.api_version: str | None = api_version or self._api_version
+
+        self._configure_tls(config)
+        if config.proxy_servers:
+            self.proxies.update(config.proxy_servers)
+
+        headers = self.headers
+        self.user_agent: str = user_agent or self._user_agent
+        headers["User-Agent"] = self.user_agent
+        headers["X-Client-Hostname"] = client_hostname(config.hash_hostname)
+        protected = {"user-agent", "x-client-hostname", "authorization"}
+        if self.api_version:
+            headers["Api-Version"] = self.api_version
+            protected.add("api-version")
+        fallback_authorization = None
+        for name, value in _parse_extra_headers(config.extra_headers).items():
+            lowered = name.lower()
+            if lowered == "authorization":
+                fallback_authorization = value
+            elif lowered not in protected:
+                headers[name] = value
+
+        origins = {f"https://{config.domain}", f"https://{config.auth_domain}"}
+        if base_uri:
+            origins.add(base_uri)
+        self.auth = _BearerAuth(
+            config.domain,
+            frozenset(o for o in map(_origin, origins) if o is not None),
+            config.api_key,
+            fallback_authorization,
+        )
+
+    def _configure_tls(self, config: AnacondaAuthSite) -> None:
+        verify = config.ssl_verify
+        cert, key = config.client_cert, config.client_cert_key
+        if key and not cert:
+            raise ConfigError("client_cert_key is set but client_cert is not; set both.")
+        if cert:
+            self.cert = (cert, key) if key else cert
+        # ssl_verify other than true is pinned: REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE must not
+        # replace an explicit CA bundle, "false" or "truststore" (see merge_environment_settings).
+        self._pin_verify = verify is not True
+        if verify == "truststore":
+            adapter = SSLContextAdapter(_truststore_context())
+            self.mount("https://", adapter)
+            self.mount("http://", adapter)
+            self.verify: bool | str = True
+        elif isinstance(verify, str):
+            if not os.path.exists(verify):
+                raise ConfigError(
+                    f'ssl_verify = {verify!r} is neither true, false nor "truststore", and no '
+                    "CA bundle file or directory exists at that path."
+                )
+            self.verify = verify
+        else:
+            self.verify = bool(verify)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} base_uri={self._base_uri!r}>"
+
+    # -- URLs -----------------------------------------------------------------------------
+
+    @property
+    def base_uri(self) -> str:
+        return self._base_uri
+
+    def urljoin(self, url: str) -> str:
+        """``url`` joined onto the base URI (absolute URLs are returned unchanged)."""
+        if url.startswith(("https://", "http://")):
+            return url
+        return urljoin(self._base_uri, url)
+
+    def prepare_request(self, request: requests.Request) -> PreparedRequest:
+        if isinstance(request.url, bytes):
+            request.url = request.url.decode("utf-8")
+        request.url = self.urljoin(str(request.url))
+        return super().prepare_request(request)
+
+    # -- environment, sending -------------------------------------------------------------
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: bool | None,
+        verify: Any,
+        cert: Any,
+    ) -> Any:
+        """As requests does, except that configuration beats the environment.
+
+        requests lets ``HTTPS_PROXY`` replace the session's proxies and ``REQUESTS_CA_BUNDLE``
+        replace the session's ``verify``. Here configured ``proxy_servers`` win over proxy
+        variables, and an ``ssl_verify`` other than ``true`` (a CA path, ``false``,
+        ``"truststore"``) wins over the CA-bundle variables. Per-request arguments still win
+        over both. With ``ssl_verify = true`` the CA-bundle variables apply as usual.
+        """
+        if self.trust_env and self.proxies:
+            proxies = {**self.proxies, **(proxies or {})}
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self._pin_verify:
+            settings["verify"] = self.verify
+        return settings
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
+        if type(response) is requests.Response:
+            response.__class__ = AnacondaResponse
+        minimum = response.headers.get("Min-Api-Version")
+        if minimum and self.api_version:
+            self._check_api_version(minimum)
+        return response
+
+    def _check_api_version(self, minimum: str) -> None:
+        assert self.api_version is not None
+        ours, theirs = _version_key(self.api_version), _version_key(minimum)
+        if ours is None or theirs is None:
+            return
+        if ours < theirs:
+            warnings.warn(
+                f"This client speaks API version {self.api_version} but the service needs at "
+                f"least {minimum}; upgrade {self.user_agent}.",
+                ApiVersionWarning,
+                stacklevel=4,
+            )
+
+    # -- the account ----------------------------------------------------------------------
+
+    @cached_property
+    def account(self) -> dict[str, Any]:
+        """``GET /api/account``, fetched once per client.
+
+        Not logged in (401/403 and no key sent) gives an anonymous placeholder, as the
+        existing client does; any other error is raised.
+        """
+        response = self.get("/api/account")
+        if response.status_code in (401, 403) and "Authorization" not in response.request.headers:
+            account: dict[str, Any] = {
+                "user": {
+                    "id": None,
+                    "email": None,
+                    "username": "",
+                    "first_name": "",
+                    "last_name": "",
+                },
+                "profile": {"is_confirmed": False, "is_disabled": False, "is_consented": False},
+                "subscriptions": [],
+            }
+        else:
+            response.raise_for_status()
+            account = response.json()
+        account["domain"] = self.config.domain
+        return account
+
+    @property
+    def name(self) -> str:
+        """The user's full name, or their email address when the account has no name."""
+        user = self.account.get("user") or {}
+        full = f"{user.get('first_name') or ''} {user.get('last_name') or ''}".strip()
+        return full or self.email
+
+    @property
+    def email(self) -> str:
+        value = (self.account.get("user") or {}).get("email")
+        if not value:
+            raise ValueError(
+                "Something is wrong with your account: no email address was found. "
+                "Are you logged in (`anaconda login`)?"
+            )
+        return str(value)
+
+
+def client_factory(user_agent: str | None, api_version: str | None = None) -> BaseClient:
+    """A :class:`BaseClient` for the configured site with this user agent and API version."""
+    return BaseClient(user_agent=user_agent, api_version=api_version)

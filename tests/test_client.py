@@ -1,0 +1,894 @@
+"""BaseClient against real HTTPS servers on 127.0.0.1 (own throwaway CA, real TLS)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+
+import anaconda_auth
+from anaconda_auth.client import (
+    AnacondaResponse,
+    ApiVersionWarning,
+    BaseClient,
+    SSLContextAdapter,
+    _BearerAuth,
+    _origin,
+    _version_key,
+    client_factory,
+)
+from anaconda_auth.config import AnacondaAuthSite
+from anaconda_auth.exceptions import (
+    AuthenticationMissingError,
+    ConfigError,
+    InvalidAuthentication,
+)
+from anaconda_auth.hookspecs import hookimpl
+from anaconda_auth.manager import get_plugin_manager
+from anaconda_auth.token import TokenInfo
+
+
+def _load_helper() -> ModuleType:
+    # tests/ is not a package and is not on sys.path (pytest runs with --import-mode=importlib)
+    name = "anaconda_auth_tests_https_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("https_server.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+https_server = _load_helper()
+EchoServer = https_server.EchoServer
+ConnectProxy = https_server.ConnectProxy
+
+SECRET = "sk-test-secret-key-0123456789"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return https_server.make_pki(tmp_path_factory.mktemp("pki"), "test")
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return https_server.make_pki(tmp_path_factory.mktemp("other-pki"), "other")
+
+
+@pytest.fixture
+def server(pki: Any) -> Iterator[Any]:
+    with EchoServer(pki) as srv:
+        yield srv
+
+
+@pytest.fixture
+def second_server(pki: Any) -> Iterator[Any]:
+    with EchoServer(pki) as srv:
+        yield srv
+
+
+def make_client(server: Any, pki: Any, **kwargs: Any) -> BaseClient:
+    kwargs.setdefault("domain", server.netloc)
+    kwargs.setdefault("ssl_verify", str(pki.ca_cert))
+    return BaseClient(**kwargs)
+
+
+def jwt(exp: float) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part({'exp': int(exp), 'sub': 'u'})}.sig"
+
+
+class _FileBackend:
+    """A writable storage backend plugin (JSON file) for tests that save tokens."""
+
+    name = "test-file-store"
+    description = "test store"
+    priority = 1
+    read_only = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _data(self) -> dict[str, str]:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def is_available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._data().get(f"{service}/{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        data = self._data()
+        data[f"{service}/{username}"] = password
+        self.path.write_text(json.dumps(data))
+
+    def delete_password(self, service: str, username: str) -> None:
+        data = self._data()
+        del data[f"{service}/{username}"]
+        self.path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def file_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _FileBackend:
+    backend = _FileBackend(tmp_path / "tokens.json")
+
+    class Plugin:
+        @hookimpl
+        def anaconda_auth_storage_backends(self) -> Iterable[Any]:
+            return [backend]
+
+    get_plugin_manager().register(Plugin(), name="test-file-store")
+    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", backend.name)
+    return backend
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs and headers
+# ---------------------------------------------------------------------------------------------
+
+
+def test_relative_url_joins_onto_the_domain(server: Any, pki: Any) -> None:
+    client = make_client(server, pki)
+    response = client.get("/api/things?x=1")
+    assert response.status_code == 200
+    assert response.url == f"{server.url}/api/things?x=1"
+    assert server.last.path == "/api/things?x=1"
+    assert isinstance(response, AnacondaResponse)
+
+
+def test_base_uri_replaces_the_domain(server: Any, pki: Any) -> None:
+    client = BaseClient(base_uri=f"{server.url}/api/v2/", ssl_verify=str(pki.ca_cert))
+    client.get("items")
+    assert server.last.path == "/api/v2/items"
+    client.get("/root")
+    assert server.last.path == "/root"
+    assert client.base_uri == f"{server.url}/api/v2/"
+
+
+def test_domain_and_base_uri_are_exclusive(server: Any) -> None:
+    with pytest.raises(ValueError, match="only one"):
+        BaseClient(domain="example.com", base_uri=server.url)
+
+
+def test_default_headers(server: Any, pki: Any) -> None:
+    make_client(server, pki).get("/")
+    seen = server.last
+    assert seen.header("User-Agent") == f"anaconda-auth/{anaconda_auth.__version__}"
+    assert seen.header("Api-Version") is None
+    assert seen.header("Authorization") is None
+    name = socket.gethostname().removesuffix(".local")
+    digest = hashlib.blake2b(name.encode(), digest_size=16, person=b"hostname").digest()
+    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert seen.header("X-Client-Hostname") == expected
+    assert name not in expected
+
+
+def test_hash_hostname_false_sends_the_plain_name(server: Any, pki: Any) -> None:
+    make_client(server, pki, hash_hostname=False).get("/")
+    assert server.last.header("X-Client-Hostname") == socket.gethostname().removesuffix(".local")
+
+
+def test_hash_hostname_from_the_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_HASH_HOSTNAME", "false")
+    make_client(server, pki).get("/")
+    assert server.last.header("X-Client-Hostname") == socket.gethostname().removesuffix(".local")
+
+
+def test_user_agent_and_api_version_arguments(server: Any, pki: Any) -> None:
+    make_client(server, pki, user_agent="my-tool/1.2", api_version="2024.01").get("/")
+    assert server.last.header("User-Agent") == "my-tool/1.2"
+    assert server.last.header("Api-Version") == "2024.01"
+
+
+class MyClient(BaseClient):
+    _user_agent = "my-package/3.4"
+    _api_version = "2.1"
+
+
+def test_subclass_class_attributes(server: Any, pki: Any) -> None:
+    client = MyClient(domain=server.netloc, ssl_verify=str(pki.ca_cert))
+    client.get("/")
+    assert server.last.header("User-Agent") == "my-package/3.4"
+    assert server.last.header("Api-Version") == "2.1"
+    assert client.api_version == "2.1"
+    # explicit arguments beat the class attributes
+    MyClient(
+        domain=server.netloc, ssl_verify=str(pki.ca_cert), user_agent="x/1", api_version="3"
+    ).get("/")
+    assert server.last.header("User-Agent") == "x/1"
+    assert server.last.header("Api-Version") == "3"
+
+
+def test_client_factory(server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", server.netloc)
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_cert))
+    client = anaconda_auth.client_factory("factory/0.1", api_version="1.0")
+    assert client_factory is anaconda_auth.client_factory
+    client.get("/x")
+    assert server.last.header("User-Agent") == "factory/0.1"
+    assert server.last.header("Api-Version") == "1.0"
+    assert server.last.path == "/x"
+
+
+def test_extra_headers_dict_and_json(server: Any, pki: Any) -> None:
+    make_client(server, pki, extra_headers={"X-One": "1", "Accept": "application/json"}).get("/")
+    assert server.last.header("X-One") == "1"
+    assert server.last.header("Accept") == "application/json"
+    make_client(server, pki, extra_headers='{"X-Two": "2"}').get("/")
+    assert server.last.header("X-Two") == "2"
+
+
+def test_extra_headers_from_the_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_EXTRA_HEADERS", '{"X-From-Env": "yes"}')
+    make_client(server, pki).get("/")
+    assert server.last.header("X-From-Env") == "yes"
+
+
+def test_extra_headers_never_override_client_headers(server: Any, pki: Any) -> None:
+    extra = {
+        "user-agent": "evil/1",
+        "API-VERSION": "0",
+        "X-Client-Hostname": "spoofed",
+        "Authorization": "Bearer from-extra",
+    }
+    client = make_client(
+        server, pki, extra_headers=extra, api_version="9", api_key=SECRET, user_agent="good/1"
+    )
+    client.get("/")
+    seen = server.last
+    assert seen.header("User-Agent") == "good/1"
+    assert seen.header("Api-Version") == "9"
+    assert seen.header("X-Client-Hostname") != "spoofed"
+    assert seen.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_extra_authorization_header_is_only_a_fallback_for_the_site(
+    server: Any, second_server: Any, pki: Any
+) -> None:
+    client = make_client(server, pki, extra_headers={"Authorization": "Token gateway"})
+    client.get("/")
+    assert server.last.header("Authorization") == "Token gateway"
+    client.get(f"{second_server.url}/elsewhere")
+    assert second_server.last.header("Authorization") is None
+    client.get("/", auth=False)  # type: ignore[arg-type]
+    assert server.last.header("Authorization") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ('{"X-Secret": "hunter2"', "not valid JSON"),
+        ("hunter2", "not valid JSON"),
+        ('["hunter2"]', "JSON object"),
+        ('{"X-Secret": {"nested": "hunter2"}}', "string"),
+    ],
+)
+def test_bad_extra_headers_are_config_errors_without_values(
+    server: Any, pki: Any, raw: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match="extra_headers") as info:
+        make_client(server, pki, extra_headers=raw)
+    assert fragment in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Authorization
+# ---------------------------------------------------------------------------------------------
+
+
+def test_api_key_argument_is_sent_to_the_site(server: Any, pki: Any) -> None:
+    make_client(server, pki, api_key=SECRET).get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_api_key_from_the_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_API_KEY", SECRET)
+    make_client(server, pki).get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_no_token_means_no_authorization_and_no_error(server: Any, pki: Any) -> None:
+    response = make_client(server, pki).get("/")
+    assert response.ok
+    assert server.last.header("Authorization") is None
+
+
+def test_auth_false_sends_no_credentials(server: Any, pki: Any) -> None:
+    client = make_client(server, pki, api_key=SECRET)
+    client.get("/", auth=False)  # type: ignore[arg-type]
+    assert server.last.header("Authorization") is None
+    client.get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_key_is_never_sent_to_another_host_or_port(
+    server: Any, second_server: Any, pki: Any
+) -> None:
+    client = make_client(server, pki, api_key=SECRET)
+    # the configured origin, as an absolute URL: sent
+    client.get(f"{server.url}/abs")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+    # same host name, other port
+    client.get(f"{second_server.url}/other-port")
+    assert second_server.last.header("Authorization") is None
+    # same port, other host name (localhost instead of 127.0.0.1)
+    client.get(f"https://localhost:{server.port}/other-host")
+    assert server.last.path == "/other-host"
+    assert server.last.header("Authorization") is None
+
+
+def test_stored_key_is_never_sent_to_another_host(
+    server: Any, second_server: Any, pki: Any, file_store: _FileBackend
+) -> None:
+    TokenInfo(domain=server.netloc, api_key=SECRET).save()
+    client = make_client(server, pki)
+    client.get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+    client.get(f"{second_server.url}/x")
+    assert second_server.last.header("Authorization") is None
+
+
+def test_redirect_to_another_host_drops_the_key(server: Any, second_server: Any, pki: Any) -> None:
+    server.routes["/go"] = lambda req: (302, {"Location": f"{second_server.url}/landed"}, b"")
+    response = make_client(server, pki, api_key=SECRET).get("/go")
+    assert response.status_code == 200
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+    assert second_server.last.path == "/landed"
+    assert second_server.last.header("Authorization") is None
+
+
+def test_auth_domain_gets_the_key(server: Any, pki: Any) -> None:
+    client = make_client(
+        server, pki, api_key=SECRET, auth_domain_override=f"localhost:{server.port}"
+    )
+    client.get(f"https://localhost:{server.port}/auth")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_base_uri_origin_gets_the_stored_key(
+    server: Any, pki: Any, file_store: _FileBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the token belongs to the configured domain; base_uri (e.g. a repository host) uses it
+    monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", "anaconda.example")
+    TokenInfo(domain="anaconda.example", api_key=SECRET).save()
+    client = BaseClient(base_uri=f"{server.url}/repo/", ssl_verify=str(pki.ca_cert))
+    client.get("pkg")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("https://anaconda.example/x", True),
+        ("https://ANACONDA.example:443/x", True),
+        ("https://anaconda.example./x", True),
+        ("http://anaconda.example/x", False),
+        ("https://anaconda.example:8443/x", False),
+        ("https://evil.example/?https://anaconda.example/", False),
+        ("https://anaconda.example.evil.example/x", False),
+        ("https://anaconda.example@evil.example/x", False),
+        ("https://id.example/token", True),
+        ("https://sub.anaconda.example/x", False),
+    ],
+)
+def test_origin_matching(url: str, sent: bool) -> None:
+    origins = frozenset(
+        o for o in (_origin("https://anaconda.example"), _origin("https://id.example")) if o
+    )
+    auth = _BearerAuth("anaconda.example", origins, SECRET)
+    prepared = auth(requests.Request("GET", url).prepare())
+    assert ("Authorization" in prepared.headers) is sent
+
+
+def test_stored_key_is_looked_up_on_each_request_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", server.netloc)
+    client = make_client(server, pki)
+    client.get("/")
+    assert server.last.header("Authorization") is None
+    # a key that appears after the client was built (the environment storage backend)
+    monkeypatch.setenv("ANACONDA_AUTH_API_KEY", SECRET)
+    client.get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_stored_key_is_looked_up_on_each_request_saved_token(
+    server: Any, pki: Any, file_store: _FileBackend
+) -> None:
+    client = make_client(server, pki)
+    client.get("/")
+    assert server.last.header("Authorization") is None
+    TokenInfo(domain=server.netloc, api_key="first-key").save()  # e.g. a login elsewhere
+    client.get("/")
+    assert server.last.header("Authorization") == "Bearer first-key"
+    TokenInfo(domain=server.netloc, api_key="second-key").save()
+    client.get("/")
+    assert server.last.header("Authorization") == "Bearer second-key"
+    TokenInfo.load(server.netloc).delete()  # logout
+    client.get("/")
+    assert server.last.header("Authorization") is None
+
+
+def test_stored_key_with_the_default_storage(server: Any, pki: Any) -> None:
+    try:
+        TokenInfo(domain=server.netloc, api_key=SECRET).save()
+    except Exception as exc:  # the default backend may not be usable on this machine
+        pytest.skip(f"default token storage not usable here: {exc}")
+    make_client(server, pki).get("/")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_expired_stored_key_is_not_sent(server: Any, pki: Any, file_store: _FileBackend) -> None:
+    TokenInfo(domain=server.netloc, api_key=jwt(time.time() - 60)).save()
+    make_client(server, pki).get("/")
+    assert server.last.header("Authorization") is None
+    fresh = jwt(time.time() + 3600)
+    TokenInfo(domain=server.netloc, api_key=fresh).save()
+    make_client(server, pki).get("/")
+    assert server.last.header("Authorization") == f"Bearer {fresh}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+def _auth_required(status: int) -> Any:
+    return lambda req: (status, {}, {"error": {"code": "auth_required", "message": "no"}})
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_required_without_a_key(server: Any, pki: Any, status: int) -> None:
+    server.routes["/private"] = _auth_required(status)
+    response = make_client(server, pki).get("/private")
+    with pytest.raises(AuthenticationMissingError) as info:
+        response.raise_for_status()
+    error = info.value
+    assert isinstance(error, requests.HTTPError)
+    assert error.response is response
+    assert error.request is response.request
+    assert str(status) in str(error)
+    assert "log in" in str(error)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_required_with_a_key(server: Any, pki: Any, status: int) -> None:
+    server.routes["/private"] = _auth_required(status)
+    response = make_client(server, pki, api_key=SECRET).get("/private")
+    with pytest.raises(InvalidAuthentication) as info:
+        response.raise_for_status()
+    assert isinstance(info.value, requests.HTTPError)
+    assert info.value.response is response
+    assert SECRET not in str(info.value)
+    assert SECRET not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda req: (403, {}, {"error": {"code": "forbidden"}}),
+        lambda req: (401, {}, "not json"),
+        lambda req: (401, {}, ["auth_required"]),
+        lambda req: (500, {}, {"error": {"code": "auth_required"}}),
+    ],
+)
+def test_other_errors_are_plain_http_errors(server: Any, pki: Any, route: Any) -> None:
+    server.routes["/err"] = route
+    response = make_client(server, pki, api_key=SECRET).get("/err")
+    with pytest.raises(requests.HTTPError) as info:
+        response.raise_for_status()
+    assert type(info.value) is requests.HTTPError
+
+
+def test_success_does_not_raise(server: Any, pki: Any) -> None:
+    make_client(server, pki).get("/").raise_for_status()
+
+
+def test_auth_required_survives_request_hooks(server: Any, pki: Any) -> None:
+    server.routes["/private"] = _auth_required(401)
+    seen: list[int] = []
+    response = make_client(server, pki).get(
+        "/private", hooks={"response": lambda r, **kw: seen.append(r.status_code)}
+    )
+    assert seen == [401]
+    with pytest.raises(AuthenticationMissingError):
+        response.raise_for_status()
+
+
+# ---------------------------------------------------------------------------------------------
+# Min-Api-Version
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ours", "minimum", "warns"),
+    [
+        ("1.0", "1.1", True),
+        ("1.2", "1.10", True),
+        ("2024.01.15", "2024.02.01", True),
+        ("2024-01-15", "2024-1-16", True),
+        ("1.1", "1.1", False),
+        ("1.1.0", "1.1", False),
+        ("2.0", "1.9.9", False),
+        ("1.0", "not-a-version", False),
+    ],
+)
+def test_min_api_version_warning(
+    server: Any, pki: Any, ours: str, minimum: str, warns: bool
+) -> None:
+    server.routes["/v"] = lambda req: (200, {"Min-Api-Version": minimum}, {})
+    client = make_client(server, pki, api_version=ours)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client.get("/v")
+    api_warnings = [w for w in caught if issubclass(w.category, ApiVersionWarning)]
+    assert bool(api_warnings) is warns
+    if warns:
+        assert "upgrade" in str(api_warnings[0].message)
+        assert minimum in str(api_warnings[0].message)
+
+
+def test_no_api_version_no_warning(server: Any, pki: Any) -> None:
+    server.routes["/v"] = lambda req: (200, {"Min-Api-Version": "99"}, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_client(server, pki).get("/v")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("1.2.3", (1, 2, 3)),
+        ("v2", (2,)),
+        ("1.2.0", (1, 2)),
+        ("01.002", (1, 2)),
+        ("3rc1", (3,)),
+        ("1.2.3-beta", (1, 2, 3)),
+        ("2024-01-15", (2024, 1, 15)),
+        ("0", (0,)),
+        ("", None),
+        ("beta", None),
+    ],
+)
+def test_version_key(text: str, key: tuple[int, ...] | None) -> None:
+    assert _version_key(text) == key
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ssl_verify_ca_path(server: Any, pki: Any) -> None:
+    assert make_client(server, pki).get("/").ok
+
+
+def test_ssl_verify_wrong_ca_fails(server: Any, other_pki: Any) -> None:
+    client = make_client(server, other_pki)
+    with pytest.raises(requests.exceptions.SSLError):
+        client.get("/")
+
+
+def test_ssl_verify_default_fails_for_an_unknown_ca(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with pytest.raises(requests.exceptions.SSLError):
+        BaseClient(domain=server.netloc).get("/")
+
+
+def test_ssl_verify_false(server: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CA bundle in the environment must not turn verification back on
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning
+        assert BaseClient(domain=server.netloc, ssl_verify=False).get("/").ok
+
+
+def test_ssl_verify_false_from_the_environment(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "false")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert BaseClient(domain=server.netloc).get("/").ok
+
+
+def test_explicit_ca_path_beats_requests_ca_bundle(
+    server: Any, pki: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other_pki.ca_cert))
+    assert make_client(server, pki).get("/").ok
+    # and the other way round: the explicit wrong CA is not rescued by the environment
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    with pytest.raises(requests.exceptions.SSLError):
+        make_client(server, other_pki).get("/")
+
+
+def test_default_verify_honours_requests_ca_bundle(
+    server: Any, pki: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    assert BaseClient(domain=server.netloc).get("/").ok
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    with pytest.raises(requests.exceptions.SSLError):
+        BaseClient(domain=server.netloc).get("/")
+    # trust_env=False: the environment is ignored altogether (certifi's bundle is used)
+    client = BaseClient(domain=server.netloc)
+    client.trust_env = False
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    with pytest.raises(requests.exceptions.SSLError):
+        client.get("/")
+
+
+def test_per_request_verify_wins(server: Any, pki: Any, other_pki: Any) -> None:
+    client = make_client(server, other_pki)
+    assert client.get("/", verify=str(pki.ca_cert)).ok
+
+
+def test_ssl_verify_missing_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ssl_verify"):
+        BaseClient(domain="example.com", ssl_verify=str(tmp_path / "missing.pem"))
+
+
+def test_truststore_uses_the_system_store(
+    server: Any, pki: Any, other_pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Linux truststore reads OpenSSL's default locations, which honour SSL_CERT_FILE.
+    empty = tmp_path / "empty-cert-dir"
+    empty.mkdir()
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    # requests' CA-bundle variables must not replace the system store
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    client = BaseClient(domain=server.netloc, ssl_verify="truststore")
+    assert isinstance(client.get_adapter(server.url), SSLContextAdapter)
+    assert client.get("/").ok
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    with pytest.raises(requests.exceptions.SSLError):
+        BaseClient(domain=server.netloc, ssl_verify="truststore").get("/")
+
+
+def test_truststore_from_the_environment(
+    server: Any, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "truststore")
+    client = BaseClient(domain=server.netloc)
+    assert isinstance(client.get_adapter(server.url), SSLContextAdapter)
+    assert client.get("/").ok
+
+
+def test_client_certificate(pki: Any) -> None:
+    with EchoServer(pki, require_client_cert=True) as mtls:
+        without = make_client(mtls, pki)
+        with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
+            without.get("/")
+        client = make_client(
+            mtls, pki, client_cert=str(pki.client_cert), client_cert_key=str(pki.client_key)
+        )
+        assert client.get("/").ok
+        assert mtls.last.client_cert_subject == "commonName=test-client"
+
+
+def test_client_certificate_single_file(pki: Any, tmp_path: Path) -> None:
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(pki.client_cert.read_bytes() + pki.client_key.read_bytes())
+    with EchoServer(pki, require_client_cert=True) as mtls:
+        assert make_client(mtls, pki, client_cert=str(combined)).get("/").ok
+        assert mtls.last.client_cert_subject == "commonName=test-client"
+
+
+def test_client_certificate_from_the_environment(pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT", str(pki.client_cert))
+    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT_KEY", str(pki.client_key))
+    with EchoServer(pki, require_client_cert=True) as mtls:
+        assert make_client(mtls, pki).get("/").ok
+
+
+def test_client_cert_key_without_cert_is_a_config_error(pki: Any) -> None:
+    with pytest.raises(ConfigError, match="client_cert"):
+        BaseClient(domain="example.com", client_cert_key=str(pki.client_key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Proxies
+# ---------------------------------------------------------------------------------------------
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_proxy_servers_are_used(server: Any, pki: Any) -> None:
+    with ConnectProxy() as proxy:
+        client = make_client(server, pki, proxy_servers={"https": proxy.url}, api_key=SECRET)
+        assert client.proxies == {"https": proxy.url}
+        assert client.get("/via-proxy").ok
+    assert [(m, t) for m, t, _ in proxy.requests] == [("CONNECT", server.netloc)]
+    # the tunnel is end-to-end TLS: the key reaches the server, never the proxy in clear
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+    assert all(SECRET not in line for _, _, headers in proxy.requests for line in headers)
+
+
+def test_configured_proxy_beats_the_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_dead_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with ConnectProxy() as proxy:
+        assert make_client(server, pki, proxy_servers={"https": proxy.url}).get("/").ok
+    assert len(proxy.requests) == 1
+
+
+def test_environment_proxy_when_none_configured(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        assert make_client(server, pki).get("/").ok
+    assert len(proxy.requests) == 1
+
+
+def test_proxy_with_truststore(
+    server: Any, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    with ConnectProxy() as proxy:
+        client = BaseClient(
+            domain=server.netloc, ssl_verify="truststore", proxy_servers={"https": proxy.url}
+        )
+        assert client.get("/").ok
+    assert len(proxy.requests) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Sites and configuration
+# ---------------------------------------------------------------------------------------------
+
+
+def test_site_object(server: Any, pki: Any) -> None:
+    site = AnacondaAuthSite(domain=server.netloc, ssl_verify=str(pki.ca_cert))
+    client = BaseClient(site=site, api_key=SECRET)
+    assert client.config.domain == server.netloc
+    assert site.api_key is None  # the caller's object is not modified
+    client.get("/s")
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_site_object_overrides_are_validated(server: Any, pki: Any) -> None:
+    site = AnacondaAuthSite(domain="example.com", ssl_verify=str(pki.ca_cert))
+    client = BaseClient(site=site, domain=f"https://{server.netloc}/ignored/path")
+    assert client.config.domain == server.netloc
+    assert client.get("/").ok
+
+
+def test_site_name_from_config_toml(
+    server: Any, pki: Any, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = isolated_home / ".anaconda" / "config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        f'[sites.local]\ndomain = "{server.netloc}"\nssl_verify = "{pki.ca_cert}"\n'
+        '[sites.other]\ndomain = "other.example"\n'
+    )
+    client = BaseClient(site="local")
+    assert client.config.domain == server.netloc
+    assert client.get("/").ok
+
+
+def test_config_from_the_environment(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", server.netloc)
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_cert))
+    client = BaseClient()
+    client.get("/env")
+    assert server.last.path == "/env"
+
+
+# ---------------------------------------------------------------------------------------------
+# Account
+# ---------------------------------------------------------------------------------------------
+
+
+def test_account_name_email(server: Any, pki: Any) -> None:
+    user = {"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"}
+    server.routes["/api/account"] = lambda req: (200, {}, {"user": user})
+    client = make_client(server, pki, api_key=SECRET)
+    assert client.account["user"]["email"] == "ada@example.com"
+    assert client.account["domain"] == server.netloc
+    assert client.name == "Ada Lovelace"
+    assert client.email == "ada@example.com"
+    account_requests = [r for r in server.requests if r.path == "/api/account"]
+    assert len(account_requests) == 1  # cached
+    assert account_requests[0].header("Authorization") == f"Bearer {SECRET}"
+
+
+def test_name_falls_back_to_email(server: Any, pki: Any) -> None:
+    server.routes["/api/account"] = lambda req: (200, {}, {"user": {"email": "x@example.com"}})
+    assert make_client(server, pki).name == "x@example.com"
+
+
+def test_account_when_not_logged_in(server: Any, pki: Any) -> None:
+    server.routes["/api/account"] = _auth_required(401)
+    client = make_client(server, pki)
+    assert client.account["user"]["email"] is None
+    with pytest.raises(ValueError, match="email"):
+        _ = client.email
+
+
+def test_account_with_a_bad_key(server: Any, pki: Any) -> None:
+    server.routes["/api/account"] = _auth_required(401)
+    with pytest.raises(InvalidAuthentication):
+        _ = make_client(server, pki, api_key=SECRET).account
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets and import cost
+# ---------------------------------------------------------------------------------------------
+
+
+def test_secrets_not_in_reprs(server: Any, pki: Any) -> None:
+    client = make_client(server, pki, api_key=SECRET)
+    for text in (repr(client), repr(client.auth), repr(client.config), str(client.config)):
+        assert SECRET not in text
+
+
+def test_import_is_cheap() -> None:
+    code = (
+        "import sys, anaconda_auth.client\n"
+        "heavy = ('typer', 'rich', 'panel', 'cryptography', 'keyring', 'pydantic',\n"
+        "         'pydantic_settings', 'pydantic_core', 'pluggy', 'truststore')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        "             or m in ('anaconda_auth.manager', 'anaconda_auth.config',\n"
+        "                      'anaconda_auth.token'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
