@@ -8,7 +8,9 @@ root="$PWD"
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e ".[testing]" 2>&1 | grep -v -e "^WARNING" -e "^ *$" || true
+pip_log="$(mktemp)"
+.venv/bin/python -m pip install -q -e ".[testing]" 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+rm -f "$pip_log"
 export PATH="$root/.venv/bin:$PATH"
 
 work="$(mktemp -d)"

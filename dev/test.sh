@@ -15,7 +15,9 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e ".[dev]"
+pip_log="$(mktemp)"
+.venv/bin/python -m pip install -q -e ".[dev]" 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+rm -f "$pip_log"
 
 # The published release, in a venv of its own, for the compatibility tests and benchmarks.
 REF="${ANACONDA_AUTH_REF_VENV:-$HOME/.cache/anaconda-auth/ref-0.15.3}"
