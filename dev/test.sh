@@ -32,10 +32,7 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 
 echo "== mypy --strict (on an installed copy: mypy does not follow the package-dir mapping)"
-typedir="$(mktemp -d)"
-.venv/bin/python -m pip install -q --no-deps --target "$typedir/site" .
-(cd "$typedir" && MYPYPATH="$typedir/site" "$OLDPWD/.venv/bin/mypy" --strict -p anaconda_auth)
-rm -rf "$typedir"
+./dev/typecheck.sh
 
 echo "== pytest"
 exec dbus-run-session -- .venv/bin/pytest "$@"
