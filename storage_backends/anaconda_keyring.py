@@ -649,15 +649,18 @@ def _update(path: Path, change: Callable[[Document], bool]) -> None:
                 passphrase is None or current.key_source == _fingerprint(passphrase)
             ):
                 return  # already up to date: no needless write
-        _remove_stale_temp_files(path)
-        header, key = _header_and_key(path, current, passphrase)
-        data = _seal(doc, header, key)
+        # A symlinked keyring (dotfiles, a mounted secret) is replaced where it points, so the
+        # link survives; the key and lock files stay next to the configured path.
+        target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+        _remove_stale_temp_files(target)
         try:
-            st = _write_private(path, data, replace_existing=True)
+            header, key = _header_and_key(path, current, passphrase)
+            data = _seal(doc, header, key)
+            st = _write_private(target, data, replace_existing=True)
         except OSError as exc:
             raise StorageError(
                 f"Cannot write the token keyring {path}: {exc.strerror}. Check that "
-                f"{path.parent} is writable and the disk is not full."
+                f"{target.parent} is writable and the disk is not full."
             ) from None
         key_source: object
         if passphrase is not None:

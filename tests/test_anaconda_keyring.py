@@ -251,6 +251,53 @@ def test_secrets_appear_nowhere_in_the_files(keyring: Path) -> None:
     assert api_key not in repr(TokenInfo.load("example.test"))
 
 
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_lock_file_is_private(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="k").save()
+    lock = keyring.with_name("keyring.lock")
+    assert lock.exists()
+    assert stat.S_IMODE(lock.stat().st_mode) & 0o077 == 0
+
+
+@pytest.mark.skipif(not POSIX, reason="symlinks")
+def test_symlinked_keyring_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "anaconda-keyring"
+    AnacondaKeyringBackend(real).set_password("s", "u", "first")
+    link = tmp_path / "home" / ".anaconda" / "keyring"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    shutil.copy2(key_of(real), key_of(link))  # the key file goes with the configured path
+
+    backend = AnacondaKeyringBackend(link)
+    assert backend.get_password("s", "u") == "first"
+    backend.set_password("s", "u", "second")
+    assert link.is_symlink()
+    assert read_doc(real) == {"s": {"u": "second"}}
+    assert temp_files(real) == [] and temp_files(link) == []
+
+
+def test_threads_in_one_process_do_not_lose_writes(tmp_path: Path) -> None:
+    import threading
+
+    backend = AnacondaKeyringBackend(tmp_path / "keyring")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(40):
+                backend.set_password("svc", f"t{n}-{i}", str(i))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(read_doc(backend.path)["svc"]) == 160
+
+
 # ------------------------------------------------------------------------------------------
 # Key file and passphrase
 
