@@ -50,7 +50,11 @@ def _python(venv: Path) -> str:
 
 
 def _pip(venv: Path, *args: str) -> None:
-    subprocess.run([_python(venv), "-m", "pip", "install", "-q", *args], check=True)
+    out = subprocess.run(
+        [_python(venv), "-m", "pip", "install", "-q", *args], capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"pip install {' '.join(args)} failed:\n{out.stderr[-3000:]}")
 
 
 def ensure_venvs(skip_install: bool) -> None:
