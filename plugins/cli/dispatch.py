@@ -70,7 +70,10 @@ def print_traceback(exc: BaseException) -> None:
 def handle_exception(exc: BaseException) -> int:
     """Render ``exc``; return the exit code, or -1 to have the command run once more."""
     if STATE.verbose:
+        # as anaconda-cli-base does for `anaconda --verbose`: the traceback (which ends with
+        # the message) instead of the handler, so nothing is printed twice
         print_traceback(exc)
+        return 1
     already_retried = STATE.retried
     try:
         handler = find_handler(exc)
