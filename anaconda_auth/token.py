@@ -19,7 +19,6 @@ from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFo
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
-    from anaconda_auth.plugin_types import StorageBackend
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,8 @@ class TokenInfo(BaseModel):
 
     ``source`` names the storage backend :meth:`load` found it in. When an API key is
     configured (``ANACONDA_AUTH_API_KEY``, ``api_key``) it wins, ``source`` is
-    ``"environment"``, and the stored entry's repo tokens are kept alongside it; saving such a
-    token never writes the configured key into a store.
+    ``"environment"``, and the repo tokens stored in the preferred backend are kept alongside
+    it; saving such a token never writes the configured key into a store.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -73,9 +72,7 @@ class TokenInfo(BaseModel):
 
     #: Name of the storage backend the token was loaded from (not serialised).
     _source: str | None = None
-    #: For a token whose key came from a read-only backend: the (api_key, username) stored
-    #: underneath it, written back on save in place of the configured key.
-    _shadowed: tuple[str | None, str | None] | None = None
+    #: The API key a read-only backend (the configuration) supplied: never written to a store.
     _configured_key: str | None = None
 
     @property
@@ -139,9 +136,14 @@ class TokenInfo(BaseModel):
             value, backend = found
             info = cls._from_stored(value, backend.name)
             if backend.read_only:
-                info._adopt_stored(
-                    token_storage.read(KEYRING_NAME, domain, config, writable_only=True)
-                )
+                info._configured_key = info.api_key
+                try:
+                    stored = cls._stored_in_preferred(domain, config)
+                except StorageError as exc:  # the configured key works without the store
+                    log.debug("stored repo tokens not read: %s", exc)
+                else:
+                    if stored is not None:
+                        info.repo_tokens = stored.repo_tokens
             return info
         for legacy in MIGRATIONS.get(domain, []):
             found = token_storage.read(KEYRING_NAME, legacy, config, writable_only=True)
@@ -157,19 +159,18 @@ class TokenInfo(BaseModel):
             return cls(domain=domain)
         raise TokenNotFoundError(f"No stored token for {domain}; log in with `anaconda login`.")
 
-    def _adopt_stored(self, found: tuple[str, StorageBackend] | None) -> None:
-        """Keep what is stored under a configured key: its repo tokens, and its key for saving."""
-        self._configured_key = self.api_key
-        if found is None:
-            self._shadowed = (None, None)
-            return
-        stored = self._from_stored(found[0], found[1].name)
-        self.repo_tokens = stored.repo_tokens
-        self._shadowed = (stored.api_key, stored.username)
+    @classmethod
+    def _stored_in_preferred(cls, domain: str, config: AnacondaAuthSite) -> TokenInfo | None:
+        """The entry in the preferred backend alone (under a configured key, the one saved to)."""
+        from anaconda_auth import token_storage
+
+        value = token_storage.read_preferred(KEYRING_NAME, domain, config)
+        if value is None:
+            return None
+        return cls._from_stored(value, config.preferred_token_storage)
 
     def _copy_private(self, other: TokenInfo) -> None:
         self._source = other._source
-        self._shadowed = other._shadowed
         self._configured_key = other._configured_key
 
     def save(self, *, config: AnacondaAuthSite | None = None) -> None:
@@ -180,11 +181,15 @@ class TokenInfo(BaseModel):
         """
         from anaconda_auth import token_storage
 
+        config = config if config is not None else token_storage.current_config()
         payload = self
-        if self._shadowed is not None and self.api_key == self._configured_key:
-            stored_key, stored_username = self._shadowed
+        if self._configured_key is not None and self.api_key == self._configured_key:
+            stored = self._stored_in_preferred(self.domain, config)
             payload = self.model_copy(
-                update={"api_key": stored_key, "username": self.username or stored_username}
+                update={
+                    "api_key": stored.api_key if stored else None,
+                    "username": self.username or (stored.username if stored else None),
+                }
             )
         backend = token_storage.write(KEYRING_NAME, self.domain, payload._encode(), config)
         if payload is self:

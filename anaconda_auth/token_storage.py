@@ -244,6 +244,16 @@ def read(
     return None
 
 
+def read_preferred(
+    service: str, username: str, config: AnacondaAuthSite | None = None
+) -> str | None:
+    """The value in the preferred backend alone; an error if that backend cannot be used."""
+    config = _config(config)
+    with using_config(config):
+        backend = preferred_backend(config)
+        return _call(backend, "read a token", backend.get_password, service, username)
+
+
 def write(
     service: str, username: str, value: str, config: AnacondaAuthSite | None = None
 ) -> StorageBackend:

@@ -129,26 +129,41 @@ def _label(kr: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _detect() -> Any:
-    """The backend keyring would choose, without touching keyring's global state.
+def _priority(kr: Any) -> float | None:
+    """A backend's priority, or ``None`` if asking fails (keyring's backends raise when not
+    viable, and the chainer asks every backend it chains)."""
+    try:
+        return float(kr.priority)
+    except Exception:  # noqa: BLE001
+        return None
 
-    The same rule as ``keyring.core`` (the environment variable, then ``keyringrc.cfg``, then
-    the viable backend with the highest priority), but the result is returned, not installed.
-    """
-    import keyring.backend
+
+def _explicit_choice() -> Any:
+    """The backend named by ``PYTHON_KEYRING_BACKEND`` or ``keyringrc.cfg``, else ``None``."""
     import keyring.core
 
-    explicit = keyring.core.load_env() or keyring.core.load_config()
-    if explicit is not None:
-        return explicit
+    return keyring.core.load_env() or keyring.core.load_config()
+
+
+def _detect() -> Any:
+    """The viable backend with the highest priority, as keyring would pick it.
+
+    The same rule as ``keyring.core``, but the result is returned, not installed as keyring's
+    process-wide backend.
+    """
+    import keyring.backend
+
     keyring.backend.get_all_keyring()  # loads keyring's backend plugins (cached by keyring)
-    candidates = []
+    best: tuple[float, Any] | None = None
     for cls in keyring.backend.KeyringBackend.get_viable_backends():
         try:
-            candidates.append(cls())
+            kr = cls()
         except TypeError:
             continue  # needs constructor arguments: keyring skips those too
-    return max(candidates, key=keyring.backend.by_priority, default=None)
+        priority = _priority(kr)
+        if priority is not None and (best is None or priority > best[0]):
+            best = (priority, kr)
+    return None if best is None else best[1]
 
 
 def _secret_service_parts(kr: Any) -> list[Any]:
@@ -221,23 +236,26 @@ def _no_backend_reason() -> str:
 def _resolve() -> _Resolved:
     """Find the OS keyring and check it can be used without a prompt (runs in the worker)."""
     try:
-        kr = _detect()
+        import keyring  # noqa: F401
     except ImportError as exc:
         return _Resolved(None, f"the keyring library could not be imported ({exc})", "")
+    try:
+        kr = _explicit_choice()
     except Exception as exc:  # noqa: BLE001 - e.g. PYTHON_KEYRING_BACKEND names a bad class
         return _Resolved(
             None,
-            f"the keyring backend chosen by PYTHON_KEYRING_BACKEND or keyringrc.cfg cannot be "
+            "the keyring backend chosen by PYTHON_KEYRING_BACKEND or keyringrc.cfg cannot be "
             f"used ({type(exc).__name__}: {exc})",
             "",
         )
     if kr is None:
+        kr = _detect()
+    if kr is None:
         return _Resolved(None, _no_backend_reason(), "")
     label = _label(kr)
-    try:
-        priority = float(kr.priority)
-    except Exception as exc:  # noqa: BLE001
-        return _Resolved(None, f"the keyring backend {label} is not usable ({exc})", label)
+    priority = _priority(kr)
+    if priority is None:
+        return _Resolved(None, f"the keyring backend {label} is not usable here", label)
     if priority <= 0:
         # keyring's "fail" and "null" backends, or a chainer with nothing to chain
         if type(kr).__module__ == "keyring.backends.null":
