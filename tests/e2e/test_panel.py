@@ -112,7 +112,10 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def _server_env(idp: IdentityProvider, ssl_verify: str | None) -> dict[str, str]:
+def _server_env(
+    idp: IdentityProvider, ssl_verify: str | None, domain: str | None = None
+) -> dict[str, str]:
+    override = os.environ.get("ANACONDA_AUTH_AUTH_DOMAIN_OVERRIDE")
     env = {
         k: v
         for k, v in os.environ.items()
@@ -120,7 +123,9 @@ def _server_env(idp: IdentityProvider, ssl_verify: str | None) -> dict[str, str]
         if k not in {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
         and not k.startswith(("ANACONDA_", "PANEL_", "BOKEH_"))
     }
-    env["ANACONDA_AUTH_DOMAIN"] = idp.domain
+    env["ANACONDA_AUTH_DOMAIN"] = domain or idp.domain
+    if override:
+        env["ANACONDA_AUTH_AUTH_DOMAIN_OVERRIDE"] = override
     if ssl_verify is not None:
         env["ANACONDA_AUTH_SSL_VERIFY"] = ssl_verify
     env["ANACONDA_CLI_DISABLE_TELEMETRY"] = "1"
@@ -140,9 +145,12 @@ def serve_panel(
         client_secret: str = CLIENT_SECRET,
         ssl_verify: str | None = "ca",
         via_env: bool = False,
+        domain: str | None = None,
     ) -> PanelServer:
         env = _server_env(
-            anaconda_idp, str(anaconda_idp.ca_path) if ssl_verify == "ca" else ssl_verify
+            anaconda_idp,
+            str(anaconda_idp.ca_path) if ssl_verify == "ca" else ssl_verify,
+            domain,
         )
         cookie_secret = secrets.token_urlsafe(32)
         encryption_key = _fernet_key()
@@ -468,6 +476,25 @@ def test_wrong_client_secret_shows_error_page_with_reason(
     assert_no_secrets_in_log(server, anaconda_idp)
 
 
+@pytest.mark.e2e
+@browser_required
+def test_denied_consent_shows_error_page_with_reason(
+    anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer], browser: WebDriver
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    server = serve_panel()
+    browser.get(server.app_url)
+    wait_for(browser, on_login_form(anaconda_idp), "the provider's login form")
+    browser.find_element(By.ID, "deny").click()
+    wait_for(browser, lambda d: d.title == "Panel: Authentication Error", "Panel's error page")
+    assert browser.find_element(By.ID, "error").text == "access_denied"
+    assert not anaconda_idp.requests_to("token")
+    # The error page offers the provider's end-session link (discovered, never hard-coded).
+    logout_link = browser.find_element(By.LINK_TEXT, "Logout").get_attribute("href")
+    assert logout_link == f"{anaconda_idp.url}/logout?client_id={CLIENT_ID}"
+
+
 def test_server_side_tls_uses_ssl_verify(
     anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer]
 ) -> None:
@@ -488,14 +515,25 @@ def test_server_side_tls_uses_ssl_verify(
     assert not anaconda_idp.requests_to("discovery")  # the TLS handshake failed first
 
 
+@pytest.mark.parametrize("how", ["domain", "auth_domain_override", "compat-extra-param"])
 def test_login_redirect_uses_discovered_endpoint(
-    anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer]
+    anaconda_idp: IdentityProvider,
+    serve_panel: Callable[..., PanelServer],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
-    """Without a browser: /login redirects to the discovered authorization endpoint, with the
-    client id, scopes, PKCE and a state, and sets the state and verifier cookies."""
+    """Without a browser: /login redirects to the authorization endpoint discovered at the
+    auth domain, with the client id, scopes, PKCE and a state, and sets the state and
+    verifier cookies. The auth domain is ``domain``, or ``auth_domain_override`` (here the
+    ``domain`` is unreachable), or 0.x's ``--oauth-extra-params "{'auth-domain': ...}"``."""
     import requests
 
-    server = serve_panel()
+    extra: tuple[str, ...] = ()
+    if how == "auth_domain_override":
+        monkeypatch.setenv("ANACONDA_AUTH_AUTH_DOMAIN_OVERRIDE", anaconda_idp.domain)
+    elif how == "compat-extra-param":
+        extra = ("--oauth-extra-params", repr({"auth-domain": anaconda_idp.domain}))
+    server = serve_panel(*extra, domain=None if how == "domain" else "anaconda.invalid")
     with requests.Session() as http:
         http.trust_env = False
         response = http.get(f"{server.url}/login", allow_redirects=False, timeout=30)
@@ -507,5 +545,155 @@ def test_login_redirect_uses_discovered_endpoint(
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
     assert query["client_id"] == CLIENT_ID
     assert query["scope"] == "openid email profile offline_access"
-    assert query["state"] and query["code_challenge"]
+    assert query["response_type"] == "code"
+    assert query["state"] and query["code_challenge"] and query["code_challenge_method"] == "S256"
+    assert "auth-domain" not in query and "client_secret" not in query
     assert {"panel-oauth-state", "panel-oauth-code"} <= set(response.cookies.keys())
+    assert len(anaconda_idp.requests_to("discovery")) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the module's pieces, in process, against the same provider
+
+
+@pytest.fixture
+def panel_module() -> Iterator[Any]:
+    import anaconda_auth.plugins.panel as module
+
+    module._discovered.clear()
+    yield module
+    module._discovered.clear()
+
+
+def _config(idp: IdentityProvider, **fields: Any) -> Any:
+    from anaconda_auth.config import AnacondaAuthConfig
+
+    return AnacondaAuthConfig(**{"domain": idp.domain, "ssl_verify": str(idp.ca_path), **fields})
+
+
+def test_discovery_endpoints_and_cache(anaconda_idp: IdentityProvider, panel_module: Any) -> None:
+    import asyncio
+
+    config = _config(anaconda_idp)
+    endpoints = asyncio.run(panel_module.discover(config))
+    assert endpoints == panel_module.OIDCEndpoints(
+        issuer=anaconda_idp.issuer,
+        authorization_endpoint=f"{anaconda_idp.url}/authorize",
+        token_endpoint=f"{anaconda_idp.url}/token",
+        userinfo_endpoint=f"{anaconda_idp.url}/userinfo",
+        end_session_endpoint=f"{anaconda_idp.url}/logout",
+    )
+    (request,) = anaconda_idp.requests_to("discovery")
+    assert request.headers["User-Agent"].startswith("anaconda-auth/")
+    # Cached: neither the async nor the blocking variant asks again.
+    assert asyncio.run(panel_module.discover(config)) is endpoints
+    assert panel_module.discover_sync(config) is endpoints
+    assert len(anaconda_idp.requests_to("discovery")) == 1
+    # The blocking variant on its own, same TLS settings.
+    panel_module._discovered.clear()
+    assert panel_module.discover_sync(config) == endpoints
+
+
+@pytest.mark.parametrize(
+    ("ssl_verify", "works"),
+    [("ca", True), (False, True), (True, False), ("truststore", False)],
+)
+def test_discovery_verifies_tls_as_configured(
+    anaconda_idp: IdentityProvider,
+    panel_module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    ssl_verify: Any,
+    works: bool,
+) -> None:
+    import asyncio
+
+    if ssl_verify == "truststore":
+        pytest.importorskip("truststore")
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    value = str(anaconda_idp.ca_path) if ssl_verify == "ca" else ssl_verify
+    config = _config(anaconda_idp, ssl_verify=value)
+    if works:
+        assert asyncio.run(panel_module.discover(config)).token_endpoint.endswith("/token")
+        panel_module._discovered.clear()
+        assert panel_module.discover_sync(config).token_endpoint.endswith("/token")
+    else:
+        with pytest.raises(panel_module.DiscoveryError, match="(?i)certificate"):
+            asyncio.run(panel_module.discover(config))
+        with pytest.raises(panel_module.DiscoveryError, match="(?i)certificate"):
+            panel_module.discover_sync(config)
+
+
+def test_discovery_ca_directory(
+    anaconda_idp: IdentityProvider, panel_module: Any, tmp_path: Path
+) -> None:
+    """``ssl_verify`` may name a directory of hashed certificates (``c_rehash`` layout)."""
+    import asyncio
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command for the subject hash")
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(anaconda_idp.ca_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    shutil.copy(anaconda_idp.ca_path, directory / f"{subject_hash}.0")
+    config = _config(anaconda_idp, ssl_verify=str(directory))
+    assert asyncio.run(panel_module.discover(config)).issuer == anaconda_idp.issuer
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [("status", "HTTP 500"), ("invalid_json", "did not return JSON")],
+)
+def test_discovery_failures_are_named(
+    anaconda_idp: IdentityProvider, panel_module: Any, fault: str, message: str
+) -> None:
+    import asyncio
+
+    if fault == "status":
+        anaconda_idp.faults.discovery_status = 500
+    else:
+        anaconda_idp.faults.invalid_json.add("discovery")
+    config = _config(anaconda_idp)
+    for attempt in (lambda: asyncio.run(panel_module.discover(config)),
+                    lambda: panel_module.discover_sync(config)):  # fmt: skip
+        with pytest.raises(panel_module.DiscoveryError, match=message) as caught:
+            attempt()
+        assert anaconda_idp.domain in str(caught.value)
+    assert not panel_module._discovered  # failures are not cached
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"authorization_endpoint": "https://x/a"},
+        {"authorization_endpoint": "http://x/a", "token_endpoint": "https://x/t"},
+        {"authorization_endpoint": "https://x/a", "token_endpoint": "https://x/t",
+         "userinfo_endpoint": "ftp://x/u"},
+    ],
+)  # fmt: skip
+def test_unusable_discovery_documents(panel_module: Any, document: Any) -> None:
+    with pytest.raises(panel_module.DiscoveryError, match="https://idp/.well-known"):
+        panel_module.OIDCEndpoints.from_document(document, "https://idp/.well-known")
+
+
+def test_logout_url(
+    anaconda_idp: IdentityProvider, panel_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panel.config import config as panel_config
+
+    monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", anaconda_idp.domain)
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(anaconda_idp.ca_path))
+    monkeypatch.setattr(panel_config, "oauth_key", CLIENT_ID)
+    assert panel_module.logout_url() == f"{anaconda_idp.url}/logout?client_id={CLIENT_ID}"
+    assert panel_module.logout_url("http://127.0.0.1:5006/logout") == (
+        f"{anaconda_idp.url}/logout?client_id={CLIENT_ID}"
+        "&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A5006%2Flogout"
+    )
+    assert len(anaconda_idp.requests_to("discovery")) == 1
