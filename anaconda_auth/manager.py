@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -337,6 +338,7 @@ def disabled_plugin_names() -> frozenset[str]:
     return frozenset(names)
 
 
+_RACY_NS = 2_000_000_000
 _lock = threading.Lock()
 _managers: dict[frozenset[str], AnacondaAuthPluginManager] = {}
 #: The inputs of the last disabled-plugins computation and the manager they selected.
@@ -348,9 +350,15 @@ def _inputs_key() -> tuple[Any, ...]:
     path = _config_toml_path()
     try:
         st = os.stat(path)
-        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
     except OSError:
-        stamp = None
+        stamp: object = None
+    else:
+        if time.time_ns() - st.st_mtime_ns < _RACY_NS:
+            # changed in the last moments: a same-size rewrite within the file system's
+            # timestamp granularity would look unchanged, so do not trust the stamp yet
+            stamp = object()
+        else:
+            stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
     return (os.environ.get(DISABLED_PLUGINS_ENV), path, stamp)
 
 

@@ -1,0 +1,190 @@
+"""The storage plugin example of CONTRIBUTING.md, installed as a real distribution, works.
+
+The test copies the code blocks of "Writing a storage plugin" as they are: the plugin module,
+the ``pyproject.toml`` (its ``anaconda_auth`` entry points become the distribution's
+``entry_points.txt``) and the ``config.toml`` that selects the backend. Fresh interpreters then
+save a token through ``TokenInfo.save()`` and read it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONTRIBUTING = Path(__file__).resolve().parent.parent / "CONTRIBUTING.md"
+SECTION = "### Writing a storage plugin"
+
+
+def example_blocks() -> dict[str, str]:
+    """The fenced blocks of the section, by the path in their first-line comment."""
+    text = CONTRIBUTING.read_text()
+    assert SECTION in text, f"{CONTRIBUTING} has no {SECTION!r} section"
+    section = text.split(SECTION, 1)[1]
+    section = re.split(r"\n#{2,3} ", section, maxsplit=1)[0]  # up to the next heading
+    blocks: dict[str, str] = {}
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
+        first = body.splitlines()[0]
+        assert first.startswith("# "), f"a {lang} block must start with '# <path>'"
+        blocks[first[2:].strip()] = body
+    return blocks
+
+
+def install_example(site: Path) -> dict[str, Any]:
+    """Install the example as pip would: the package, plus a .dist-info with entry points."""
+    blocks = example_blocks()
+    pyproject = tomllib.loads(blocks["pyproject.toml"])
+    project = pyproject["project"]
+    eps: dict[str, str] = project["entry-points"]["anaconda_auth"]
+    [module_path] = [p for p in blocks if p.endswith(".py")]
+    # src/<package>/<module>.py -> site/<package>/<module>.py, matching the entry point
+    relative = Path(module_path)
+    if relative.parts[0] == "src":
+        relative = Path(*relative.parts[1:])
+    assert ".".join(relative.with_suffix("").parts) in eps.values()
+    (site / relative).parent.mkdir(parents=True)
+    (site / relative.parent / "__init__.py").write_text("")
+    (site / relative).write_text(blocks[module_path])
+    dist_info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    lines = ["[anaconda_auth]"] + [f"{name} = {value}" for name, value in eps.items()]
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (dist_info / "RECORD").write_text("")
+    config = tomllib.loads(blocks["~/.anaconda/config.toml"])
+    return {
+        "project": project,
+        "entry_points": eps,
+        "config_block": blocks["~/.anaconda/config.toml"],
+        "backend": config["plugin"]["auth"]["preferred_token_storage"],
+    }
+
+
+def _jwt() -> str:
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256'})}.{part({'exp': int(time.time()) + 3600})}.c2ln"
+
+
+def run(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.fixture
+def example(tmp_path: Path, isolated_home: Path) -> dict[str, Any]:
+    site = tmp_path / "site"
+    site.mkdir()
+    info = install_example(site)
+    config = isolated_home / ".anaconda" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(info["config_block"])  # the block as shown, comment line included
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANACONDA_")}
+    env.update(HOME=str(isolated_home), PYTHONPATH=str(site))
+    info["env"] = env
+    info["home"] = isolated_home
+    return info
+
+
+def test_contributing_example_stores_and_reads_tokens(example: dict[str, Any]) -> None:
+    env = example["env"]
+    backend = example["backend"]
+    key = _jwt()
+    saved = run(
+        f"""
+        from anaconda_auth.token import TokenInfo
+        info = TokenInfo(domain="plugin.example.test", api_key={key!r}, username="ann")
+        info.set_repo_token("org", "repo-token")
+        info.save()
+        print(info.source)
+        """,
+        env,
+    )
+    assert saved.strip() == backend
+
+    # the plugin received the token in the 0.15-compatible format
+    store = example["home"] / ".anaconda" / "tokens.json"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    entries = json.loads(store.read_text())
+    value = entries["Anaconda Cloud"]["plugin.example.test"]
+    decoded = json.loads(base64.b64decode(value))
+    assert decoded["api_key"] == key and decoded["version"] == 2
+
+    # a fresh process reads it back through the plugin and lists the plugin
+    loaded = run(
+        """
+        import json
+        from anaconda_auth.token import TokenInfo
+        from anaconda_auth.manager import plugin_infos
+        info = TokenInfo.load("plugin.example.test")
+        plugins = {p.name: [p.distribution, p.version, p.status] for p in plugin_infos()}
+        print(json.dumps([info.source, info.api_key, info.username,
+                          info.get_repo_token("org"), plugins]))
+        """,
+        env,
+    )
+    source, api_key, username, repo_token, plugins = json.loads(loaded)
+    assert (source, api_key, username, repo_token) == (backend, key, "ann", "repo-token")
+    [ep_name] = example["entry_points"]
+    project = example["project"]
+    assert plugins[ep_name] == [project["name"], project["version"], "loaded"]
+
+    # and deletes it
+    run(
+        """
+        from anaconda_auth.token import TokenInfo
+        from anaconda_auth.exceptions import TokenNotFoundError
+        TokenInfo(domain="plugin.example.test").delete()
+        try:
+            TokenInfo.load("plugin.example.test")
+        except TokenNotFoundError:
+            pass
+        else:
+            raise SystemExit("still there")
+        """,
+        env,
+    )
+    assert json.loads(store.read_text()) == {"Anaconda Cloud": {}}
+
+
+def test_contributing_example_reports_unavailable(example: dict[str, Any]) -> None:
+    env = {**example["env"], "ANACONDA_JSON_STORE": "/nonexistent-dir/tokens.json"}
+    out = run(
+        """
+        from anaconda_auth.token import TokenInfo
+        from anaconda_auth.exceptions import StorageUnavailableError
+        try:
+            TokenInfo(domain="plugin.example.test", api_key="k").save()
+        except StorageUnavailableError as exc:
+            print(exc)
+        """,
+        env,
+    )
+    assert "'json-file' is not available" in out
+    assert "/nonexistent-dir is not a writable directory" in out
