@@ -231,6 +231,23 @@ def _parse_key_file(raw: bytes, key_path: Path, path: Path) -> bytes:
     )
 
 
+def _make_private(fd: int, st: os.stat_result, key_path: Path) -> None:
+    """Tighten a key file others can read (``scp`` without ``-p`` creates it 0644)."""
+    if _WINDOWS or not stat.S_IMODE(st.st_mode) & 0o077:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        log.warning(
+            "The key file %s can be read by other users (mode %04o); run `chmod 600 %s`.",
+            key_path,
+            stat.S_IMODE(st.st_mode),
+            key_path,
+        )
+    else:
+        log.info("made the key file %s private (mode 0600)", key_path)
+
+
 def _read_key_file(path: Path, *, fresh: bool = False) -> tuple[bytes, tuple[int, int, int]]:
     """The key in the key file of ``path`` and the key file's stamp (cached by stamp)."""
     key_path = key_file_path(path)
@@ -242,9 +259,7 @@ def _read_key_file(path: Path, *, fresh: bool = False) -> tuple[bytes, tuple[int
             f"The token keyring {path} is encrypted with the key file {key_path}, which does "
             f"not exist. If you copied the keyring from another machine, copy "
             f"{key_path.name} from the same directory there too (keep it private: "
-            f"`chmod 600 {key_path}`), or set {PASSPHRASE_ENV} on both machines. Otherwise "
-            + _move_aside(path)
-            + "."
+            f"`chmod 600 {key_path}`). Otherwise " + _move_aside(path) + "."
         ) from None
     except OSError as exc:
         raise StorageError(
@@ -257,6 +272,7 @@ def _read_key_file(path: Path, *, fresh: bool = False) -> tuple[bytes, tuple[int
         if not fresh and cached is not None and cached.trusted and cached.stamp == _stamp(st):
             return cached.key, cached.stamp
         raw = _read_fd(fd, st.st_size)
+        _make_private(fd, st, key_path)
     finally:
         os.close(fd)
     key = _parse_key_file(raw, key_path, path)

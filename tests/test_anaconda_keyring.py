@@ -368,6 +368,15 @@ def test_setting_a_passphrase_re_encrypts_a_key_file_keyring(
     assert {"a.test", "b.test"} <= read_doc(keyring)[KEYRING_NAME].keys()
 
 
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_a_copied_key_file_readable_by_others_is_made_private(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="k").save()
+    key_of(keyring).chmod(0o644)  # what `scp` without -p leaves on the other machine
+    clear_caches()
+    assert TokenInfo.load("example.test").api_key == "k"
+    assert stat.S_IMODE(key_of(keyring).stat().st_mode) == 0o600
+
+
 def test_key_file_is_reused_when_the_keyring_is_recreated(keyring: Path) -> None:
     TokenInfo(domain="a.test", api_key="ka").save()
     key_bytes = key_of(keyring).read_bytes()
