@@ -438,7 +438,7 @@ def plugins(as_json: JsonOption = False) -> None:
     except Exception as exc:  # noqa: BLE001 - still show the plugins when the config is broken
         config_error = f"{type(exc).__name__}: {exc}"
 
-    backend_rows = []
+    backend_rows: list[dict[str, Any]] = []
     for name, backend in backends.items():
         try:
             ok, reason = backend.is_available()
@@ -455,7 +455,7 @@ def plugins(as_json: JsonOption = False) -> None:
                 "preferred": name == preferred,
             }
         )
-    plugin_rows = [
+    plugin_rows: list[dict[str, Any]] = [
         {
             "name": i.name,
             "module": i.module,
@@ -466,7 +466,9 @@ def plugins(as_json: JsonOption = False) -> None:
         }
         for i in infos
     ]
-    source_rows = [{"name": s.name, "rank": s.rank, "description": s.description} for s in sources]
+    source_rows: list[dict[str, Any]] = [
+        {"name": s.name, "rank": s.rank, "description": s.description} for s in sources
+    ]
     if as_json:
         data = {
             "plugins": plugin_rows,
