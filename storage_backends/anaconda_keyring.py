@@ -706,8 +706,9 @@ def _cryptography_available() -> bool:
 class AnacondaKeyringBackend:
     """Tokens in an encrypted file, ``keyring_path`` (default ``~/.anaconda/keyring``).
 
-    ``path`` pins the file (tests, tools); by default it is read from the configuration on
-    every call, so a change of ``keyring_path`` is seen at once.
+    ``path`` pins the file (tests, tools); by default it is ``keyring_path`` of the configuration
+    of the operation in progress (``token_storage.current_config()``), resolved again for each
+    operation, so a change of ``keyring_path`` is seen at once.
     """
 
     name = "anaconda-keyring"
@@ -727,9 +728,10 @@ class AnacondaKeyringBackend:
         """The keyring file this backend uses now."""
         if self._fixed_path is not None:
             return self._fixed_path
-        from anaconda_auth.config import AnacondaAuthConfig
+        from anaconda_auth.token_storage import current_config
 
-        return AnacondaAuthConfig().keyring_path
+        # Inside a token operation this is the configuration it already resolved.
+        return current_config().keyring_path
 
     @property
     def key_path(self) -> Path:
