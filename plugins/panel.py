@@ -50,8 +50,6 @@ SCOPES = ["openid", "email", "profile", "offline_access"]
 #: How long a discovery document is reused before it is fetched again (seconds).
 DISCOVERY_TTL = 3600.0
 
-#: Timeout of every server-side call to the provider (seconds).
-REQUEST_TIMEOUT = 20.0
 
 #: ``--oauth-extra-params`` key understood for compatibility with anaconda-auth 0.x, where it
 #: set the domain of the OAuth endpoints; here it is an ``auth_domain_override``.
@@ -148,10 +146,15 @@ def _build_ssl_context(config: AnacondaAuthConfig) -> ssl.SSLContext:
 
         context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     elif isinstance(verify, str):
-        if os.path.isdir(verify):
-            context = ssl.create_default_context(capath=verify)
-        else:
-            context = ssl.create_default_context(cafile=verify)
+        try:
+            if os.path.isdir(verify):
+                context = ssl.create_default_context(capath=verify)
+            else:
+                context = ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"ssl_verify = {verify!r}: cannot load CA certificates ({exc})"
+            ) from None
     else:
         context = ssl.create_default_context()
         paths = ssl.get_default_verify_paths()
@@ -163,11 +166,25 @@ def _build_ssl_context(config: AnacondaAuthConfig) -> ssl.SSLContext:
 
             context.load_verify_locations(cafile=certifi.where())
     if config.client_cert:
-        context.load_cert_chain(config.client_cert, config.client_cert_key)
+        try:
+            context.load_cert_chain(config.client_cert, config.client_cert_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"client_cert = {config.client_cert!r}: cannot load the client certificate "
+                f"({type(exc).__name__})"
+            ) from None
     return context
 
 
-_clients: weakref.WeakKeyDictionary[IOLoop, dict[tuple[str, str | None, str | None], Any]] = (
+def request_timeout(config: AnacondaAuthConfig) -> float:
+    """Connect and read timeout of each call to the provider: the core's ``http_timeout``
+    (``ANACONDA_AUTH_HTTP_TIMEOUT``), so the login flows and Panel agree."""
+    from anaconda_auth._http import http_timeout
+
+    return http_timeout(config)
+
+
+_clients: weakref.WeakKeyDictionary[IOLoop, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -185,15 +202,16 @@ def http_client(config: AnacondaAuthConfig) -> AsyncHTTPClient:
 
     loop = IOLoop.current()
     per_loop = _clients.setdefault(loop, {})
-    key = _tls_key(config)
+    timeout = request_timeout(config)
+    key = (*_tls_key(config), timeout)
     client = per_loop.get(key)
     if client is None:
         client = SimpleAsyncHTTPClient(
             force_instance=True,
             defaults={
                 "ssl_options": ssl_context(config),
-                "connect_timeout": REQUEST_TIMEOUT,
-                "request_timeout": REQUEST_TIMEOUT,
+                "connect_timeout": timeout,
+                "request_timeout": timeout,
             },
         )
         per_loop[key] = client
@@ -263,7 +281,7 @@ def discover_sync(config: AnacondaAuthConfig) -> OIDCEndpoints:
     )
     try:
         with urllib.request.urlopen(  # noqa: S310
-            request, timeout=REQUEST_TIMEOUT, context=ssl_context(config)
+            request, timeout=request_timeout(config), context=ssl_context(config)
         ) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
@@ -373,8 +391,11 @@ def _define_handler_class(base: type[GenericLoginHandler]) -> type[AnacondaLogin
         def anaconda_config(self) -> AnacondaAuthConfig:
             if self._anaconda_config is None:
                 try:
-                    self._anaconda_config = anaconda_config()
-                except Exception as exc:  # pydantic errors name the source and key
+                    config = anaconda_config()
+                    request_timeout(config)  # validated here, where it can be reported
+                    ssl_context(config)  # a missing CA file, a bad client certificate
+                    self._anaconda_config = config
+                except Exception as exc:  # the errors name the source, key or file
                     raise HTTPError(
                         500,
                         log_message=f"anaconda-auth configuration error: {exc}",

@@ -19,6 +19,7 @@ The browser is the system's Chromium with the system chromedriver; nothing is do
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
@@ -115,17 +116,17 @@ def _fernet_key() -> str:
 def _server_env(
     idp: IdentityProvider, ssl_verify: str | None, domain: str | None = None
 ) -> dict[str, str]:
-    override = os.environ.get("ANACONDA_AUTH_AUTH_DOMAIN_OVERRIDE")
+    """The test's environment (the isolation fixture removed every inherited ``ANACONDA_*``;
+    what is left was set by the test) pointed at the provider."""
     env = {
         k: v
         for k, v in os.environ.items()
         # The provider's CA must come from anaconda-auth's ssl_verify, not the environment.
         if k not in {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
-        and not k.startswith(("ANACONDA_", "PANEL_", "BOKEH_"))
+        and not k.startswith(("PANEL_", "BOKEH_"))
     }
     env["ANACONDA_AUTH_DOMAIN"] = domain or idp.domain
-    if override:
-        env["ANACONDA_AUTH_AUTH_DOMAIN_OVERRIDE"] = override
+    env.pop("ANACONDA_AUTH_SSL_VERIFY", None)
     if ssl_verify is not None:
         env["ANACONDA_AUTH_SSL_VERIFY"] = ssl_verify
     env["ANACONDA_CLI_DISABLE_TELEMETRY"] = "1"
@@ -513,6 +514,67 @@ def test_server_side_tls_uses_ssl_verify(
     )
     assert anaconda_idp.domain in response.text
     assert not anaconda_idp.requests_to("discovery")  # the TLS handshake failed first
+
+
+def login_with_requests(server: PanelServer, idp: IdentityProvider) -> Any:
+    """The browser's part of the login, with ``requests``: app -> provider form -> sign in
+    -> back to the app. Returns the last response."""
+    import requests
+
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = str(idp.ca_path)
+    form = http.get(server.app_url, timeout=60)
+    assert form.url.startswith(f"{idp.url}/authorize") and 'id="login-form"' in form.text
+    action = re.search(r'action="([^"]+)"', form.text)
+    assert action
+    return http.post(
+        urljoin(form.url, html.unescape(action[1])),
+        data={"username": EMAIL, "password": PASSWORD, "action": "approve"},
+        timeout=60,
+    )
+
+
+def test_config_error_shows_reason(
+    anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer]
+) -> None:
+    import requests
+
+    server = serve_panel(ssl_verify="/nonexistent/ca.pem")
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.get(f"{server.url}/login", allow_redirects=False, timeout=30)
+    assert response.status_code == 500
+    assert "Configuration error" in response.text
+    assert "/nonexistent/ca.pem" in response.text
+    assert not anaconda_idp.requests
+
+
+def test_token_endpoint_timeout_shows_reason(
+    anaconda_idp: IdentityProvider,
+    serve_panel: Callable[..., PanelServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_HTTP_TIMEOUT", "1")
+    server = serve_panel()
+    anaconda_idp.faults.delay["token"] = 3.0
+    response = login_with_requests(server, anaconda_idp)
+    assert response.status_code == 502, response.text
+    assert "Identity provider unavailable" in response.text
+    assert "did not answer" in response.text
+    assert len(anaconda_idp.requests_to("token")) == 1
+    assert_no_secrets_in_log(server, anaconda_idp)
+
+
+def test_login_without_browser_reaches_the_app(
+    anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer]
+) -> None:
+    """The same flow as the browser tests, over plain HTTP: the app page is served."""
+    server = serve_panel()
+    response = login_with_requests(server, anaconda_idp)
+    assert response.status_code == 200
+    assert response.url == server.app_url
+    assert f"<title>Signed in as {EMAIL}</title>" in response.text
 
 
 @pytest.mark.parametrize("how", ["domain", "auth_domain_override", "compat-extra-param"])
