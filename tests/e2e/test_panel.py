@@ -147,6 +147,7 @@ def serve_panel(
         ssl_verify: str | None = "ca",
         via_env: bool = False,
         domain: str | None = None,
+        app: Path = APP,
     ) -> PanelServer:
         env = _server_env(
             anaconda_idp,
@@ -156,7 +157,7 @@ def serve_panel(
         cookie_secret = secrets.token_urlsafe(32)
         encryption_key = _fernet_key()
         args = [
-            sys.executable, "-m", "panel", "serve", str(APP),
+            sys.executable, "-m", "panel", "serve", str(app),
             "--address", "127.0.0.1", "--port", "0",
             "--allow-websocket-origin", "127.0.0.1",
             "--oauth-provider", "anaconda_auth",
@@ -574,6 +575,23 @@ def test_login_without_browser_reaches_the_app(
     response = login_with_requests(server, anaconda_idp)
     assert response.status_code == 200
     assert response.url == server.app_url
+    assert f"<title>Signed in as {EMAIL}</title>" in response.text
+
+
+def test_readme_example_app(
+    anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer], tmp_path: Path
+) -> None:
+    """The app in the README's "Panel apps" section runs as shown."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("\n## Panel apps\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(# app\.py\n.*?)```", section, re.DOTALL)
+    assert match, "no app.py block in the README's Panel section"
+    app = tmp_path / "app.py"
+    app.write_text(match[1])
+    server = serve_panel(app=app)
+    assert server.app_url == f"{server.url}/app"
+    response = login_with_requests(server, anaconda_idp)
+    assert response.status_code == 200
     assert f"<title>Signed in as {EMAIL}</title>" in response.text
 
 
