@@ -14,6 +14,9 @@ still being imported, without an error guard. So this module imports nothing fro
 import time; the handler class is built on first attribute access (module ``__getattr__``,
 PEP 562) from ``panel.auth``'s base classes, which exist by the time Panel loads its entry points.
 Whichever module is imported first, both end up with one and the same class.
+
+Also here: :func:`logout_url` (the provider's end-session URL, for a "Sign out" link in an app)
+and :func:`discover` / :func:`discover_sync` (the provider's endpoints).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import os
 import re
 import ssl
+import sys
 import threading
 import time
 import weakref
@@ -42,14 +46,20 @@ if TYPE_CHECKING:
         def anaconda_config(self) -> AnacondaAuthConfig: ...
 
 
-__all__ = ["AnacondaLoginHandler", "OIDCEndpoints", "logout_url"]
+__all__ = [
+    "AnacondaLoginHandler",
+    "DiscoveryError",
+    "OIDCEndpoints",
+    "discover",
+    "discover_sync",
+    "logout_url",
+]
 
 #: Scopes requested from the provider (``offline_access`` for refresh tokens).
 SCOPES = ["openid", "email", "profile", "offline_access"]
 
 #: How long a discovery document is reused before it is fetched again (seconds).
 DISCOVERY_TTL = 3600.0
-
 
 #: ``--oauth-extra-params`` key understood for compatibility with anaconda-auth 0.x, where it
 #: set the domain of the OAuth endpoints; here it is an ``auth_domain_override``.
@@ -308,8 +318,6 @@ def _end_session_url(
 
 
 def _panel_config_overrides() -> dict[str, Any]:
-    import sys
-
     panel_config_module = sys.modules.get("panel.config")
     if panel_config_module is None:
         return {}
@@ -372,7 +380,8 @@ def _define_handler_class(base: type[GenericLoginHandler]) -> type[AnacondaLogin
         Register a confidential client at the provider with the app's redirect URI (by default
         the app's root URL, e.g. ``http://localhost:5006``, or ``--oauth-redirect-uri``), the
         ``authorization_code`` and ``refresh_token`` grants, ``client_secret_post``
-        authentication, and the scopes ``openid email profile offline_access``.
+        authentication, and the scopes ``openid email profile offline_access``. The handler
+        uses PKCE (S256) as well. The user key is the email.
         """
 
         _DEFAULT_SCOPES = list(SCOPES)

@@ -397,9 +397,9 @@ def test_login_shows_email_then_logout(
 def test_refresh_tokens_keep_the_session_after_expiry(
     anaconda_idp: IdentityProvider, serve_panel: Callable[..., PanelServer], browser: WebDriver
 ) -> None:
-    # The login's access token lives 3 s; the refreshed ones an hour. Panel refreshes an
+    # The login's access token lives 5 s; the refreshed ones an hour. Panel refreshes an
     # open session's token when less than 60 s are left, i.e. as soon as the page connects.
-    anaconda_idp.settings.access_token_lifetime = 3
+    anaconda_idp.settings.access_token_lifetime = 5
     anaconda_idp.settings.access_token_lifetime_by_grant = {"refresh_token": 3600}
     server = serve_panel("--oauth-refresh-tokens", via_env=True)
     browser.get(server.app_url)
@@ -428,7 +428,7 @@ def test_refresh_tokens_keep_the_session_after_expiry(
     assert "code_verifier" not in refresh.form
 
     # Past the first token's expiry, a reload still shows the user, with the new token.
-    time.sleep(max(0.0, 3.5 - (time.time() - exchange.time)))
+    time.sleep(max(0.0, 5.5 - (time.time() - exchange.time)))
     browser.refresh()
     wait_for(browser, signed_in_as(server, EMAIL), "the app after the first token expired")
     second = fingerprint_shown(browser)
