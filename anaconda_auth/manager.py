@@ -330,9 +330,12 @@ def disabled_plugin_names() -> frozenset[str]:
         names.update(_split_names(env, DISABLED_PLUGINS_ENV))
     path = _config_toml_path()
     try:
-        table = read_config_toml(Path(path)).get("plugin", {}).get("auth", {})
+        document = read_config_toml(Path(path))
     except ValueError:
-        table = {}  # the config loader reports a malformed file with its name
+        document = {}  # the config loader reports a malformed file with its name
+    plugin = document.get("plugin")
+    table = plugin.get("auth") if isinstance(plugin, dict) else None
+    # a wrongly shaped [plugin] or [plugin.auth] is reported by the config loader, by name
     if isinstance(table, dict) and "disabled_plugins" in table:
         names.update(_split_names(table["disabled_plugins"], f"disabled_plugins in {path}"))
     return frozenset(names)

@@ -568,13 +568,7 @@ def test_config_toml_location_follows_anaconda_config_toml(
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        pytest.param(
-            "plugin = 3\n",
-            "Invalid [plugin.auth]",
-            marks=pytest.mark.xfail(
-                reason="manager.disabled_plugin_names() raises AttributeError first", strict=True
-            ),
-        ),
+        ("plugin = 3\n", "Invalid [plugin.auth]"),
         ("[plugin]\nauth = 3\n", "Invalid [plugin.auth]"),
         ("sites = 3\n", "Invalid sites"),
         ("[sites]\nfoo = 3\n", "Invalid [sites] entry 'foo'"),
