@@ -212,35 +212,20 @@ def load_site_config(
 
 
 def _site_name(site: str) -> str | None:
-    """The configured site called ``site``, or whose domain is ``site``; ``None`` for a domain.
+    """The configured site called ``site`` (or whose domain it is); ``None`` for another domain.
 
-    :class:`UnknownSiteName` when ``site`` is neither a configured name nor a domain.
+    :class:`UnknownSiteName` when ``site`` is neither a configured name nor a domain name.
     """
-    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+    from anaconda_auth.config import AnacondaAuthSitesConfig
     from anaconda_auth.exceptions import UnknownSiteName
 
-    sites = AnacondaAuthSitesConfig().sites.root
-    if site in sites:
-        return site
     try:
-        domain = AnacondaAuthSite(domain=site).domain
-    except ValueError:
-        domain = None
-    matches = [name for name, entry in sites.items() if domain and entry.domain == domain]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise UnknownSiteName(
-            f"{site!r} is the domain of several configured sites ({', '.join(matches)}); "
-            "use the site name."
-        )
-    if domain and ("." in domain or ":" in domain or domain == "localhost"):
-        return None
-    known = ", ".join(sorted(sites)) or "none configured"
-    raise UnknownSiteName(
-        f"{site!r} is neither a configured site nor a domain name (sites: {known}). "
-        "Add it under [sites.<name>] in ~/.anaconda/config.toml, or pass a domain."
-    )
+        return AnacondaAuthSitesConfig().sites.find(site)
+    except UnknownSiteName:
+        host = site.split("://", 1)[-1].split("/", 1)[0]
+        if "." in host or ":" in host or host == "localhost":
+            return None  # a domain with no [sites] table: its own settings, no site's
+        raise
 
 
 def current_token(site: str | AnacondaAuthSite | None = None) -> TokenInfo:

@@ -1,0 +1,444 @@
+"""The login flows end to end, against the local HTTPS identity provider.
+
+The browser is ``tests/browser_script.py`` run through ``$BROWSER`` as a real subprocess;
+the device flow is approved through the provider's test API from a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from anaconda_auth import __version__, oidc
+from anaconda_auth.actions import (
+    current_token,
+    is_logged_in,
+    load_site_config,
+    login,
+    logout,
+)
+from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
+from anaconda_auth.exceptions import TokenNotFoundError, UnknownSiteName
+from anaconda_auth.token import TokenInfo
+
+BROWSER_SCRIPT = Path(__file__).with_name("browser_script.py")
+
+
+class RecordingUI:
+    """A LoginUI that remembers what it was asked to show."""
+
+    def __init__(self) -> None:
+        self.authorize_urls: list[str] = []
+        self.device_codes: list[tuple[str, str, str | None]] = []
+        self.waits: list[str] = []
+
+    def show_authorize_url(self, url: str) -> None:
+        self.authorize_urls.append(url)
+
+    def show_device_code(
+        self, verification_uri: str, user_code: str, complete_uri: str | None
+    ) -> None:
+        self.device_codes.append((verification_uri, user_code, complete_uri))
+
+    @contextmanager
+    def waiting(self, message: str) -> Iterator[None]:
+        self.waits.append(message)
+        yield
+
+
+class Browser:
+    """Controls the fake ``$BROWSER`` and reads the hops it logged."""
+
+    def __init__(self, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.log = log
+        self._monkeypatch = monkeypatch
+
+    def mode(self, mode: str) -> None:
+        self._monkeypatch.setenv("BROWSER_SCRIPT_MODE", mode)
+
+    def hops(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def wait_for_hops(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.hops()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.hops()
+
+    def callback_hops(self) -> list[dict[str, Any]]:
+        return [h for h in self.hops() if h["url"].startswith("http://127.0.0.1")]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_discovery() -> Iterator[None]:
+    oidc.clear_cache()
+    yield
+    oidc.clear_cache()
+
+
+@pytest.fixture
+def home(anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The provider's home, with any free loopback port for the redirect server."""
+    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", "http://127.0.0.1:0/auth/oidc")
+    for name in ("BROWSER", "SSH_CONNECTION", "SSH_TTY", "BROWSER_SCRIPT_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    return anaconda_auth_home
+
+
+@pytest.fixture
+def browser(
+    home: Path, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Browser:
+    """``$BROWSER`` is the fake browser script; the provider approves logins at once."""
+    anaconda_idp.settings.auto_approve = True
+    log = tmp_path / "browser.jsonl"
+    monkeypatch.setenv("BROWSER", f'"{sys.executable}" "{BROWSER_SCRIPT}" %s')
+    monkeypatch.setenv("BROWSER_SCRIPT_CA", str(anaconda_idp.ca_path))
+    monkeypatch.setenv("BROWSER_SCRIPT_LOG", str(log))
+    return Browser(log, monkeypatch)
+
+
+def approve_device_later(idp: Any, deny: bool = False) -> threading.Thread:
+    """Approve (or deny) the next device code from a thread, as a user in a browser would."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if idp.pending_user_codes():
+                (idp.deny_device if deny else idp.approve_device)()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def whoami(idp: Any, api_key: str) -> dict[str, Any]:
+    with idp.http_session() as s:
+        r = s.get(f"{idp.url}/api/account", headers={"Authorization": f"Bearer {api_key}"})
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# -- browser flow -----------------------------------------------------------------------------
+
+
+def test_browser_login_end_to_end(anaconda_idp: Any, browser: Browser) -> None:
+    ui = RecordingUI()
+    login(device=False, ui=ui)
+
+    info = current_token()
+    assert info.api_key and info.username == "alice@example.com"
+    assert info.domain == anaconda_idp.domain
+    assert not info.expired
+    assert is_logged_in()
+    assert whoami(anaconda_idp, info.api_key)["user"]["email"] == "alice@example.com"
+
+    # The authorize request: PKCE S256, the scope, a random state, a loopback redirect.
+    (authorize,) = anaconda_idp.requests_to("authorize")
+    query = authorize.query
+    assert query["response_type"] == "code"
+    assert query["scope"] == "openid email profile offline_access"
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["state"]) >= 32
+    redirect = urlsplit(query["redirect_uri"])
+    assert redirect.hostname == "127.0.0.1" and redirect.port and redirect.path == "/auth/oidc"
+    assert ui.authorize_urls and ui.authorize_urls[0].startswith(f"{anaconda_idp.url}/authorize?")
+
+    # The code exchange carries the verifier of that challenge.
+    (exchange,) = anaconda_idp.requests_to("token")
+    form = exchange.form
+    assert form["grant_type"] == "authorization_code"
+    assert form["redirect_uri"] == query["redirect_uri"]
+    assert form["client_id"] == query["client_id"]
+    assert 43 <= len(form["code_verifier"]) <= 128
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(form["code_verifier"].encode()).digest())
+    assert challenge.rstrip(b"=").decode() == query["code_challenge"]
+
+    # The API key request.
+    (mint,) = anaconda_idp.requests_to("api_keys")
+    assert mint.json == {
+        "scopes": ["cloud:read", "cloud:write", "repo:read"],
+        "tags": [f"anaconda-auth/v{__version__}"],
+    }
+    assert mint.headers["Authorization"].startswith("Bearer ")
+    assert mint.headers["User-Agent"] == f"anaconda-auth/{__version__}"
+
+    # The browser came back to the loopback server and was sent to the success page.
+    (callback,) = browser.callback_hops()
+    assert callback["status"] == 302
+    assert callback["location"] == AnacondaAuthConfig().login_success_url
+
+
+def test_browser_login_on_a_fixed_port_with_a_plain_browser_command(
+    anaconda_idp: Any, browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$BROWSER`` as a bare executable (the URL appended) and redirect_uri with a port."""
+    wrapper = tmp_path / "fake-browser"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{BROWSER_SCRIPT}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("BROWSER", str(wrapper))
+    uri = f"http://127.0.0.1:{free_port()}/custom/callback"
+    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", uri)
+
+    login(device=False, ui=RecordingUI())
+
+    assert current_token().api_key
+    (authorize,) = anaconda_idp.requests_to("authorize")
+    assert authorize.query["redirect_uri"] == uri
+    assert browser.callback_hops()[0]["url"].startswith(uri + "?")
+
+
+def test_browser_login_through_the_login_form(
+    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's own test browser signs in through its HTML form (no auto-approve)."""
+    anaconda_idp.settings.auto_approve = False
+    monkeypatch.setenv(
+        "BROWSER", anaconda_idp.browser_command.replace(" %s", " --login alice@example.com %s")
+    )
+    login(device=False, ui=RecordingUI())
+    assert current_token().username == "alice@example.com"
+
+
+def test_the_python_api_prints_the_url_when_no_ui_is_given(
+    anaconda_idp: Any, browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    login(device=False)
+    err = capsys.readouterr().err
+    assert f"{anaconda_idp.url}/authorize?" in err
+    assert current_token().api_key
+
+
+# -- device flow ------------------------------------------------------------------------------
+
+
+def test_device_login_end_to_end(anaconda_idp: Any, home: Path) -> None:
+    ui = RecordingUI()
+    approver = approve_device_later(anaconda_idp)
+    login(device=True, ui=ui)
+    approver.join()
+
+    info = current_token()
+    assert info.api_key and info.username == "alice@example.com"
+    assert whoami(anaconda_idp, info.api_key)["user"]["email"] == "alice@example.com"
+
+    ((verification_uri, user_code, complete),) = ui.device_codes
+    assert verification_uri == f"{anaconda_idp.url}/device"
+    assert user_code and complete and user_code in complete
+    (start,) = anaconda_idp.requests_to("device_authorization")
+    assert start.form["scope"] == "openid email profile offline_access"
+    polls = anaconda_idp.requests_to("token")
+    assert polls and all(
+        p.form["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code" for p in polls
+    )
+    assert not anaconda_idp.requests_to("authorize")
+
+
+def test_device_flow_polls_politely(anaconda_idp: Any, home: Path) -> None:
+    """The interval is honoured, and ``slow_down`` adds 5 s to it (RFC 8628 §3.5)."""
+    from anaconda_auth import _http, device_flow
+
+    anaconda_idp.settings.device_interval = 1
+    anaconda_idp.settings.slow_down_increment = 0
+    requested: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        requested.append(seconds)
+        if len(requested) < 3:
+            return  # poll at once: the second poll comes too early, the answer is slow_down
+        anaconda_idp.approve_device()
+        time.sleep(1.1)
+
+    config = AnacondaAuthConfig()
+    with _http.make_session(config) as session:
+        provider = oidc.discover(config, session)
+        tokens = device_flow.run(config, provider, session, RecordingUI(), sleep=sleep)
+    assert tokens.access_token
+    assert requested == [1, 1, 1 + device_flow.SLOW_DOWN_STEP]
+    assert len(anaconda_idp.requests_to("token")) == 3
+
+
+def test_device_flow_is_chosen_when_no_browser_can_open(
+    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anaconda_idp.settings.device_auto_approve = True
+    for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    ui = RecordingUI()
+    login(ui=ui)
+    assert ui.device_codes and not ui.authorize_urls
+    assert current_token().api_key
+
+
+@pytest.mark.parametrize(
+    ("env", "available"),
+    [
+        ({"BROWSER": "firefox"}, True),
+        ({"BROWSER": "firefox", "SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}, True),
+        ({"DISPLAY": ":0", "SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}, False),
+        ({"DISPLAY": ":0", "SSH_TTY": "/dev/pts/1"}, False),
+        ({}, False),
+    ],
+)
+def test_browser_available(
+    env: dict[str, str], available: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.browser_flow import browser_available
+
+    for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ok, reason = browser_available()
+    assert ok is available, reason
+    assert reason
+
+
+def test_use_device_flow_config_and_the_device_argument(
+    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anaconda_idp.settings.device_auto_approve = True
+    monkeypatch.setenv("ANACONDA_AUTH_USE_DEVICE_FLOW", "true")
+    ui = RecordingUI()
+    login(ui=ui)  # a browser is available, but the config asks for the device flow
+    assert ui.device_codes and not ui.authorize_urls
+
+    ui = RecordingUI()
+    login(force=True, device=False, ui=ui)  # the argument wins over the config
+    assert ui.authorize_urls and not ui.device_codes
+    assert browser.callback_hops()
+
+
+# -- when to log in ---------------------------------------------------------------------------
+
+
+def test_login_is_a_no_op_while_the_key_is_valid(anaconda_idp: Any, anaconda_logged_in: Any):
+    login(device=True, ui=RecordingUI())
+    assert anaconda_idp.requests == []
+    assert current_token().api_key == anaconda_logged_in.api_key
+
+
+def test_force_logs_in_again_and_keeps_repo_tokens(
+    anaconda_idp: Any, anaconda_logged_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", "http://127.0.0.1:0/auth/oidc")
+    info = current_token()
+    info.set_repo_token("my-org", "repo-token-value")
+    info.save()
+    anaconda_idp.settings.device_auto_approve = True
+
+    login(force=True, device=True, ui=RecordingUI())
+
+    after = current_token()
+    assert after.api_key and after.api_key != anaconda_logged_in.api_key
+    assert after.get_repo_token("my-org") == "repo-token-value"
+    assert len(anaconda_idp.requests_to("api_keys")) == 1
+
+
+def test_an_expired_key_makes_login_run_again(anaconda_idp: Any, home: Path) -> None:
+    expired = anaconda_idp.mint_api_key(lifetime=-60)
+    TokenInfo(domain=anaconda_idp.domain, api_key=expired, username="alice@example.com").save()
+    assert not is_logged_in()
+    anaconda_idp.settings.device_auto_approve = True
+
+    login(device=True, ui=RecordingUI())
+
+    assert is_logged_in()
+    assert current_token().api_key != expired
+
+
+def test_logout_then_login_is_required(anaconda_idp: Any, anaconda_logged_in: Any) -> None:
+    assert is_logged_in()
+    logout()
+    assert not is_logged_in()
+    with pytest.raises(TokenNotFoundError):
+        current_token()
+    with pytest.raises(TokenNotFoundError, match="log in"):
+        TokenInfo(domain=anaconda_idp.domain).get_access_token()
+    logout()  # nothing stored: no error
+
+
+def test_login_then_logout_by_site_name(
+    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_toml = Path(os.environ["ANACONDA_CONFIG_TOML"])
+    config_toml.parent.mkdir(parents=True, exist_ok=True)
+    config_toml.write_text(
+        'default_site = "other"\n'
+        f'[sites.local]\ndomain = "{anaconda_idp.domain}"\n'
+        f'ssl_verify = "{anaconda_idp.ca_path}"\n'
+        '[sites.other]\ndomain = "other.example.com"\n'
+    )
+    monkeypatch.delenv("ANACONDA_AUTH_DOMAIN")
+    monkeypatch.delenv("ANACONDA_AUTH_SSL_VERIFY")
+    anaconda_idp.settings.device_auto_approve = True
+
+    login("local", device=True, ui=RecordingUI())
+    assert is_logged_in("local") and is_logged_in(anaconda_idp.domain)
+    assert not is_logged_in()  # the default site is "other"
+    logout("local")
+    assert not is_logged_in("local")
+
+
+# -- load_site_config -------------------------------------------------------------------------
+
+
+def test_load_site_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_toml = tmp_path / "config.toml"
+    config_toml.write_text(
+        'default_site = "beta"\n'
+        '[sites.alpha]\ndomain = "alpha.example.com"\nssl_verify = false\n'
+        '[sites.beta]\ndomain = "beta.example.com"\n'
+    )
+    monkeypatch.setenv("ANACONDA_CONFIG_TOML", str(config_toml))
+
+    assert load_site_config().domain == "beta.example.com"
+    assert load_site_config("alpha").domain == "alpha.example.com"
+    assert load_site_config("alpha").ssl_verify is False
+    assert load_site_config("alpha.example.com").domain == "alpha.example.com"
+    assert load_site_config("alpha", ssl_verify=True).ssl_verify is True
+    assert load_site_config("elsewhere.example.com").domain == "elsewhere.example.com"
+    with pytest.raises(UnknownSiteName, match="gamma"):
+        load_site_config("gamma")
+
+    site = AnacondaAuthSite(domain="site.example.com")
+    assert load_site_config(site) is site
+    copy = load_site_config(site, ssl_verify="truststore")
+    assert copy.ssl_verify == "truststore" and site.ssl_verify is True
+    assert load_site_config(site, ssl_verify=None) is site
+
+
+def test_ssl_verify_argument_reaches_the_requests(anaconda_idp: Any, home: Path) -> None:
+    """``login(ssl_verify=...)`` overrides the config: True means the default trust store,
+    which does not know the provider's throwaway CA."""
+    from anaconda_auth._http import TLSError
+
+    with pytest.raises(TLSError):
+        login(ssl_verify=True, device=True, ui=RecordingUI())
+    assert anaconda_idp.requests == []
