@@ -368,7 +368,7 @@ class BaseClient(requests.Session):
         self.config: AnacondaAuthSite = _resolve_config(site, overrides)
         config = self.config
 
-        self._base_uri = base_uri if base_uri else f"https://{config.domain}"
+        self._base = base_uri or f"https://{config.domain}"
         self.api_version: str | None = api_version or self._api_version
 
         self._configure_tls(config)
@@ -391,15 +391,18 @@ class BaseClient(requests.Session):
             elif lowered not in protected:
                 headers[name] = value
 
-        origins = {f"https://{config.domain}", f"https://{config.auth_domain}"}
-        if base_uri:
-            origins.add(base_uri)
         self.auth = _BearerAuth(
-            config.domain,
-            frozenset(o for o in map(_origin, origins) if o is not None),
-            config.api_key,
-            fallback_authorization,
+            config.domain, self._site_origins(), config.api_key, fallback_authorization
         )
+
+    def _site_origins(self) -> frozenset[Origin]:
+        """Where credentials may go: the domain, the auth domain and the base URI."""
+        urls = (
+            f"https://{self.config.domain}",
+            f"https://{self.config.auth_domain}",
+            self._base,
+        )
+        return frozenset(o for o in map(_origin, urls) if o is not None)
 
     def _configure_tls(self, config: AnacondaAuthSite) -> None:
         verify = config.ssl_verify
@@ -427,19 +430,39 @@ class BaseClient(requests.Session):
             self.verify = bool(verify)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_uri={self._base_uri!r}>"
+        return f"<{type(self).__name__} base_uri={self._base!r}>"
 
     # -- URLs -----------------------------------------------------------------------------
 
     @property
     def base_uri(self) -> str:
-        return self._base_uri
+        """The URL relative request URLs are joined onto; credentials may be sent to its origin.
+
+        Assigning it (also as ``_base_uri``, the name subclasses of 0.15 use) moves the client,
+        and the origin its credentials may go to, to the new URL.
+        """
+        return self._base
+
+    @base_uri.setter
+    def base_uri(self, value: str) -> None:
+        self._base = value
+        auth = self.__dict__.get("auth")
+        if isinstance(auth, _BearerAuth):
+            auth.origins = self._site_origins()
+
+    @property
+    def _base_uri(self) -> str:
+        return self._base
+
+    @_base_uri.setter
+    def _base_uri(self, value: str) -> None:
+        self.base_uri = value
 
     def urljoin(self, url: str) -> str:
         """``url`` joined onto the base URI (absolute URLs are returned unchanged)."""
         if url.startswith(("https://", "http://")):
             return url
-        return urljoin(self._base_uri, url)
+        return urljoin(self._base, url)
 
     def prepare_request(self, request: requests.Request) -> PreparedRequest:
         if isinstance(request.url, bytes):

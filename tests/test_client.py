@@ -387,6 +387,30 @@ def test_base_uri_origin_gets_the_stored_key(
     assert server.last.header("Authorization") == f"Bearer {SECRET}"
 
 
+class MovedClient(BaseClient):
+    """Like anaconda-assistant's client: token for one domain, base URI set after __init__."""
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._base_uri = target
+
+
+def test_base_uri_assigned_after_init_moves_the_credentials(
+    server: Any, second_server: Any, pki: Any
+) -> None:
+    client = MovedClient(
+        second_server.url, domain=server.netloc, ssl_verify=str(pki.ca_cert), api_key=SECRET
+    )
+    assert client.base_uri == second_server.url
+    client.get("/moved")
+    assert second_server.last.path == "/moved"
+    assert second_server.last.header("Authorization") == f"Bearer {SECRET}"
+    client.get(f"{server.url}/domain")  # the configured domain keeps its key
+    assert server.last.header("Authorization") == f"Bearer {SECRET}"
+    client.get(f"https://localhost:{server.port}/other")
+    assert server.last.header("Authorization") is None
+
+
 @pytest.mark.parametrize(
     ("url", "sent"),
     [
