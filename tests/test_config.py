@@ -989,8 +989,10 @@ def test_building_a_config_is_cheap(home: Path) -> None:
 def test_importing_config_stays_light() -> None:
     import subprocess
 
+    # anaconda-cli-base imports the module and lists the sites on every `anaconda` start
     code = (
         "import sys, anaconda_auth.config;"
+        "anaconda_auth.config.AnacondaAuthSitesConfig().sites.root.items();"
         "heavy = {'requests', 'pluggy', 'anaconda_auth.manager', 'typer', 'rich', 'keyring',"
         " 'cryptography', 'pydantic_settings', 'anaconda_auth.exceptions'} & set(sys.modules);"
         "print(sorted(heavy))"
@@ -1005,3 +1007,11 @@ def test_no_warnings_for_a_clean_config(home: Path) -> None:
         warnings.simplefilter("error")
         AnacondaAuthConfig()
         AnacondaAuthSitesConfig()
+
+
+def test_readme_documents_every_key() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1]
+    for name in FIELD_NAMES:
+        assert f"| `{name}` |" in section and f"`ANACONDA_AUTH_{name.upper()}`" in section, name
+    assert str(AnacondaAuthSite().client_id) in section
