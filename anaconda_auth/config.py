@@ -469,7 +469,11 @@ class Sites(RootModel[dict[str, AnacondaAuthSite]]):
         """The name of the site called ``key``, else of the one site whose domain is ``key``."""
         if key in self.root:
             return key
-        matches = [name for name, site in self.root.items() if site.domain == key]
+        try:
+            domain = normalize_domain(key)
+        except ValueError:
+            domain = key
+        matches = [name for name, site in self.root.items() if site.domain == domain]
         if len(matches) == 1:
             return matches[0]
         from anaconda_auth._paths import config_toml_path, display_path

@@ -822,6 +822,7 @@ def test_sites_config_api(home: Path) -> None:
     assert isinstance(default, AnacondaAuthConfig)
     assert (default.site, default.client_id, default.hash_hostname) == ("beta", "beta-id", False)
     assert AnacondaAuthSitesConfig.load_site("alpha.example.com").site == "alpha"
+    assert sites.sites.find("https://alpha.example.com/") == "alpha"
     assert sites.sites["alpha"].client_id == "alpha-id"
     assert dict(sites.sites.items())["beta"].client_id == "beta-id"
     assert (
