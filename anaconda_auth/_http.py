@@ -33,6 +33,8 @@ from anaconda_auth import __version__
 from anaconda_auth.exceptions import AuthenticationError, ConfigError
 
 if TYPE_CHECKING:
+    from requests.sessions import _Settings
+
     from anaconda_auth.config import AnacondaAuthSite
 
 log = logging.getLogger(__name__)
@@ -138,16 +140,10 @@ class LoginSession(requests.Session):
         stream: Any,
         verify: Any,
         cert: Any,
-    ) -> dict[str, Any]:
+    ) -> _Settings:
         if self.proxies:
             proxies = {**self.proxies, **(proxies or {})}
-        settings: dict[str, Any] = super().merge_environment_settings(
-            url,  # type: ignore[arg-type]
-            proxies,
-            stream,
-            verify,
-            cert,
-        )
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if self._pin_verify and verify is None:
             settings["verify"] = self.verify
         return settings
@@ -160,7 +156,7 @@ class LoginSession(requests.Session):
         if (
             "Authorization" in headers
             and url is not None
-            and self.should_strip_auth(response.request.url, url)
+            and self.should_strip_auth(response.request.url, url)  # type: ignore[no-untyped-call]
         ):
             del headers["Authorization"]
 
