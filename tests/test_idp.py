@@ -8,6 +8,7 @@ import http.server as httpserver
 import logging
 import os
 import secrets
+import shlex
 import socket
 import ssl
 import subprocess
@@ -330,8 +331,9 @@ def test_browser_stand_in_completes_a_login(idp: IdentityProvider, http: request
         _, challenge = pkce()
         params = auth_params(challenge, redirect_uri=redirect)
         url = f"{idp.url}/authorize?{urlencode(params)}"
-        command = idp.browser_command.replace("%s", "").split()
-        argv = [a.strip('"') for a in command] + ["--login", "alice:password", url]
+        command = idp.browser_command_for("alice@example.com")
+        assert os.pathsep not in command  # $BROWSER splits alternatives on it
+        argv = [a.replace("%s", url) for a in shlex.split(command)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         thread.join(10)
@@ -888,3 +890,18 @@ def test_access_token_lifetime_by_grant(idp: IdentityProvider, http: requests.Se
     assert r.json()["expires_in"] == 42
     claims = verify_jwt(idp, http, r.json()["access_token"], audience=PUBLIC_CLIENT_ID)
     assert claims["exp"] - time.time() == pytest.approx(42, abs=5)
+
+
+def test_browser_stand_in_denies_and_reports_errors(
+    idp: IdentityProvider, http: requests.Session
+) -> None:
+    _, challenge = pkce()
+    params = auth_params(challenge, redirect_uri="http://127.0.0.1:1/cb")
+    url = f"{idp.url}/authorize?{urlencode(params)}"
+    argv = [a.replace("%s", url) for a in shlex.split(idp.browser_command_for(deny=True))]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1  # the loopback redirect (port 1) cannot be reached ...
+    (post,) = [r for r in idp.requests_to("authorize") if r.method == "POST"]
+    assert post.form["action"] == "deny"  # ... after pressing Deny
+    bad = [a.replace("%s", f"{idp.url}/api/status/404") for a in shlex.split(idp.browser_command)]
+    assert subprocess.run(bad, capture_output=True, timeout=60).returncode == 2

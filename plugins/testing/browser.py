@@ -2,12 +2,15 @@
 
 Use it as ``$BROWSER`` (``IdentityProvider.browser_command`` builds the value)::
 
-    python -m anaconda_auth.plugins.testing.browser --ca CA.pem [--login USER:PASSWORD] URL
+    python -m anaconda_auth.plugins.testing.browser --ca CA.pem [--login USER] URL
 
 With the provider's ``auto_approve`` a plain GET that follows redirects completes a login:
 the authorization endpoint redirects to the client's loopback ``redirect_uri``, which
-redirects to the success page. Without it, ``--login`` fills in the login form (and
-``--deny`` presses Deny). Exit status 0 when the last page answered 2xx or 3xx.
+redirects to the success page. Without it, ``--login USER`` fills in the login form with
+``--password`` (default: ``password``, the provider's default), and ``--deny`` presses Deny.
+Keep ``:`` out of ``$BROWSER`` values: it separates alternative commands there (so
+``--login USER:PASSWORD`` is accepted only on a command line). Exit status 0 when the last
+page answered below 400.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anaconda-auth-test-browser")
     parser.add_argument("url")
     parser.add_argument("--ca", default=None, help="CA bundle for https URLs")
-    parser.add_argument("--login", default=None, metavar="USER:PASSWORD")
+    parser.add_argument("--login", default=None, metavar="USER", help="sign in as USER")
+    parser.add_argument("--password", default=None, help="password for --login")
     parser.add_argument("--deny", action="store_true", help="press Deny on the login form")
     args = parser.parse_args(argv)
 
@@ -35,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             r = s.get(args.url, timeout=30)
             form = re.search(r'<form id="login-form" method="post" action="([^"]*)"', r.text)
             if form and (args.login or args.deny):
-                user, _, password = (args.login or ":").partition(":")
+                user, _, password = (args.login or "").partition(":")
+                password = args.password or password or "password"
                 action = urljoin(r.url, form.group(1).replace("&amp;", "&"))
                 data = {"username": user, "password": password}
                 data["action"] = "deny" if args.deny else "approve"

@@ -726,8 +726,24 @@ class IdentityProvider:
     @property
     def browser_command(self) -> str:
         """A ``$BROWSER`` value that opens URLs by following redirects (see :mod:`.browser`)."""
+        return self.browser_command_for()
+
+    def browser_command_for(
+        self, login: str | None = None, password: str | None = None, *, deny: bool = False
+    ) -> str:
+        """A ``$BROWSER`` value that also signs in through the login form as ``login`` (with
+        ``password``, default: that user's), or presses Deny."""
         module = "anaconda_auth.plugins.testing.browser"
-        return f'"{sys.executable}" -m {module} --ca "{self.ca_path}" %s'
+        command = f'"{sys.executable}" -m {module} --ca "{self.ca_path}"'
+        if login:
+            user = self.state.find_user(login)
+            password = password or (user.password if user else None)
+            command += f' --login "{login}"'
+            if password:
+                command += f' --password "{password}"'
+        if deny:
+            command += " --deny"
+        return command + " %s"
 
     # -- recorded requests ------------------------------------------------------------------
 
