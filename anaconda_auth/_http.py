@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from anaconda_auth import __version__
@@ -111,22 +110,6 @@ class BearerAuth(AuthBase):
         return "BearerAuth(<hidden>)"
 
 
-class _SSLContextAdapter(HTTPAdapter):
-    """Uses one ``ssl.SSLContext`` (the truststore one) for every pool."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(*args, **kwargs)
-
-
 class LoginSession(requests.Session):
     """A ``requests.Session`` whose explicit settings are not overridden by the environment."""
 
@@ -183,7 +166,9 @@ def make_session(config: AnacondaAuthSite) -> LoginSession:
 
     verify = config.ssl_verify
     if verify == "truststore":
-        session.mount("https://", _SSLContextAdapter(_truststore_context()))
+        from anaconda_auth.client import SSLContextAdapter  # shared with BaseClient
+
+        session.mount("https://", SSLContextAdapter(_truststore_context()))
         session.verify = True
         session._pin_verify = True
     elif isinstance(verify, str):
@@ -199,7 +184,7 @@ def make_session(config: AnacondaAuthSite) -> LoginSession:
         session.verify = bool(verify)
         session._pin_verify = not verify
         if not verify:
-            log.warning("TLS certificate verification is disabled (ssl_verify = false)")
+            log.debug("TLS certificate verification is disabled (ssl_verify = false)")
 
     if config.proxy_servers:
         session.proxies.update(config.proxy_servers)
