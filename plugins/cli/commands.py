@@ -36,7 +36,7 @@ API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
 HELP = (
     "Log in to Anaconda and manage your API key.\n\n"
     'Exit codes: 0 success; 1 error (including "login required" when nobody can answer the '
-    "login prompt); 2 wrong usage."
+    "login prompt); 2 wrong usage; 130 interrupted (Ctrl-C)."
 )
 LOGIN_HELP = (
     "Log in to Anaconda and store an API key.\n\n"
@@ -320,7 +320,13 @@ def login(
             console.print(f"Your API key for {domain} has expired: logging in again.")
             force = True
 
-    actions.login(site, ssl_verify=ssl_verify, force=force, device=device, ui=RichLoginUI(console))
+    try:
+        actions.login(
+            site, ssl_verify=ssl_verify, force=force, device=device, ui=RichLoginUI(console)
+        )
+    except KeyboardInterrupt:
+        console.print("\nLogin cancelled; nothing was stored.")
+        raise typer.Exit(130) from None
 
     token = _stored_token(site)
     who = f" as {token.username}" if token is not None and token.username else ""

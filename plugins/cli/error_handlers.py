@@ -123,6 +123,9 @@ def login_required(exc: BaseException) -> int:
 
         try:
             login(STATE.site, force=True, ui=RichLoginUI(console))
+        except KeyboardInterrupt:
+            console.print("\nLogin cancelled; nothing was stored.")
+            return 130  # as click exits on Ctrl-C
         except Exception as login_exc:  # noqa: BLE001 - rendered like any other error
             from anaconda_auth.plugins.cli.dispatch import handle_exception
 

@@ -5,6 +5,7 @@ the login-required handling, and that no secret reaches the output."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -220,8 +221,13 @@ def test_verbose_logs_go_to_stderr_and_hold_no_secrets(run_cli: Any, anaconda_id
     assert "DEBUG anaconda_auth" in login.stderr
     key = stored_key(anaconda_idp.domain)
     assert key is not None and key not in login.output
-    tokens = [r.form.get("code_verifier") for r in anaconda_idp.requests_to("token")]
-    for secret in filter(None, tokens):
+    secrets = [key]
+    for request in anaconda_idp.requests_to("token"):
+        secrets += [request.form.get(f) for f in ("code", "code_verifier", "device_code")]
+    for request in anaconda_idp.requests_to("api_keys"):
+        secrets.append(request.headers["Authorization"].split()[-1])  # the access token
+    assert len([s for s in secrets if s]) >= 4
+    for secret in filter(None, secrets):
         assert secret not in login.output
     api_key = run_cli("--verbose", "api-key", standalone=True)
     assert api_key.stdout == key + "\n"
@@ -242,3 +248,32 @@ def test_usage_errors_exit_2(run_cli: Any) -> None:
 
 def _anaconda() -> Path:
     return Path(sys.executable).parent / "anaconda"
+
+
+def test_ctrl_c_while_waiting_stores_nothing(cli_env: dict[str, str], anaconda_idp: Any) -> None:
+    env = {**cli_env, "BROWSER": "true %s"}  # a browser that never comes back
+    proc = subprocess.Popen(
+        [str(_anaconda()), "auth", "login"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "Waiting" not in seen:
+            line = proc.stderr.readline()
+            assert line, f"no 'Waiting' line; got {seen!r}"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Login cancelled; nothing was stored." in stderr
+    assert "Traceback" not in stderr
+    assert stored_key(anaconda_idp.domain) is None
