@@ -194,7 +194,7 @@ def _describe_source(source: str | None, *, detail: bool = False) -> str:
     except Exception:  # noqa: BLE001 - describing is best effort
         backend = None
     if backend is not None and backend.description:
-        return f"{source} ({backend.description})"
+        return f"{source} \N{EM DASH} {backend.description}"
     return source
 
 
@@ -398,14 +398,24 @@ def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
         }
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
         return
-    _print_pairs(
-        [
-            ("User", _user_line(fields)),
-            ("Domain", token.domain),
-            ("API key", f"from {_describe_source(token.source, detail=True)}"),
-            ("Expires", expires_text),
-        ]
-    )
+    source = _describe_source(token.source, detail=True)
+    rows = [("User", _user_line(fields)), ("Domain", token.domain)]
+    site_name = _site_name(site)
+    if site_name and site_name != token.domain:
+        rows.append(("Site", site_name))
+    rows.append(("API key", source if token.source == "environment" else f"stored in {source}"))
+    rows.append(("Expires", expires_text))
+    _print_pairs(rows)
+
+
+def _site_name(site: str | None) -> str | None:
+    """The name of the configured site in use, if any."""
+    from anaconda_auth.actions import load_site_config
+
+    try:
+        return load_site_config(site).site
+    except Exception:  # noqa: BLE001 - only for display
+        return None
 
 
 @app.command("api-key", help=API_KEY_HELP)

@@ -107,7 +107,8 @@ def test_top_level_login_at_site(run_cli: Any, sites: str, anaconda_idp: Any) ->
     who = run_cli(command=[_anaconda(), "whoami", "--at", sites])
     assert who.returncode == 0, who
     assert "alice@example.com" in who.stdout
-    assert anaconda_idp.domain in who.stdout
+    assert f"Domain:  {anaconda_idp.domain}" in who.stdout
+    assert f"Site:    {sites}" in who.stdout
 
     # the subcommand's own --at reaches the same site
     assert run_cli("whoami", "--at", sites).returncode == 0

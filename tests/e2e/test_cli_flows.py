@@ -55,7 +55,7 @@ def test_browser_login_whoami_api_key_logout(
     assert who.returncode == 0, who
     assert "alice (Alice Example <alice@example.com>)" in who.stdout
     assert f"Domain:  {anaconda_idp.domain}" in who.stdout
-    assert "from anaconda-keyring" in who.stdout
+    assert "API key: stored in anaconda-keyring — encrypted file" in who.stdout
     assert "UTC (in 29 days)" in who.stdout or "UTC (in 30 days)" in who.stdout
     assert anaconda_idp.requests_to("account")[-1].headers["Authorization"] == f"Bearer {key}"
 
@@ -183,7 +183,7 @@ def test_environment_api_key(run_cli: Any, anaconda_auth_home: Path, anaconda_id
     env = {"ANACONDA_AUTH_API_KEY": key}
     who = run_cli("whoami", env=env)
     assert who.returncode == 0, who
-    assert "from the ANACONDA_AUTH_API_KEY environment variable" in who.stdout
+    assert "API key: the ANACONDA_AUTH_API_KEY environment variable" in who.stdout
 
     login = run_cli("login", env=env)
     assert login.returncode == 0, login
