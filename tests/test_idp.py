@@ -905,3 +905,13 @@ def test_browser_stand_in_denies_and_reports_errors(
     assert post.form["action"] == "deny"  # ... after pressing Deny
     bad = [a.replace("%s", f"{idp.url}/api/status/404") for a in shlex.split(idp.browser_command)]
     assert subprocess.run(bad, capture_output=True, timeout=60).returncode == 2
+
+
+def test_readme_fixture_examples(pytester: pytest.Pytester) -> None:
+    """The example tests in the README's "Testing your package" section pass as written."""
+    readme = Path(__file__).parents[1] / "README.md"
+    section = readme.read_text().split("## Testing your package against anaconda-auth")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    pytester.makepyfile(test_readme_examples=code)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=code.count("\ndef test_"))
