@@ -641,6 +641,7 @@ class IdentityProvider:
 
         if self._server is not None:
             return self
+        self._stopping.clear()
         app = create_app(self.state, self.faults, self._record)
         app.config["IDP_STOPPING"] = self._stopping
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
