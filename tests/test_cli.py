@@ -379,6 +379,7 @@ def test_plugins_command(tmp_path: Path) -> None:
         assert title in text.stdout
     assert "failed: ZeroDivisionError" in text.stdout
     assert "preferred: new API keys are stored here" in text.stdout
+    assert "[plugin.auth]" in text.stdout  # plain text, not rich markup
 
 
 def test_config_command_masks_secrets(tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ from anaconda_auth.plugins.cli._state import (
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from anaconda_auth.token import TokenInfo
 
 API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
@@ -250,6 +252,13 @@ def _user_line(fields: dict[str, str]) -> str:
     return f"{main_} ({extra})" if extra else main_
 
 
+def _done(message: str) -> None:
+    """A green check mark and ``message`` (plain text) on stderr."""
+    console = err_console()
+    console.print("[green]✔[/green] ", end="")
+    console.print(message, markup=False)
+
+
 def _print_pairs(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows) + 1
     console = out_console()
@@ -317,7 +326,7 @@ def login(
                 console.print(f"To log in again, run `{cmd}`.", markup=False)
                 return
         elif token is not None:
-            console.print(f"Your API key for {domain} has expired: logging in again.")
+            console.print(f"Your API key for {domain} has expired: logging in again.", markup=False)
             force = True
 
     try:
@@ -330,7 +339,7 @@ def login(
 
     token = _stored_token(site)
     who = f" as {token.username}" if token is not None and token.username else ""
-    console.print(f"[green]✔[/green] Logged in to {domain}{who}.")
+    _done(f"Logged in to {domain}{who}.")
     if token is not None:
         _, expires = _expiry(token)
         console.print(
@@ -361,7 +370,7 @@ def logout(at: AtOption = None) -> None:
     if before is None or before.source == "environment":
         console.print(f"No API key was stored for {domain}.", markup=False)
     else:
-        console.print(f"[green]✔[/green] Logged out of {domain}.")
+        _done(f"Logged out of {domain}.")
     if after is not None and after.source == "environment":
         console.print(
             f"Note: an API key is still configured through {_describe_source(after.source)}; "
@@ -497,53 +506,52 @@ def plugins(as_json: JsonOption = False) -> None:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
 
-    from rich.table import Table
-
     console = out_console()
-    table = Table(title="Plugins", title_justify="left", header_style="bold")
-    for col in ("Name", "Status", "Distribution", "Version", "Module"):
-        table.add_column(col, overflow="fold")
+    table = _table("Plugins", "Name", "Status", "Distribution", "Version")
     for p in plugin_rows:
         style = None if p["status"] == "loaded" else ("dim" if p["status"] == "disabled" else "red")
-        dist = p["distribution"] or "?"
-        table.add_row(
-            p["name"],
-            p["status"],
-            dist + (" (built-in)" if p["builtin"] else ""),
-            p["version"] or "?",
-            p["module"],
-            style=style,
-        )
+        dist = (p["distribution"] or "?") + (" (built-in)" if p["builtin"] else "")
+        _add_row(table, p["name"], p["status"], dist, p["version"] or "?", style=style)
     console.print(table)
 
-    table = Table(title="Token storage", title_justify="left", header_style="bold")
-    for col in ("Name", "Available", "Description"):
-        table.add_column(col, overflow="fold")
+    table = _table("Token storage", "Name", "Available", "Description")
     for b in backend_rows:
-        notes = []
+        desc = b["description"]
         if b["preferred"]:
-            notes.append("preferred: new API keys are stored here")
-        if b["read_only"]:
-            notes.append("read-only")
-        desc = b["description"] + (f" [{'; '.join(notes)}]" if notes else "")
+            desc += " (preferred: new API keys are stored here)"
         available = "yes" if b["available"] else f"no: {b['reason']}"
-        table.add_row(b["name"], available, desc, style=None if b["available"] else "dim")
-    console.print(table, markup=False)
+        _add_row(table, b["name"], available, desc, style=None if b["available"] else "dim")
+    console.print(table)
     if read_order:
-        console.print(f"API keys are read from: {', '.join(read_order)} (first found wins).")
+        console.print(
+            f"API keys are read from: {', '.join(read_order)} (the first that has one wins).",
+            markup=False,
+        )
     if config_error:
         console.print(f"The configuration could not be read: {config_error}", markup=False)
 
-    table = Table(
-        title="Config sources (the highest rank wins)", title_justify="left", header_style="bold"
-    )
-    for col in ("Rank", "Name", "Description"):
-        table.add_column(col, overflow="fold")
-    table.add_row("∞", "arguments", "explicit arguments (command-line options, Python calls)")
-    for s in source_rows:
-        table.add_row(str(s["rank"]), s["name"], s["description"])
-    table.add_row("0", "defaults", "the built-in defaults")
+    table = _table("Config sources (the highest rank wins)", "Rank", "Name", "Description")
+    _add_row(table, "∞", "arguments", "explicit arguments (command-line options, Python calls)")
+    for src in source_rows:
+        _add_row(table, str(src["rank"]), src["name"], src["description"])
+    _add_row(table, "0", "defaults", "the built-in defaults")
     console.print(table)
+
+
+def _table(title: str | None, *columns: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _add_row(table: Table, *cells: str, style: str | None = None) -> None:
+    """A row of plain text: values such as "[sites.<name>]" are not rich markup."""
+    from rich.text import Text
+
+    table.add_row(*(Text(cell) for cell in cells), style=style)
 
 
 @app.command("config", help=CONFIG_HELP)
@@ -556,15 +564,10 @@ def config(at: AtOption = None, as_json: JsonOption = False) -> None:
         data = {"settings": rows, "unknown_keys": unknown}
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
-    from rich.table import Table
-
-    table = Table(header_style="bold")
-    for col in ("Setting", "Value", "Source"):
-        table.add_column(col, overflow="fold")
+    table = _table(None, "Setting", "Value", "Source")
     for row in rows:
-        table.add_row(row["key"], _show(row["value"]), row["location"])
-    console = out_console()
-    console.print(table, markup=False)
+        _add_row(table, row["key"], _show(row["value"]), row["location"])
+    out_console().print(table)
     for row in unknown:
         err_console().print(
             f"Warning: unknown setting {row['key']!r} in {row['location']} is ignored (a typo?).",
