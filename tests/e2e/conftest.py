@@ -3,14 +3,11 @@ as real subprocesses (optionally on a pseudo-terminal) against the local identit
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import select
-import struct
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -110,6 +107,10 @@ def run_in_pty(
     ``answers``: (text to wait for, what to type), in order. Returns the exit code and
     everything the terminal showed, without escape sequences.
     """
+    import fcntl  # POSIX only: imported here so the other e2e tests still load elsewhere
+    import struct
+    import termios
+
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     proc = subprocess.Popen(
