@@ -176,6 +176,16 @@ class AnacondaAuthSite(BaseModel):
     hash_hostname: bool = Field(
         default=True, description="send a hash of the host name, not the name, to the server"
     )
+    http_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds to wait for each request to the identity provider while logging in",
+    )
+    login_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds to wait for the browser to come back during a browser login",
+    )
     disabled_plugins: list[str] = Field(
         default=[],
         description="plugin names to skip: a list, a comma-separated string or a JSON list "
@@ -334,6 +344,8 @@ EXPECTED: dict[str, str] = {
     "client_cert": "a file path (a string)",
     "client_cert_key": "a file path (a string)",
     "hash_hostname": _BOOL,
+    "http_timeout": "a positive number of seconds",
+    "login_timeout": "a positive number of seconds",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
 }
 
