@@ -136,7 +136,7 @@ def _use_device_flow(config: AnacondaAuthSite, device: bool | None) -> bool:
 def _existing_token(config: AnacondaAuthSite) -> TokenInfo:
     from anaconda_auth.token import TokenInfo
 
-    return TokenInfo.load(config.domain, create=True)
+    return TokenInfo.load(config.domain, create=True, config=config)
 
 
 def _store_api_key(
@@ -155,7 +155,7 @@ def _store_api_key(
     info.domain = config.domain
     info.api_key = api_key
     info.username = username
-    info.save()
+    info.save(config=config)
     log.debug("logged in to %s as %s; API key stored in %s", config.domain, username, info.source)
     return info
 
@@ -168,7 +168,7 @@ def logout(site: str | AnacondaAuthSite | None = None) -> None:
     config = load_site_config(site)
     for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
         try:
-            TokenInfo(domain=domain).delete()
+            TokenInfo(domain=domain).delete(config=config)
             log.debug("removed the stored token for %s", domain)
         except TokenNotFoundError:
             pass
@@ -232,4 +232,5 @@ def current_token(site: str | AnacondaAuthSite | None = None) -> TokenInfo:
     """The stored token for the site (with ``.source``), or ``TokenNotFoundError``."""
     from anaconda_auth.token import TokenInfo
 
-    return TokenInfo.load(load_site_config(site).domain)
+    config = load_site_config(site)
+    return TokenInfo.load(config.domain, config=config)
