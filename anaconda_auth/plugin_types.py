@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-#: Returned by an error handler to ask the CLI to log the user in and run the command again.
+#: Returned by an error handler that has just logged the user in (interactively), to ask the
+#: CLI to run the command once more. The handler does the login itself; the CLI only re-runs.
 RETRY_AFTER_LOGIN = -1
 
 
@@ -96,7 +97,8 @@ class ErrorHandler:
     """Renders one exception type for the CLI.
 
     ``handle(exc)`` prints a message and returns the exit code, or
-    :data:`RETRY_AFTER_LOGIN` to ask for an interactive login and one more run of the command.
+    :data:`RETRY_AFTER_LOGIN` after it has logged the user in, to have the command run once
+    more (anaconda-cli-base's convention; a second failure is not retried again).
     The handler for an exception is found along its MRO, so a handler for a base class covers
     its subclasses unless a more specific one exists.
     """
