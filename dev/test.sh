@@ -27,12 +27,20 @@ if [ ! -x "$REF/bin/python" ] || ! "$REF/bin/python" -c "import anaconda_auth" 2
 fi
 export ANACONDA_AUTH_REF_VENV="$REF"
 
+# Every stage runs, so one report shows all problems; the exit status says whether any failed.
+failed=""
 echo "== ruff"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
+.venv/bin/ruff check . || failed="$failed ruff-check"
+.venv/bin/ruff format --check . || failed="$failed ruff-format"
 
 echo "== mypy --strict (on an installed copy: mypy does not follow the package-dir mapping)"
-./dev/typecheck.sh
+./dev/typecheck.sh || failed="$failed mypy"
 
 echo "== pytest"
-exec dbus-run-session -- .venv/bin/pytest "$@"
+dbus-run-session -- .venv/bin/pytest "$@" || failed="$failed pytest"
+
+if [ -n "$failed" ]; then
+    echo "FAILED:$failed"
+    exit 1
+fi
+echo "All checks passed."
