@@ -3,10 +3,19 @@
 Creates (outside the repository) one venv with ``anaconda-auth==0.15.3`` from PyPI and one
 with this checkout installed normally (not editable, as users get it), gives each a throwaway
 HOME holding an unexpired token in file storage, and prints one table of medians with their
-min-max. A/B runs are interleaved and ratios are taken pair by pair. Nothing here contacts
-anything but loopback.
+min-max and the target of each figure. A/B runs are interleaved (the order rotates) and ratios
+are taken pair by pair. Nothing here contacts anything but loopback (and PyPI, once, to create
+the venvs).
 
-    python benchmarks/run.py [--runs 10] [--skip-install] [--markdown]
+Before timing anything it checks that each figure measures what it claims: the token each side
+reads comes from its keyring file, ``anaconda auth api-key`` prints the stored key, every timed
+save writes (and, for this checkout, fsyncs and atomically replaces) the file, and the client
+sends the stored key to the loopback server.
+
+    python benchmarks/run.py [--runs 10] [--skip-install] [--only 12345]
+
+``ANACONDA_AUTH_REF_VENV`` points at an existing venv with anaconda-auth 0.15.3;
+``ANACONDA_AUTH_BENCH_CACHE`` moves the venvs (default ``~/.cache/anaconda-auth``).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import argparse
 import base64
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -22,6 +32,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,16 +40,20 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("ANACONDA_AUTH_BENCH_CACHE", Path.home() / ".cache" / "anaconda-auth"))
 REF_VENV = Path(os.environ.get("ANACONDA_AUTH_REF_VENV", CACHE / "ref-0.15.3"))
 OURS_VENV = CACHE / "bench-ours"
+REF_VERSION = "0.15.3"
 DOMAIN = "anaconda.com"
+#: What ``import anaconda_auth.client`` must not import (issue #5, DESIGN.md §2).
+LAZY = ("typer", "rich", "pydantic_settings", "cryptography", "keyring", "pluggy", "filelock")
+LAZY_OURS = ("anaconda_auth.manager", "anaconda_auth.config", "pydantic")
 
 
-def fake_api_key(lifetime: int = 30 * 24 * 3600) -> str:
+def fake_api_key(lifetime: int = 30 * 24 * 3600, tag: str = "bench") -> str:
     """An unsigned-looking JWT with an ``exp``: neither library verifies the signature."""
 
     def part(obj: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    claims = {"sub": "bench", "exp": int(time.time()) + lifetime, "scopes": ["cloud:read"]}
+    claims = {"sub": tag, "exp": int(time.time()) + lifetime, "scopes": ["cloud:read"]}
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
@@ -51,22 +66,43 @@ def _python(venv: Path) -> str:
 
 def _pip(venv: Path, *args: str) -> None:
     out = subprocess.run(
-        [_python(venv), "-m", "pip", "install", "-q", *args], capture_output=True, text=True
+        [_python(venv), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
         raise RuntimeError(f"pip install {' '.join(args)} failed:\n{out.stderr[-3000:]}")
 
 
+def _clean_copy() -> Path:
+    """The checkout without build artefacts: a stale ``build/`` must not leak into the wheel."""
+    dest = Path(tempfile.mkdtemp(prefix="anaconda-auth-src-"))
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+    )
+    shutil.copytree(REPO, dest / "src", ignore=ignore)
+    return dest
+
+
 def ensure_venvs(skip_install: bool) -> None:
     if not (REF_VENV / "bin" / "python").exists():
+        print(f"creating {REF_VENV} with anaconda-auth=={REF_VERSION} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(REF_VENV)], check=True)
-        _pip(REF_VENV, "anaconda-auth==0.15.3")
-    if not (OURS_VENV / "bin" / "python").exists():
+        _pip(REF_VENV, f"anaconda-auth=={REF_VERSION}")
+    fresh = not (OURS_VENV / "bin" / "python").exists()
+    if fresh:
+        print(f"creating {OURS_VENV} ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(OURS_VENV)], check=True)
         _pip(OURS_VENV, "--upgrade", "pip", "setuptools", "wheel")
-        _pip(OURS_VENV, str(REPO))
-    elif not skip_install:
-        _pip(OURS_VENV, "--force-reinstall", "--no-deps", str(REPO))
+    if fresh or not skip_install:
+        src = _clean_copy()
+        try:
+            if fresh:
+                _pip(OURS_VENV, str(src / "src"))
+            else:
+                _pip(OURS_VENV, "--force-reinstall", "--no-deps", str(src / "src"))
+        finally:
+            shutil.rmtree(src, ignore_errors=True)
 
 
 @dataclass
@@ -74,12 +110,15 @@ class Side:
     label: str
     venv: Path
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-home-")))
+    api_key: str = field(default_factory=fake_api_key)
 
     @property
     def python(self) -> str:
         return _python(self.venv)
 
     def env(self, **extra: str) -> dict[str, str]:
+        # A minimal environment: no ANACONDA_*, no D-Bus session (so 0.15.3's keyring falls
+        # back to its file backend too), no proxies, no CA-bundle overrides.
         env = {
             "HOME": str(self.home),
             "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin",
@@ -90,9 +129,9 @@ class Side:
         env.update(extra)
         return env
 
-    def run_py(self, code: str, **extra: str) -> str:
+    def run_py(self, code: str, *args: str, **extra: str) -> str:
         out = subprocess.run(
-            [self.python, "-c", textwrap.dedent(code)],
+            [self.python, "-c", textwrap.dedent(code), *args],
             env=self.env(**extra),
             capture_output=True,
             text=True,
@@ -102,15 +141,37 @@ class Side:
             raise RuntimeError(f"{self.label}: {out.stderr.strip()[-2000:]}")
         return out.stdout
 
+    @property
+    def keyring(self) -> Path:
+        return self.home / ".anaconda" / "keyring"
+
 
 SAVE_TOKEN = """
+import sys
 from anaconda_auth.token import TokenInfo
-TokenInfo(domain={domain!r}, api_key={key!r}, username="bench").save()
+TokenInfo(domain=sys.argv[1], api_key=sys.argv[2], username="bench").save()
+info = TokenInfo.load(sys.argv[1])
+assert info.api_key == sys.argv[2], "the saved token does not read back"
+print(getattr(info, "source", None) or "")
 """
 
 
-def prepare(side: Side) -> None:
-    side.run_py(SAVE_TOKEN.format(domain=DOMAIN, key=fake_api_key()))
+def prepare(side: Side) -> str:
+    """Store the token; check it went to the keyring file; a description of the storage."""
+    for leftover in side.keyring.parent.glob("keyring*"):
+        leftover.unlink()
+    source = side.run_py(SAVE_TOKEN, DOMAIN, side.api_key).strip()
+    if not side.keyring.is_file():
+        raise RuntimeError(f"{side.label}: the token was not stored in {side.keyring}")
+    raw = side.keyring.read_bytes()
+    if side.label == "ours":
+        if source != "anaconda-keyring" or not raw.startswith(b"\x81AKR"):
+            raise RuntimeError(f"ours: token not read from the encrypted keyring ({source!r})")
+        return "encrypted file ~/.anaconda/keyring (AES-GCM, key file)"
+    doc = json.loads(raw)
+    if DOMAIN not in doc.get("Anaconda Cloud", {}):
+        raise RuntimeError(f"{side.label}: the keyring file does not hold the token")
+    return "plaintext file ~/.anaconda/keyring (its own keyring backend)"
 
 
 # ---------------------------------------------------------------- measuring
@@ -124,13 +185,19 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-1500:]}")
+    code = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.stderr:
         proc.stderr.close()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {err[-1500:]}")
     return elapsed, usage.ru_maxrss
+
+
+def rotations(n: int, items: int) -> list[list[int]]:
+    """The order of ``items`` measurements in each of ``n`` rounds (rotating, so none is
+    always first after the previous round's last)."""
+    return [[(i + r) % items for i in range(items)] for r in range(n)]
 
 
 @dataclass
@@ -139,30 +206,39 @@ class Row:
     values: list[float]
     unit: str
     target: float | None = None  # the row passes when the median is <= target
-    note: str = ""
-    at_least: bool = False  # pass when >= target instead
+    at_least: bool = False  # pass when the median (and every run, for counts) >= target
+    every_run: bool = False  # the target must hold in every run, not just the median
 
     def cell(self) -> str:
+        fmt = _fmt(self.unit)
         med = statistics.median(self.values)
         lo, hi = min(self.values), max(self.values)
-        fmt = _fmt(self.unit)
         return f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        text = ("≥ " if self.at_least else "≤ ") + _fmt(self.unit)(self.target)
+        return text + (" every run" if self.every_run else "")
 
     def status(self) -> str:
         if self.target is None:
             return ""
-        med = statistics.median(self.values)
-        ok = med >= self.target if self.at_least else med <= self.target
+        values = self.values if self.every_run else [statistics.median(self.values)]
+        if self.at_least:
+            ok = all(v >= self.target for v in values)
+        else:
+            ok = all(v <= self.target for v in values)
         return "pass" if ok else "short"
 
 
-def _fmt(unit: str):  # type: ignore[no-untyped-def]
+def _fmt(unit: str) -> Callable[[float], str]:
     if unit == "x":
         return lambda v: f"{v:.3f}×"
     if unit == "ms":
         return lambda v: f"{v * 1e3:.1f} ms"
     if unit == "us":
-        return lambda v: f"{v * 1e6:.1f} µs"
+        return lambda v: f"{v * 1e6:.1f} µs" if v < 1e-3 else f"{v * 1e3:.2f} ms"
     if unit == "MiB":
         return lambda v: f"{v / 1024:.1f} MiB"
     return lambda v: f"{v:.0f}"
@@ -172,94 +248,194 @@ def pairwise(a: list[float], b: list[float]) -> list[float]:
     return [x / y for x, y in zip(a, b, strict=True)]
 
 
+# ---------------------------------------------------------------- 1: import
+
+
+LAZY_CHECK = """
+import sys
+import anaconda_auth.client
+heavy = {heavy!r}
+print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)))
+"""
+
+
 def bench_import(ours: Side, ref: Side, runs: int) -> list[Row]:
-    client: list[float] = []
-    req: list[float] = []
-    rss_client: list[float] = []
-    rss_req: list[float] = []
-    ref_client: list[float] = []
-    for _ in range(runs):
-        t, r = timed([ours.python, "-c", "import anaconda_auth.client"], ours.env(), ours.home)
-        client.append(t)
-        rss_client.append(r)
-        t, r = timed([ours.python, "-c", "import requests"], ours.env(), ours.home)
-        req.append(t)
-        rss_req.append(r)
-        t, _ = timed([ref.python, "-c", "import anaconda_auth.client"], ref.env(), ref.home)
-        ref_client.append(t)
+    loaded = ours.run_py(LAZY_CHECK.format(heavy=set(LAZY + LAZY_OURS))).split()
+    cmds = [
+        (ours, "import anaconda_auth.client"),
+        (ours, "import requests"),
+        (ref, "import anaconda_auth.client"),
+    ]
+    times: list[list[float]] = [[] for _ in cmds]
+    rss: list[list[float]] = [[] for _ in cmds]
+    for order in rotations(runs, len(cmds)):
+        for i in order:
+            side, code = cmds[i]
+            t, r = timed([side.python, "-c", code], side.env(), side.home)
+            times[i].append(t)
+            rss[i].append(r)
+    client, req, ref_client = times
     return [
         Row("1 import anaconda_auth.client (ours)", client, "ms"),
         Row("1 import requests", req, "ms"),
-        Row("1 import anaconda_auth.client (0.15.3)", ref_client, "ms"),
+        Row(f"1 import anaconda_auth.client ({REF_VERSION})", ref_client, "ms"),
         Row("1 import time ÷ import requests", pairwise(client, req), "x", 1.25),
-        Row("1 peak RSS ÷ import requests", pairwise(rss_client, rss_req), "x", 1.3),
-        Row("1 import time ours ÷ 0.15.3", pairwise(client, ref_client), "x"),
+        Row("1 peak RSS (ours)", rss[0], "MiB"),
+        Row("1 peak RSS ÷ import requests", pairwise(rss[0], rss[1]), "x", 1.3),
+        Row(f"1 import time ours ÷ {REF_VERSION}", pairwise(client, ref_client), "x"),
+        Row(
+            f"1 lazy modules imported anyway{': ' + ', '.join(loaded) if loaded else ''}",
+            [float(len(loaded))],
+            "n",
+            0,
+        ),
     ]
+
+
+# ---------------------------------------------------------------- 2: CLI
+
+
+def _check_api_key(side: Side) -> None:
+    out = subprocess.run(
+        ["anaconda", "auth", "api-key"],
+        env=side.env(),
+        cwd=side.home,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0 or out.stdout.strip() != side.api_key:
+        raise RuntimeError(
+            f"{side.label}: `anaconda auth api-key` did not print the stored key "
+            f"(exit {out.returncode}): {out.stderr[-1000:]}"
+        )
 
 
 def bench_cli(ours: Side, ref: Side, runs: int) -> list[Row]:
-    api_ours: list[float] = []
-    api_ref: list[float] = []
-    bare: list[float] = []
-    for _ in range(runs):
-        api_ours.append(timed(["anaconda", "auth", "api-key"], ours.env(), ours.home)[0])
-        bare.append(
-            timed(["anaconda", "--help"], ours.env(ANACONDA_CLI_DISABLE_PLUGINS="1"), ours.home)[0]
-        )
-        api_ref.append(timed(["anaconda", "auth", "api-key"], ref.env(), ref.home)[0])
+    _check_api_key(ours)
+    _check_api_key(ref)
+    cmds = [
+        (ours, ["anaconda", "auth", "api-key"], {}),
+        (ours, ["anaconda", "--help"], {"ANACONDA_CLI_DISABLE_PLUGINS": "1"}),
+        (ref, ["anaconda", "auth", "api-key"], {}),
+    ]
+    times: list[list[float]] = [[] for _ in cmds]
+    for order in rotations(runs, len(cmds)):
+        for i in order:
+            side, argv, extra = cmds[i]
+            times[i].append(timed(argv, side.env(**extra), side.home)[0])
+    api_ours, bare, api_ref = times
     return [
         Row("2 anaconda auth api-key (ours)", api_ours, "ms"),
-        Row("2 anaconda auth api-key (0.15.3)", api_ref, "ms"),
-        Row("2 anaconda --help, plugins disabled", bare, "ms"),
+        Row(f"2 anaconda auth api-key ({REF_VERSION})", api_ref, "ms"),
+        Row("2 anaconda --help, ANACONDA_CLI_DISABLE_PLUGINS=1", bare, "ms"),
         Row("2 api-key ÷ bare anaconda", pairwise(api_ours, bare), "x", 1.1),
-        Row("2 api-key ours ÷ 0.15.3", pairwise(api_ours, api_ref), "x", 0.8),
+        Row(f"2 api-key ours ÷ {REF_VERSION}", pairwise(api_ours, api_ref), "x", 0.8),
     ]
 
 
+# ---------------------------------------------------------------- 3: TokenInfo load / save
+
 TOKEN_OPS = """
-import json, time, statistics
+import json, os, subprocess, sys, time
 from anaconda_auth.token import TokenInfo
-TokenInfo.load({domain!r})  # warm up: imports, config, plugin manager, caches
+
+domain, n_load, n_save, ours = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+first = TokenInfo.load(domain)  # warm up: imports, config, plugin manager, caches
+if ours:
+    assert first.source == "anaconda-keyring", first.source
+
 def per_op(fn, n):
     start = time.perf_counter()
-    for _ in range(n):
-        fn()
+    for i in range(n):
+        fn(i)
     return (time.perf_counter() - start) / n
-load = per_op(lambda: TokenInfo.load({domain!r}), {n_load})
-info = TokenInfo.load({domain!r})
-save = per_op(info.save, {n_save})
-print(json.dumps({{"load": load, "save": save}}))
+
+load = per_op(lambda i: TokenInfo.load(domain), n_load)
+
+# Every timed save writes: the username changes each time (saving an unchanged token may be
+# skipped, and would not measure a write). Count the fsyncs and replaces of our saves.
+calls = {"fsync": 0, "replace": 0}
+real_fsync, real_replace = os.fsync, os.replace
+def fsync(fd):
+    calls["fsync"] += 1
+    return real_fsync(fd)
+def replace(src, dst, **kw):
+    calls["replace"] += 1
+    return real_replace(src, dst, **kw)
+os.fsync, os.replace = fsync, replace
+info = TokenInfo.load(domain)
+def save(i):
+    info.username = f"bench-{os.getpid()}-{i}"
+    info.save()
+save_time = per_op(save, n_save)
+os.fsync, os.replace = real_fsync, real_replace
+assert TokenInfo.load(domain).username == info.username, "the last save was not stored"
+
+# A write by another process is seen by the next load (nothing is cached past a change).
+code = "import sys; from anaconda_auth.token import TokenInfo; " \\
+    "i = TokenInfo.load(sys.argv[1]); i.username = 'other-process'; i.save()"
+subprocess.run([sys.executable, "-c", code, domain], check=True)
+assert TokenInfo.load(domain).username == "other-process", "a write by another process was missed"
+print(json.dumps({"load": load, "save": save_time,
+                  "fsync": calls["fsync"] / n_save, "replace": calls["replace"] / n_save}))
 """
 
 
 def bench_token(ours: Side, ref: Side, runs: int) -> list[Row]:
     res: dict[str, dict[str, list[float]]] = {"ours": {}, "ref": {}}
-    for _ in range(runs):
-        for key, side, n_load in (("ours", ours, 2000), ("ref", ref, 50)):
-            out = json.loads(side.run_py(TOKEN_OPS.format(domain=DOMAIN, n_load=n_load, n_save=20)))
-            for op, v in out.items():
+    sides = [("ours", ours, 2000), ("ref", ref, 50)]
+    for order in rotations(runs, 2):
+        for i in order:
+            key, side, n_load = sides[i]
+            out = side.run_py(TOKEN_OPS, DOMAIN, str(n_load), "20", "1" if key == "ours" else "0")
+            for op, v in json.loads(out).items():
                 res[key].setdefault(op, []).append(v)
     o, r = res["ours"], res["ref"]
+    durable = min(o["fsync"]) >= 2 and min(o["replace"]) >= 1
     return [
         Row("3 TokenInfo.load() (ours)", o["load"], "us", 100e-6),
-        Row("3 TokenInfo.load() (0.15.3)", r["load"], "us"),
-        Row("3 load ours ÷ 0.15.3", pairwise(o["load"], r["load"]), "x", 0.05),
-        Row("3 TokenInfo.save() (ours, fsync + replace)", o["save"], "us"),
-        Row("3 TokenInfo.save() (0.15.3)", r["save"], "us"),
-        Row("3 save ours ÷ 0.15.3", pairwise(o["save"], r["save"]), "x", 0.5),
+        Row(f"3 TokenInfo.load() ({REF_VERSION})", r["load"], "us"),
+        Row(f"3 load ours ÷ {REF_VERSION}", pairwise(o["load"], r["load"]), "x", 0.05),
+        Row("3 TokenInfo.save() (ours)", o["save"], "us"),
+        Row(f"3 TokenInfo.save() ({REF_VERSION}, no fsync)", r["save"], "us"),
+        Row(f"3 save ours ÷ {REF_VERSION}", pairwise(o["save"], r["save"]), "x", 0.5),
+        Row(
+            "3 fsyncs per save (ours: file + directory)",
+            o["fsync"],
+            "n",
+            2,
+            at_least=True,
+            every_run=True,
+        ),
+        Row(
+            "3 atomic replaces per save (ours)" + ("" if durable else " — NOT DURABLE"),
+            o["replace"],
+            "n",
+            1,
+            at_least=True,
+            every_run=True,
+        ),
+        Row(
+            f"3 fsyncs per save ({REF_VERSION})",
+            r["fsync"],
+            "n",
+        ),
     ]
 
 
+# ---------------------------------------------------------------- 4: BaseClient
+
 CLIENT_OPS = """
-import json, os, socket, ssl, statistics, sys, threading, time
+import json, os, socket, statistics, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
-cert, key = sys.argv[1], sys.argv[2]
+seen = {}
 
 class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive, as against a real server
     def do_GET(self):
+        seen["authorization"] = self.headers.get("Authorization")
         body = b'{"ok": true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -271,115 +447,73 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().server_bind()
     def get_request(self):
         conn, addr = super().get_request()
+        # Without this, Nagle's algorithm and delayed ACKs add ~40 ms to each response.
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn, addr
 
 srv = Server(("127.0.0.1", 0), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
-domain = f"127.0.0.1:{srv.server_address[1]}"
+base = f"http://127.0.0.1:{srv.server_address[1]}"
+key = sys.argv[1]
 
 from anaconda_auth.client import BaseClient
-from anaconda_auth.token import TokenInfo
-TokenInfo(domain=domain, api_key=os.environ["BENCH_KEY"], username="bench").save()
 
-BaseClient(domain=domain, ssl_verify=cert)
+BaseClient()
 n = 2000
 start = time.perf_counter()
 for _ in range(n):
-    BaseClient(domain=domain, ssl_verify=cert)
+    BaseClient()
 construct = (time.perf_counter() - start) / n
 
+# The client sends the stored key (looked up for every request); the plain session is given
+# the same headers by hand, so both send the same bytes.
+ours = BaseClient(base_uri=base)
 plain = requests.Session()
-plain.trust_env = False
-plain.verify = cert
-ours = BaseClient(domain=domain, ssl_verify=cert)
-url = f"https://{domain}/api/ping"
+plain.headers.update({k: v for k, v in ours.headers.items()})
+plain.headers["Authorization"] = f"Bearer {key}"
+url = f"{base}/api/ping"
 for s in (plain, ours):
     for _ in range(50):
         s.get(url).raise_for_status()
-assert ours.get("/api/ping").request.headers.get("Authorization", "").startswith("Bearer ")
+seen.clear()
+ours.get("/api/ping").raise_for_status()
+assert seen["authorization"] == f"Bearer {key}", "the client did not send the stored key"
 ratios = []
-for _ in range(10):
+per_request = []
+for r in range(20):
     times = {}
-    for name, s in (("plain", plain), ("ours", ours)):
+    pair = (("plain", plain), ("ours", ours))
+    for name, s in (pair if r % 2 else pair[::-1]):
         start = time.perf_counter()
-        for _ in range(100):
+        for _ in range(50):
             s.get(url)
-        times[name] = time.perf_counter() - start
+        times[name] = (time.perf_counter() - start) / 50
     ratios.append(times["ours"] / times["plain"])
-print(json.dumps({"construct": construct, "ratio": statistics.median(ratios)}))
+    per_request.append(times["plain"])
+print(json.dumps({"construct": construct, "ratio": statistics.median(ratios),
+                  "plain": statistics.median(per_request)}))
 """
 
 
 def bench_client(ours: Side, runs: int) -> list[Row]:
-    cert, key = _self_signed(ours.home)
     construct: list[float] = []
     ratio: list[float] = []
-    for _ in range(max(3, runs // 3)):
-        out = subprocess.run(
-            [ours.python, "-c", CLIENT_OPS, str(cert), str(key)],
-            env=ours.env(BENCH_KEY=fake_api_key()),
-            capture_output=True,
-            text=True,
-            cwd=ours.home,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-2000:])
-        data = json.loads(out.stdout)
+    plain: list[float] = []
+    for _ in range(runs):
+        data = json.loads(ours.run_py(CLIENT_OPS, ours.api_key))
         construct.append(data["construct"])
         ratio.append(data["ratio"])
+        plain.append(data["plain"])
     return [
         Row("4 BaseClient() construction", construct, "us", 200e-6),
+        Row("4 GET on loopback HTTP, plain requests.Session", plain, "us"),
         Row("4 per-request time ÷ plain requests.Session", ratio, "x", 1.03),
     ]
 
 
-def _self_signed(where: Path) -> tuple[Path, Path]:
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    pkey = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(pkey.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(pkey, hashes.SHA256())
-    )
-    cert_path, key_path = where / "bench-cert.pem", where / "bench-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        pkey.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
+# ---------------------------------------------------------------- 5: concurrent saves
 
 CONCURRENT_WRITER = """
 import sys
@@ -390,91 +524,72 @@ for i in range(count):
 """
 
 CONCURRENT_COUNT = """
-import sys
+import json, sys
 from anaconda_auth.token import TokenInfo
-from anaconda_auth.exceptions import TokenNotFoundError
-found = 0
+found, missing, errors = 0, 0, set()
 for w in range(int(sys.argv[1])):
     for i in range(int(sys.argv[2])):
         try:
-            TokenInfo.load(f"w{w}-{i}.example")
+            info = TokenInfo.load(f"w{w}-{i}.example")
+        except Exception as exc:
+            # TokenNotFoundError, or the whole file unreadable
+            if type(exc).__name__ == "TokenNotFoundError":
+                missing += 1
+            else:
+                errors.add(type(exc).__name__)
+            continue
+        if info.api_key == sys.argv[3]:
             found += 1
-        except TokenNotFoundError:
-            pass
-        except Exception:
-            pass
-print(found)
+print(json.dumps({"found": found, "missing": missing, "errors": sorted(errors)}))
 """
 
 
-def bench_concurrency(side: Side, runs: int, workers: int = 8, count: int = 200) -> Row:
+def bench_concurrency(
+    side: Side, runs: int, workers: int = 8, count: int = 200
+) -> tuple[Row, list[str]]:
     survived: list[float] = []
-    key = fake_api_key()
+    problems: list[str] = []
     for _ in range(runs):
-        keyring = side.home / ".anaconda" / "keyring"
-        for leftover in keyring.parent.glob("keyring*"):
-            leftover.unlink()
         prepare(side)
         procs = [
             subprocess.Popen(
-                [side.python, "-c", CONCURRENT_WRITER, str(w), str(count), key],
+                [side.python, "-c", CONCURRENT_WRITER, str(w), str(count), side.api_key],
                 env=side.env(),
                 cwd=side.home,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             for w in range(workers)
         ]
+        failed = 0
         for p in procs:
-            p.wait()
-        out = side.run_py(
-            CONCURRENT_COUNT.replace("sys.argv[1]", str(workers)).replace("sys.argv[2]", str(count))
-        )
-        survived.append(float(out.strip() or 0))
+            _, err = p.communicate()
+            if p.returncode != 0:
+                failed += 1
+                last = err.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+                problems.append(f"{side.label}: a writer failed: {last[0][:160]}")
+        out = json.loads(side.run_py(CONCURRENT_COUNT, str(workers), str(count), side.api_key))
+        survived.append(float(out["found"]))
+        if out["errors"]:
+            problems.append(f"{side.label}: reading back raised {', '.join(out['errors'])}")
+        if failed:
+            problems.append(f"{side.label}: {failed} of {workers} writers exited with an error")
     total = workers * count
-    return Row(
+    row = Row(
         f"5 {workers}×{count} concurrent saves surviving ({side.label})",
         survived,
         "n",
         float(total) if side.label == "ours" else None,
         at_least=True,
+        every_run=True,
     )
+    return row, sorted(set(problems))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--skip-install", action="store_true", help="reuse the installed copy")
-    parser.add_argument("--only", default="12345", help="which groups to run, e.g. 13")
-    args = parser.parse_args()
-
-    ensure_venvs(args.skip_install)
-    ours, ref = Side("ours", OURS_VENV), Side("0.15.3", REF_VENV)
-    try:
-        prepare(ours)
-        prepare(ref)
-        rows: list[Row] = []
-        if "1" in args.only:
-            rows += bench_import(ours, ref, args.runs)
-        if "2" in args.only:
-            rows += bench_cli(ours, ref, args.runs)
-        if "3" in args.only:
-            rows += bench_token(ours, ref, args.runs)
-        if "4" in args.only:
-            rows += bench_client(ours, args.runs)
-        if "5" in args.only:
-            conc_runs = max(1, args.runs // 5)
-            rows.append(bench_concurrency(ours, conc_runs))
-            rows.append(bench_concurrency(ref, conc_runs))
-        print_table(rows, args.runs)
-    finally:
-        shutil.rmtree(ours.home, ignore_errors=True)
-        shutil.rmtree(ref.home, ignore_errors=True)
+# ---------------------------------------------------------------- the table
 
 
-def print_table(rows: list[Row], runs: int) -> None:
-    import platform
-
+def machine() -> str:
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -483,18 +598,70 @@ def print_table(rows: list[Row], runs: int) -> None:
                 break
     except OSError:
         pass
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
+        f"Python {platform.python_version()}"
+    )
+
+
+def load_average() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def print_table(rows: list[Row], runs: int, notes: list[str], started: str) -> None:
     print(
-        f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, {cpu}; "
-        f"Python {platform.python_version()}; {runs} interleaved runs; median (min–max)\n"
+        f"\nMachine: {machine()}. {runs} interleaved runs; median (min–max). "
+        f"Load average at start {started}, at end {load_average()}.\n"
     )
     width = max(len(r.name) for r in rows)
     print(f"| {'measure'.ljust(width)} | median (min–max) | target | status |")
     print(f"|{'-' * (width + 2)}|---|---|---|")
     for r in rows:
-        target = ""
-        if r.target is not None:
-            target = ("≥ " if r.at_least else "≤ ") + _fmt(r.unit)(r.target)
-        print(f"| {r.name.ljust(width)} | {r.cell()} | {target} | {r.status()} |")
+        print(f"| {r.name.ljust(width)} | {r.cell()} | {r.target_text()} | {r.status()} |")
+    for note in notes:
+        print(f"\n* {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="runs per figure (at least 10)")
+    parser.add_argument("--skip-install", action="store_true", help="reuse the installed copy")
+    parser.add_argument("--only", default="12345", help="which groups to run, e.g. 13")
+    parser.add_argument(
+        "--concurrency-runs", type=int, default=3, help="runs of group 5 (each is 8×200 saves)"
+    )
+    args = parser.parse_args()
+
+    started = load_average()
+    ensure_venvs(args.skip_install)
+    ours, ref = Side("ours", OURS_VENV), Side(REF_VERSION, REF_VENV)
+    notes: list[str] = []
+    try:
+        for side in (ours, ref):
+            notes.append(f"{side.label}: token stored in a {prepare(side)}")
+        rows: list[Row] = []
+        if "1" in args.only:
+            rows += bench_import(ours, ref, args.runs)
+        if "2" in args.only:
+            rows += bench_cli(ours, ref, args.runs)
+        if "3" in args.only:
+            rows += bench_token(ours, ref, args.runs)
+            prepare(ours)
+            prepare(ref)
+        if "4" in args.only:
+            rows += bench_client(ours, args.runs)
+        if "5" in args.only:
+            for side in (ours, ref):
+                row, problems = bench_concurrency(side, args.concurrency_runs)
+                rows.append(row)
+                notes += problems
+        print_table(rows, args.runs, notes, started)
+    finally:
+        shutil.rmtree(ours.home, ignore_errors=True)
+        shutil.rmtree(ref.home, ignore_errors=True)
 
 
 if __name__ == "__main__":
