@@ -50,7 +50,10 @@ SOURCE_RANKS: dict[str, int] = {
     "secrets-dir": 500,
     "dotenv": 400,
     "site": 300,
+    "legacy-env": 250,  # ANACONDA_CLOUD_* (deprecated, anaconda-auth 0.15)
     "config-toml": 200,
+    "legacy-toml": 150,  # [plugin.cloud] (deprecated, anaconda-auth 0.15)
+    "conda": 100,  # conda's proxy/TLS settings, when conda is installed
 }
 
 ENV_PREFIX = "ANACONDA_AUTH_"

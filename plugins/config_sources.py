@@ -9,17 +9,33 @@ secrets-dir    500   files named ``ANACONDA_AUTH_<KEY>`` in ``$ANACONDA_SECRETS_
                      (default ``/run/secrets``), if the directory exists
 dotenv         400   ``ANACONDA_AUTH_<KEY>=...`` lines of ``.env`` in the working directory
 site           300   the selected ``[sites.<name>]`` table of ``config.toml``
+legacy-env     250   deprecated ``ANACONDA_CLOUD_<KEY>`` variables (environment, then ``.env``)
 config-toml    200   ``[plugin.auth]`` of ``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``
+legacy-toml    150   the deprecated ``[plugin.cloud]`` table of the same file
+conda          100   conda's ``proxy_servers``, ``client_ssl_cert``, ``client_ssl_cert_key`` and
+                     ``ssl_verify``, when conda is installed
 =============  ====  ============================================================================
 
 Explicit arguments beat every source; field defaults lose to every source. Every ``load`` runs
 each time a configuration is built: nothing here caches values (the file readers cache parsed
 files by their modification stamp). An empty value (``ANACONDA_AUTH_API_KEY=``) counts as unset.
+
+The three legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
+modern counterpart, so a modern setting always wins; a deprecated value that is actually used
+(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling, and
+is logged once per process. The conda source is not deprecated and never warns: it lets the
+proxy and TLS settings of ``.condarc`` apply when nothing else sets them. It costs nothing when
+conda is not installed (one ``importlib.util.find_spec`` per process) and reads conda's settings
+once per process when it is, and only when one of its keys is still unset.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,11 +47,13 @@ from anaconda_auth._paths import (
     read_dotenv,
     secrets_dir,
 )
-from anaconda_auth.config import ENV_PREFIX, SOURCE_RANKS
+from anaconda_auth.config import ENV_PREFIX, FIELD_NAMES, SOURCE_RANKS
 from anaconda_auth.config_loader import LocatedValues, read_sites
 from anaconda_auth.exceptions import ConfigError
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import ConfigSource, ConfigValues
+
+log = logging.getLogger(__name__)
 
 
 def _env_name(key: str) -> str:
@@ -148,6 +166,156 @@ def load_plugin_auth(resolved: ConfigValues) -> LocatedValues:
     return LocatedValues(table, {key: f"{shown} [plugin.auth] {key}" for key in table})
 
 
+# --- legacy sources (anaconda-auth 0.15 compatibility) -------------------------------------
+
+LEGACY_ENV_PREFIX = "ANACONDA_CLOUD_"
+
+#: conda setting -> our key, as anaconda-auth 0.15 mapped them.
+CONDA_KEYS: dict[str, str] = {
+    "proxy_servers": "proxy_servers",
+    "client_ssl_cert": "client_cert",
+    "client_ssl_cert_key": "client_cert_key",
+    "ssl_verify": "ssl_verify",
+}
+
+_logged: set[str] = set()
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside anaconda-auth (for the caller of
+    ``_deprecated``), so the warning points at the code that built the configuration."""
+    frame = sys._getframe(2)  # the caller of _deprecated
+    level = 2
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        "anaconda_auth"
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _deprecated(what: str, instead: str) -> None:
+    """Warn that a deprecated spelling is in use (the message never holds a value)."""
+    message = (
+        f"{what} is deprecated and will stop working in a future anaconda-auth; {instead}."
+    )
+    warnings.warn(message, DeprecationWarning, stacklevel=_caller_level())
+    if message not in _logged:  # DeprecationWarning is hidden by default: say it once
+        _logged.add(message)
+        log.warning("%s", message)
+
+
+def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
+    """The keys of ``values`` that will be used: fields no higher source has set."""
+    return [key for key in values if key in FIELD_NAMES and key not in resolved]
+
+
+def load_legacy_env(resolved: ConfigValues) -> LocatedValues:
+    """``ANACONDA_CLOUD_<KEY>`` from the environment, then from ``.env`` (anaconda-auth 0.15
+    read both, below the site tables and above ``[plugin.auth]``)."""
+    values = LocatedValues()
+    for name, value in os.environ.items():
+        if name.startswith(LEGACY_ENV_PREFIX) and len(name) > len(LEGACY_ENV_PREFIX):
+            if value.strip():
+                key = name[len(LEGACY_ENV_PREFIX) :].lower()
+                values[key] = value
+                values.locations[key] = name
+    path = dotenv_path()
+    if path is not None:
+        for name, (value, lineno) in read_dotenv(path).values.items():
+            if not name.startswith(LEGACY_ENV_PREFIX) or len(name) == len(LEGACY_ENV_PREFIX):
+                continue
+            key = name[len(LEGACY_ENV_PREFIX) :].lower()
+            if key in values or not value.strip():
+                continue
+            values[key] = value
+            values.locations[key] = f"{display_path(path)} line {lineno}: {name}"
+    for key in _unused_fields(values, resolved):
+        _deprecated(values.locations[key], f"rename it to {_env_name(key)}")
+    return values
+
+
+def load_legacy_toml(resolved: ConfigValues) -> LocatedValues:
+    """The ``[plugin.cloud]`` table of ``config.toml`` (anaconda-cloud-auth's name)."""
+    path = config_toml_path()
+    data = read_config_toml(path)
+    plugin = data.get("plugin", {})
+    table = plugin.get("cloud", {}) if isinstance(plugin, dict) else {}
+    shown = display_path(path)
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"Invalid [plugin.cloud] in {shown}: expected a table of settings. Move the "
+            "settings to [plugin.auth] and remove it."
+        )
+    values = LocatedValues(table, {key: f"{shown} [plugin.cloud] {key}" for key in table})
+    for key in _unused_fields(values, resolved):
+        _deprecated(f"[plugin.cloud] {key} in {shown}", "move it to [plugin.auth]")
+    return values
+
+
+_conda_installed: bool | None = None
+
+
+def conda_installed() -> bool:
+    """Whether conda can be imported (looked up once per process, without importing it)."""
+    global _conda_installed
+    if _conda_installed is None:
+        import importlib.util
+
+        try:
+            _conda_installed = importlib.util.find_spec("conda") is not None
+        except (ImportError, ValueError):
+            _conda_installed = False
+    return _conda_installed
+
+
+@functools.lru_cache(maxsize=1)
+def conda_settings() -> dict[str, Any]:
+    """The conda settings that map to ours, read once per process (as conda reads .condarc).
+
+    Only values that differ from conda's defaults are returned (conda's default
+    ``ssl_verify`` is ``true``, as ours is). Empty when conda cannot be loaded.
+    """
+    try:
+        from conda.base.context import Context
+
+        context = Context()
+        raw = {ours: getattr(context, theirs, None) for theirs, ours in CONDA_KEYS.items()}
+    except Exception as exc:  # noqa: BLE001 - a broken conda must not break anaconda-auth
+        log.debug("conda settings not read: %s: %s", type(exc).__name__, exc)
+        return {}
+    values: dict[str, Any] = {}
+    if raw["proxy_servers"]:
+        values["proxy_servers"] = {str(k): str(v) for k, v in dict(raw["proxy_servers"]).items()}
+    for key in ("client_cert", "client_cert_key"):
+        if raw[key]:
+            values[key] = str(raw[key])
+    if raw["ssl_verify"] is not True and raw["ssl_verify"] is not None:
+        values["ssl_verify"] = raw["ssl_verify"]
+    return values
+
+
+def load_conda(resolved: ConfigValues) -> dict[str, Any]:
+    """conda's proxy, client certificate and TLS verification settings, for keys no other
+    source set. conda is imported only when installed and only when a key is still unset."""
+    if all(key in resolved for key in CONDA_KEYS.values()) or not conda_installed():
+        return {}
+    return {k: v for k, v in conda_settings().items() if k not in resolved}
+
+
+def _legacy_env_where(key: str) -> str:
+    return f"{LEGACY_ENV_PREFIX}{key.upper()}"
+
+
+def _legacy_toml_where(key: str) -> str:
+    return f"{display_path(config_toml_path())} [plugin.cloud] {key}"
+
+
+def _conda_where(key: str) -> str:
+    theirs = {ours: theirs for theirs, ours in CONDA_KEYS.items()}.get(key, key)
+    return f"conda's configuration (.condarc): {theirs}"
+
+
 def _secret_where(key: str) -> str:
     return str(secrets_dir() / _env_name(key))
 
@@ -196,9 +364,30 @@ def anaconda_auth_config_sources() -> Iterable[ConfigSource]:
         where=_site_where,
     )
     yield ConfigSource(
+        "legacy-env",
+        SOURCE_RANKS["legacy-env"],
+        load_legacy_env,
+        "deprecated ANACONDA_CLOUD_* variables (environment, then .env)",
+        where=_legacy_env_where,
+    )
+    yield ConfigSource(
         "config-toml",
         SOURCE_RANKS["config-toml"],
         load_plugin_auth,
         "[plugin.auth] of $ANACONDA_CONFIG_TOML or ~/.anaconda/config.toml",
         where=_toml_where,
+    )
+    yield ConfigSource(
+        "legacy-toml",
+        SOURCE_RANKS["legacy-toml"],
+        load_legacy_toml,
+        "the deprecated [plugin.cloud] table of config.toml",
+        where=_legacy_toml_where,
+    )
+    yield ConfigSource(
+        "conda",
+        SOURCE_RANKS["conda"],
+        load_conda,
+        "conda's proxy_servers, client_ssl_cert(_key) and ssl_verify, if conda is installed",
+        where=_conda_where,
     )

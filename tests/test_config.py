@@ -300,7 +300,17 @@ def test_a_registered_third_party_source_slots_in_by_rank(
     assert "client_id" not in plugin.seen[-1]
 
     names = [s.name for s in get_plugin_manager().get_config_sources()]
-    assert names == ["environment", "secrets-dir", "vault", "dotenv", "site", "config-toml"]
+    assert names == [
+        "environment",
+        "secrets-dir",
+        "vault",
+        "dotenv",
+        "site",
+        "legacy-env",
+        "config-toml",
+        "legacy-toml",
+        "conda",
+    ]
 
 
 def test_a_third_party_source_below_the_toml_table_loses_to_it(home: Path) -> None:
