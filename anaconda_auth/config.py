@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from anaconda_auth import __version__
+from anaconda_auth import __version__, _config_cache
 from anaconda_auth.config_loader import (
     Origin,
     Resolution,
@@ -362,7 +362,15 @@ class AnacondaAuthConfig(AnacondaAuthSite):
     """
 
     def __init__(self, **explicit: Any) -> None:
-        _validate_into(self, _resolve(explicit))
+        # Memoised while nothing it depends on changes (see anaconda_auth._config_cache).
+        key = _config_cache.key_for(type(self), explicit)
+        if key is not None and _config_cache.fill(self, key):
+            return
+        fingerprint = _config_cache.begin() if key is not None else None
+        resolution = _resolve(explicit)
+        _validate_into(self, resolution)
+        if key is not None and fingerprint is not None:
+            _config_cache.store(key, fingerprint, self, resolution.origins.values())
 
 
 def _resolve(explicit: dict[str, Any]) -> Resolution:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+import threading
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 
 class AnacondaAuthError(Exception):
@@ -63,12 +66,50 @@ class DeviceFlowDenied(DeviceFlowError):
     """The user denied the device authorization request."""
 
 
-class AuthenticationMissingError(requests.HTTPError, AnacondaAuthError):
-    """The server requires authentication and the request carried no API key."""
+if TYPE_CHECKING:
+
+    class AuthenticationMissingError(requests.HTTPError, AnacondaAuthError):
+        """The server requires authentication and the request carried no API key."""
+
+    class InvalidAuthentication(requests.HTTPError, AnacondaAuthError):
+        """The server rejected the API key the request carried."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # The two HTTP errors subclass requests.HTTPError, and importing requests costs tens
+        # of milliseconds: they are created when first asked for, so that reading a token
+        # (`anaconda auth api-key`) never imports requests.
+        if name in ("AuthenticationMissingError", "InvalidAuthentication"):
+            _define_http_errors()
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class InvalidAuthentication(requests.HTTPError, AnacondaAuthError):
-    """The server rejected the API key the request carried."""
+_lock = threading.Lock()
+
+
+def _define_http_errors() -> None:
+    namespace = globals()
+    with _lock:
+        if "InvalidAuthentication" in namespace:
+            return
+        _create_http_errors(namespace)
+    _register_with_cli()
+
+
+def _create_http_errors(namespace: dict[str, Any]) -> None:
+    import requests
+
+    class AuthenticationMissingError(requests.HTTPError, AnacondaAuthError):
+        """The server requires authentication and the request carried no API key."""
+
+    class InvalidAuthentication(requests.HTTPError, AnacondaAuthError):
+        """The server rejected the API key the request carried."""
+
+    for cls in (AuthenticationMissingError, InvalidAuthentication):
+        cls.__qualname__ = cls.__name__  # pickling and reprs find them at module level
+        namespace[cls.__name__] = cls
 
 
 def _register_with_cli() -> None:

@@ -348,9 +348,23 @@ _managers: dict[frozenset[str], AnacondaAuthPluginManager] = {}
 _current: tuple[tuple[Any, ...], AnacondaAuthPluginManager] | None = None
 
 
+#: ``os.environ``'s own mapping (a CPython detail): a copy shares its value objects, so an
+#: unchanged environment compares equal in well under a microsecond.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+#: An environment snapshot and the variable and path computed from it.
+_env_inputs: tuple[dict[Any, Any], str | None, str] | None = None
+
+
 def _inputs_key() -> tuple[Any, ...]:
     """What ``disabled_plugin_names`` depends on, cheaply: the variable and the file's stamp."""
-    path = _config_toml_path()
+    global _env_inputs
+    cached = _env_inputs
+    if cached is not None and cached[0] == _ENV_DATA:
+        disabled, path = cached[1], cached[2]
+    else:
+        disabled, path = os.environ.get(DISABLED_PLUGINS_ENV), _config_toml_path()
+        if _ENV_DATA is not None:
+            _env_inputs = (dict(_ENV_DATA), disabled, path)
     try:
         st = os.stat(path)
     except OSError:
@@ -362,7 +376,7 @@ def _inputs_key() -> tuple[Any, ...]:
             stamp = object()
         else:
             stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-    return (os.environ.get(DISABLED_PLUGINS_ENV), path, stamp)
+    return (disabled, path, stamp)
 
 
 def _build(disabled: frozenset[str]) -> AnacondaAuthPluginManager:

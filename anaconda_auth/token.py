@@ -11,7 +11,7 @@ import binascii
 import datetime as dt
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,32 @@ def jwt_claims(token: str) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise ValueError("the API key is not a JWT")
     return claims
+
+
+_EXPIRY_MAX = 16
+_expiries: dict[str, dt.datetime | None] = {}
+
+
+def _expiry(api_key: str) -> dt.datetime | None:
+    """The ``exp`` claim of an API key as an aware UTC datetime (remembered per key)."""
+    try:
+        return _expiries[api_key]
+    except KeyError:
+        pass
+    expires: dt.datetime | None = None
+    try:
+        exp = jwt_claims(api_key).get("exp")
+    except ValueError:
+        exp = None
+    if not isinstance(exp, bool) and isinstance(exp, (int, float)):
+        try:
+            expires = dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            expires = None
+    if len(_expiries) >= _EXPIRY_MAX:
+        _expiries.clear()
+    _expiries[api_key] = expires
+    return expires
 
 
 class RepoToken(BaseModel):
@@ -99,14 +125,25 @@ class TokenInfo(BaseModel):
 
     @classmethod
     def _from_stored(cls, value: str, source: str) -> TokenInfo:
-        try:
-            info = cls.model_validate(cls._decode(value))
-        except ValidationError as exc:
-            fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-            raise StorageError(
-                f"A token stored in {source!r} has invalid fields ({fields}); log in again "
-                "with `anaconda auth login --force`."
-            ) from None
+        # A token is read on every request of a client: the decoded form of the last few
+        # stored values is kept, and each caller gets its own copy (repo tokens included).
+        key = (cls, value)
+        template = _decoded.get(key)
+        if template is None:
+            try:
+                template = cls.model_validate(cls._decode(value))
+            except ValidationError as exc:
+                fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+                raise StorageError(
+                    f"A token stored in {source!r} has invalid fields ({fields}); log in again "
+                    "with `anaconda auth login --force`."
+                ) from None
+            if len(_decoded) >= _DECODED_MAX:
+                _decoded.clear()
+            _decoded[key] = template
+        info = template.model_copy()
+        # (through __dict__: an attribute assignment would mark the field as set)
+        info.__dict__["repo_tokens"] = [t.model_copy() for t in template.repo_tokens]
         info._source = source
         return info
 
@@ -126,12 +163,19 @@ class TokenInfo(BaseModel):
         """
         from anaconda_auth import token_storage
 
+        manager = None
         if config is None:
+            from anaconda_auth import _config_cache
             from anaconda_auth.config import AnacondaAuthConfig
 
-            config = AnacondaAuthConfig()
+            # The memoised configuration comes with the plugin manager it was checked against.
+            hot = _config_cache.current(AnacondaAuthConfig)
+            if hot is not None:
+                config, manager = cast("AnacondaAuthConfig", hot[0]), hot[1]
+            else:
+                config = AnacondaAuthConfig()
         domain = domain or config.domain
-        found = token_storage.read(KEYRING_NAME, domain, config)
+        found = token_storage.read(KEYRING_NAME, domain, config, manager=manager)
         if found is not None:
             value, backend = found
             info = cls._from_stored(value, backend.name)
@@ -211,16 +255,7 @@ class TokenInfo(BaseModel):
         """
         if self.api_key is None:
             return None
-        try:
-            exp = jwt_claims(self.api_key).get("exp")
-        except ValueError:
-            return None
-        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-            return None
-        try:
-            return dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return _expiry(self.api_key)
 
     @property
     def expired(self) -> bool:
@@ -268,3 +303,8 @@ class TokenInfo(BaseModel):
 
     def delete_all_repo_token(self) -> None:
         self.repo_tokens[:] = []
+
+
+_DECODED_MAX = 16
+#: Decoded stored values (see ``TokenInfo._from_stored``); never handed out, only copied.
+_decoded: dict[tuple[type[TokenInfo], str], TokenInfo] = {}

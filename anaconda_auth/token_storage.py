@@ -163,11 +163,13 @@ def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
 _order_cache: tuple[object, int, str, list[StorageBackend]] | None = None
 
 
-def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
+def read_order(
+    config: AnacondaAuthSite | None = None, manager: AnacondaAuthPluginManager | None = None
+) -> list[StorageBackend]:
     """The backends a read tries, in order (see the module docstring)."""
     global _order_cache
     preferred = _config(config).preferred_token_storage
-    pm = _manager()
+    pm = manager if manager is not None else _manager()
     cached = _order_cache
     generation = pm.generation
     if (
@@ -189,12 +191,58 @@ def read_order(config: AnacondaAuthSite | None = None) -> list[StorageBackend]:
     return list(order)
 
 
+# --- the read memo -----------------------------------------------------------------------------
+#
+# Clients read the token on every request. A backend may offer ``read_stamp(service, username)``:
+# a cheap value that changes whenever what ``is_available()`` and ``get_password()`` would
+# answer for that entry may change (``None``: cannot tell). When every backend a read consulted
+# offered one, the result is remembered with the stamps, the configuration's values and the
+# plugin manager; while all of them are unchanged the next read returns it without asking the
+# backends. Errors are never remembered. See CONTRIBUTING.md, "Performance".
+
+_READ_MEMO_MAX = 32
+
+
+@dataclass(frozen=True)
+class _ReadMemo:
+    pm: object
+    generation: int
+    config_values: dict[str, object]
+    stamps: tuple[tuple[StorageBackend, object], ...]
+    result: tuple[str, StorageBackend] | None
+
+
+_read_memos: dict[tuple[str, str, bool], _ReadMemo] = {}
+
+
+def _read_stamp(backend: StorageBackend, service: str, username: str) -> object | None:
+    stamp_fn = getattr(backend, "read_stamp", None)
+    if stamp_fn is None:
+        return None
+    try:
+        return stamp_fn(service, username)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - no stamp: the read simply is not remembered
+        log.debug("read_stamp() of %s raised", backend.name, exc_info=True)
+        return None
+
+
+def _memo_valid(
+    memo: _ReadMemo, pm: object, generation: int, config: AnacondaAuthSite, key: tuple[str, str]
+) -> bool:
+    if memo.pm is not pm or memo.generation != generation:
+        return False
+    if config.__dict__ != memo.config_values:
+        return False
+    return all(_read_stamp(b, *key) == stamp for b, stamp in memo.stamps)
+
+
 def read(
     service: str,
     username: str,
     config: AnacondaAuthSite | None = None,
     *,
     writable_only: bool = False,
+    manager: AnacondaAuthPluginManager | None = None,
 ) -> tuple[str, StorageBackend] | None:
     """The first stored value and the backend it came from, or ``None``.
 
@@ -202,43 +250,74 @@ def read(
     API key). Raises :class:`StorageUnavailableError` when nothing is found and the preferred
     backend could not be searched, and :class:`StorageError` when nothing is found and a
     backend failed (a corrupt file, say): "not logged in" would hide the problem.
+    ``manager`` is the current plugin manager, when the caller has just looked it up.
     """
     config = _config(config)
+    pm = manager if manager is not None else _manager()
+    generation = pm.generation
+    memo_key = (service, username, writable_only)
+    with using_config(config):
+        memo = _read_memos.get(memo_key)
+        if memo is not None and _memo_valid(memo, pm, generation, config, (service, username)):
+            return memo.result
+        stamps: list[tuple[StorageBackend, object]] = []
+        result = _read(service, username, config, writable_only, stamps, pm)
+        if all(stamp is not None for _, stamp in stamps):
+            if len(_read_memos) >= _READ_MEMO_MAX:
+                _read_memos.clear()
+            _read_memos[memo_key] = _ReadMemo(
+                pm, generation, dict(config.__dict__), tuple(stamps), result
+            )
+        return result
+
+
+def _read(
+    service: str,
+    username: str,
+    config: AnacondaAuthSite,
+    writable_only: bool,
+    stamps: list[tuple[StorageBackend, object]],
+    pm: AnacondaAuthPluginManager,
+) -> tuple[str, StorageBackend] | None:
+    """:func:`read` itself; appends the stamp of each backend consulted (taken before it is)."""
     preferred = config.preferred_token_storage
     problem: StorageError | None = None
     preferred_seen = False
-    with using_config(config):
-        for backend in read_order(config):
-            if writable_only and backend.read_only:
-                continue
-            is_preferred = backend.name == preferred
-            preferred_seen = preferred_seen or is_preferred
-            ok, reason = _available(backend)
-            if not ok:
-                if is_preferred:
-                    problem = _unavailable(backend.name, reason)
-                else:
-                    log.debug("token storage %s skipped: %s", backend.name, reason)
-                continue
-            try:
-                value = _call(backend, "read a token", backend.get_password, service, username)
-            except StorageUnavailableError as exc:
-                if is_preferred:
-                    problem = exc
-                log.debug("token storage %s skipped: %s", backend.name, exc)
-                continue
-            except StorageError as exc:
-                if is_preferred:
-                    raise
-                log.info("token storage %s could not be read: %s", backend.name, exc)
-                problem = problem or exc
-                continue
-            if value is not None:
-                return value, backend
+    for backend in read_order(config, pm):
+        if writable_only and backend.read_only:
+            continue
+        is_preferred = backend.name == preferred
+        preferred_seen = preferred_seen or is_preferred
+        stamps.append((backend, _read_stamp(backend, service, username)))
+        ok, reason = _available(backend)
+        if not ok:
+            stamps.append((backend, None))  # only clean reads are remembered
+            if is_preferred:
+                problem = _unavailable(backend.name, reason)
+            else:
+                log.debug("token storage %s skipped: %s", backend.name, reason)
+            continue
+        try:
+            value = _call(backend, "read a token", backend.get_password, service, username)
+        except StorageUnavailableError as exc:
+            stamps.append((backend, None))
+            if is_preferred:
+                problem = exc
+            log.debug("token storage %s skipped: %s", backend.name, exc)
+            continue
+        except StorageError as exc:
+            stamps.append((backend, None))
+            if is_preferred:
+                raise
+            log.info("token storage %s could not be read: %s", backend.name, exc)
+            problem = problem or exc
+            continue
+        if value is not None:
+            return value, backend
     if problem is not None:
         raise problem
     if not preferred_seen:
-        backends = all_backends()
+        backends = pm.get_storage_backends()
         if preferred not in backends:
             raise _not_installed(preferred, backends)
     return None

@@ -762,6 +762,35 @@ class AnacondaKeyringBackend:
             return False, f"cannot create {path}: {directory} is not writable"
         return True, ""
 
+    def read_stamp(self, service: str, username: str) -> object | None:
+        """A value that changes whenever ``is_available()`` or ``get_password()`` may answer
+        differently (see ``token_storage``): the path, the stat of the file and of its key file
+        (or the passphrase's fingerprint). ``None`` (do not remember the read) when the file is
+        missing or was changed in the last two seconds (its stamp may not be unique yet)."""
+        path = os.fspath(self.path)
+        now = time.time_ns()
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) < _RACY_NS:
+            return None
+        key: object = None
+        try:
+            kst = os.stat(path + ".key")
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return None
+        else:
+            if now - max(kst.st_mtime_ns, kst.st_ctime_ns) < _RACY_NS:
+                return None
+            key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
+        passphrase = _passphrase()
+        phrase = _fingerprint(passphrase) if passphrase is not None else None
+        file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
+        return (path, file, st.st_uid, st.st_gid, key, phrase)
+
     def get_password(self, service: str, username: str) -> str | None:
         return _load(self.path).doc.get(service, {}).get(username)
 

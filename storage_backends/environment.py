@@ -43,6 +43,10 @@ class EnvironmentBackend:
         }
         return base64.b64encode(json.dumps(payload).encode()).decode()
 
+    def read_stamp(self, service: str, username: str) -> object:
+        """What the answer depends on besides the configuration (nothing): see token_storage."""
+        return ()
+
     def set_password(self, service: str, username: str, password: str) -> None:
         raise StorageError("The environment token storage is read-only.")
 

@@ -114,15 +114,19 @@ def register_with_cli_base() -> None:
     exceptions = sys.modules.get("anaconda_auth.exceptions")
     if exceptions is None:
         return
-    import requests.exceptions as rexc
-
-    types: list[type[BaseException]] = [
-        rexc.HTTPError,
-        rexc.ConnectionError,
-        rexc.SSLError,
-        rexc.ProxyError,
-        rexc.ConnectTimeout,
-    ]
+    types: list[type[BaseException]] = []
+    # requests is not imported for that (tens of milliseconds on every `anaconda auth
+    # api-key`): its types are registered once it is, when anaconda_auth.exceptions creates
+    # its HTTP errors (see there), and @_command registers any type a command raises.
+    rexc = sys.modules.get("requests.exceptions")
+    if rexc is not None:
+        types += [
+            rexc.HTTPError,
+            rexc.ConnectionError,
+            rexc.SSLError,
+            rexc.ProxyError,
+            rexc.ConnectTimeout,
+        ]
     pending: list[type[BaseException]] = [exceptions.AnacondaAuthError]
     while pending:
         cls = pending.pop()

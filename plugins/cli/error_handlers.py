@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 from anaconda_auth.plugins.cli._state import (
     STATE,
     err_console,
@@ -24,8 +24,6 @@ from anaconda_auth.plugins.cli._state import (
 
 from anaconda_auth.exceptions import (
     AnacondaAuthError,
-    AuthenticationMissingError,
-    InvalidAuthentication,
     LoginRequiredError,
     TokenExpiredError,
     TokenNotFoundError,
@@ -33,16 +31,27 @@ from anaconda_auth.exceptions import (
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import RETRY_AFTER_LOGIN, ErrorHandler
 
+if TYPE_CHECKING:
+    import requests
+
+# requests (and the two exceptions that subclass its HTTPError) are imported only when an error
+# is handled: this module is loaded with the plugin manager, on every token read.
+
 API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
 
-#: The exceptions that mean "log in and try again", with the sentence shown for each.
-LOGIN_REQUIRED: dict[type[BaseException], str] = {
-    TokenNotFoundError: "Login is required to complete this action.",
-    LoginRequiredError: "Login is required to complete this action.",
-    AuthenticationMissingError: "The server requires you to log in for this action.",
-    TokenExpiredError: "Your API key has expired.",
-    InvalidAuthentication: "The server did not accept your API key.",
-}
+
+@cache
+def login_required_texts() -> dict[type[BaseException], str]:
+    """The exceptions that mean "log in and try again", with the sentence shown for each."""
+    from anaconda_auth.exceptions import AuthenticationMissingError, InvalidAuthentication
+
+    return {
+        TokenNotFoundError: "Login is required to complete this action.",
+        LoginRequiredError: "Login is required to complete this action.",
+        AuthenticationMissingError: "The server requires you to log in for this action.",
+        TokenExpiredError: "Your API key has expired.",
+        InvalidAuthentication: "The server did not accept your API key.",
+    }
 
 
 def print_headline(exc: BaseException, text: str | None = None) -> None:
@@ -92,10 +101,11 @@ def _ask_to_login() -> bool:
 
 def login_required(exc: BaseException) -> int:
     """Offer an interactive login on a terminal (once per command); otherwise explain how."""
-    text = LOGIN_REQUIRED.get(type(exc))
+    texts = login_required_texts()
+    text = texts.get(type(exc))
     if text is None:
         text = next(
-            (t for cls, t in LOGIN_REQUIRED.items() if isinstance(exc, cls)),
+            (t for cls, t in texts.items() if isinstance(exc, cls)),
             "Login is required to complete this action.",
         )
     print_headline(exc, text)
@@ -164,6 +174,8 @@ def _server_message(data: dict[str, Any]) -> str | None:
 
 def http_error(exc: BaseException) -> int:
     """``HTTPError: 422 Client Error: Unprocessable Entity for url: ...`` plus the server's word."""
+    import requests
+
     assert isinstance(exc, requests.HTTPError)
     data = _json_error(exc.response)
     error = data.get("error")
@@ -189,6 +201,8 @@ def _host(exc: requests.RequestException) -> str:
 
 
 def connection_error(exc: BaseException) -> int:
+    import requests
+
     assert isinstance(exc, requests.RequestException)
     print_headline(exc, f"Could not connect to {_host(exc)}.")
     err_console().print(f"  {exc}", markup=False, style="dim")
@@ -201,6 +215,8 @@ def connection_error(exc: BaseException) -> int:
 
 
 def ssl_error(exc: BaseException) -> int:
+    import requests
+
     assert isinstance(exc, requests.RequestException)
     print_headline(exc, f"The TLS certificate of {_host(exc)} could not be verified.")
     err_console().print(f"  {exc}", markup=False, style="dim")
@@ -220,9 +236,11 @@ def anaconda_auth_error(exc: BaseException) -> int:
 
 
 def builtin_handlers() -> list[ErrorHandler]:
+    import requests
+
     handlers = [
         ErrorHandler(f"login-required:{cls.__name__}", cls, login_required)
-        for cls in LOGIN_REQUIRED
+        for cls in login_required_texts()
     ]
     handlers += [
         ErrorHandler("anaconda-auth-error", AnacondaAuthError, anaconda_auth_error),

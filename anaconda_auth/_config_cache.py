@@ -1,0 +1,313 @@
+"""Memoised configuration: ``AnacondaAuthConfig()`` with nothing changed costs microseconds.
+
+Resolving the configuration asks every config source and validates the merged values with
+pydantic (100-200 µs). Token reads, and so every request of a ``BaseClient``, resolve it again
+so that a changed environment or file is seen at once. This module keeps the last validated
+result for each set of explicit arguments together with a *fingerprint* of everything the
+built-in sources and the validators read, and hands out a copy while the fingerprint holds:
+
+* the whole process environment (``os.environ``): the ``ANACONDA_*`` variables, but also
+  ``HOME`` (``~`` in paths) and any variable a ``$VAR`` in a path may name;
+* the ``stat`` stamps (device, inode, mtime, ctime, size) of ``config.toml``, of ``.env`` in
+  the working directory (stat'ed by its relative name, so a change of directory is a change of
+  file), of the secrets directory and of each ``ANACONDA_AUTH_*`` file in it; a missing file
+  is a stamp too;
+* the plugin manager and its generation (plugins registered or removed);
+* that the CA bundle ``ssl_verify`` names still exists (the validator checks it).
+
+The configuration does not otherwise depend on the working directory: relative paths stay
+relative in the model.
+
+Nothing is memoised when a config source whose inputs are not covered here is installed (a
+third party's, or a built-in missing from :data:`KNOWN_SOURCES`), when one of the files changed
+in the last two seconds (a rewrite within the file system's timestamp granularity could keep
+the same stamp: the "racy git" rule), when an explicit argument cannot be compared by value, or
+when a value came from a source that warns when it is used. Errors are never memoised. Each
+caller gets its own copy, containers included: the config model is mutable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pydantic import BaseModel
+
+    from anaconda_auth.config_loader import Origin
+    from anaconda_auth.manager import AnacondaAuthPluginManager
+
+#: A file changed more recently than this (in ns) is not trusted to have a unique stamp.
+_RACY_NS = 2_000_000_000
+_MAX_ENTRIES = 32
+_SECRETS_PREFIX = "ANACONDA_AUTH_"
+
+_Stamp = tuple[int, int, int, int, int] | None
+
+#: The built-in config sources whose inputs the fingerprint covers. A source missing here (a
+#: third party's, or a new built-in) turns memoisation off: add it only with its inputs covered.
+KNOWN_SOURCES = frozenset(
+    {
+        "environment",  # os.environ
+        "secrets-dir",  # the directory and its ANACONDA_AUTH_* files
+        "dotenv",  # .env in the working directory
+        "site",  # config.toml, ANACONDA_DEFAULT_SITE
+        "config-toml",  # config.toml
+        "legacy-env",  # os.environ, .env
+        "legacy-toml",  # config.toml
+        "conda",  # read once per process by the source itself
+    }
+)
+#: Sources that warn (DeprecationWarning) whenever one of their values is used: a result that
+#: uses one is not memoised, so the warning is raised every time, as without the memo.
+WARNING_SOURCES = frozenset({"legacy-env", "legacy-toml"})
+
+
+class _Uncacheable(Exception):
+    """The inputs cannot be fingerprinted reliably right now."""
+
+
+@dataclass(frozen=True)
+class _Fingerprint:
+    pm: AnacondaAuthPluginManager
+    generation: int
+    env: dict[Any, Any]
+    #: config.toml and the secrets directory, as computed from ``env``
+    paths: tuple[str, str]
+    stamps: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fingerprint: _Fingerprint
+    template: BaseModel
+    ssl_path: str | None
+
+
+_entries: dict[tuple[Any, ...], _Entry] = {}
+_builtin_only: dict[tuple[int, int], bool] = {}
+_secrets_listing: dict[str, tuple[_Stamp, tuple[str, ...]]] = {}
+_lock = threading.Lock()
+#: Copied dictionaries share the value objects, so comparing a snapshot with ``os.environ``'s
+#: own mapping is cheap. ``_data`` is a CPython detail; without it the public mapping is used.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+
+
+def clear() -> None:
+    """Forget every memoised configuration (tests; never needed for correctness)."""
+    with _lock:
+        _entries.clear()
+        _builtin_only.clear()
+        _secrets_listing.clear()
+
+
+def _env_snapshot() -> dict[Any, Any]:
+    return dict(_ENV_DATA) if _ENV_DATA is not None else dict(os.environ)
+
+
+def _env_unchanged(snapshot: dict[Any, Any]) -> bool:
+    return bool(snapshot == (_ENV_DATA if _ENV_DATA is not None else os.environ))
+
+
+def _stamp(path: str, now: int, *, usually_missing: bool = False) -> _Stamp:
+    # os.access answers "no such file" without raising, which costs half a failed stat
+    if usually_missing and not os.access(path, os.F_OK, follow_symlinks=False):
+        return None
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:  # unreadable: let the source report it, uncached
+        raise _Uncacheable from exc
+    if now - max(st.st_mtime_ns, st.st_ctime_ns) < _RACY_NS:
+        raise _Uncacheable
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def _paths() -> tuple[str, str]:
+    override = os.environ.get("ANACONDA_CONFIG_TOML")
+    if override:
+        toml = os.path.expanduser(os.path.expandvars(override))
+    else:
+        toml = os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
+    secrets = os.path.expanduser(
+        os.path.expandvars(os.environ.get("ANACONDA_SECRETS_DIR") or "/run/secrets")
+    )
+    return toml, secrets
+
+
+def _secrets_stamps(directory: str, now: int) -> tuple[Any, ...]:
+    dir_stamp = _stamp(directory, now, usually_missing=True)
+    if dir_stamp is None:
+        return (None,)
+    listed = _secrets_listing.get(directory)
+    if listed is None or listed[0] != dir_stamp:
+        try:
+            names = tuple(
+                sorted(
+                    entry.name
+                    for entry in os.scandir(directory)
+                    if entry.name.upper().startswith(_SECRETS_PREFIX)
+                )
+            )
+        except OSError as exc:
+            raise _Uncacheable from exc
+        _secrets_listing[directory] = (dir_stamp, names)
+    else:
+        names = listed[1]
+    # each file is stamped through symlinks (Kubernetes swaps a ..data link on update)
+    return (dir_stamp, tuple(_stamp(os.path.join(directory, n), now) for n in names))
+
+
+def _stamps(paths: tuple[str, str]) -> tuple[Any, ...]:
+    now = time.time_ns()
+    toml, secrets = paths
+    return (
+        _stamp(toml, now),
+        _stamp(".env", now, usually_missing=True),
+        _secrets_stamps(secrets, now),
+    )
+
+
+def _builtin_sources_only(pm: AnacondaAuthPluginManager) -> bool:
+    key = (id(pm), pm.generation)
+    known = _builtin_only.get(key)
+    if known is None:
+        known = all(
+            source.name in KNOWN_SOURCES and source.load.__module__.startswith("anaconda_auth.")
+            for source in pm.get_config_sources()
+        )
+        if len(_builtin_only) > 8:
+            _builtin_only.clear()
+        _builtin_only[key] = known
+    return known
+
+
+def _fingerprint() -> _Fingerprint | None:
+    from anaconda_auth.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    if not _builtin_sources_only(pm):
+        return None
+    env = _env_snapshot()
+    try:
+        paths = _paths()
+        stamps = _stamps(paths)
+    except (_Uncacheable, OSError):
+        return None
+    return _Fingerprint(pm, pm.generation, env, paths, stamps)
+
+
+def _still_valid(fp: _Fingerprint) -> bool:
+    # The plugin manager depends only on the environment and config.toml, both checked here:
+    # while they are unchanged the current manager is the one get_plugin_manager() returns
+    # (a manager built from a config.toml changed since is impossible: a change in the last
+    # two seconds makes the fingerprint uncacheable).
+    from anaconda_auth import manager
+
+    current = manager._current
+    if current is None or current[1] is not fp.pm or fp.pm.generation != fp.generation:
+        return False
+    if not _env_unchanged(fp.env):
+        return False
+    try:
+        return _stamps(fp.paths) == fp.stamps
+    except (_Uncacheable, OSError):
+        return False
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in that compares equal only for equal values of the same types."""
+    if value is None or isinstance(value, (str, bool, int, float, PurePath)):
+        return (type(value), value)
+    if isinstance(value, dict):
+        return (dict, tuple((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_freeze(v) for v in value))
+    raise TypeError
+
+
+def key_for(cls: type, explicit: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The memo key for ``cls(**explicit)``, or ``None`` if the arguments cannot be compared."""
+    if not explicit:
+        return (cls,)
+    try:
+        return (cls, tuple((k, _freeze(v)) for k, v in sorted(explicit.items())))
+    except TypeError:
+        return None
+
+
+def _copy_into(target: BaseModel, source: BaseModel) -> None:
+    """Make ``target`` an independent copy of ``source`` (as ``model_copy`` would, in place)."""
+    values = {k: v.copy() if type(v) in (dict, list) else v for k, v in source.__dict__.items()}
+    extra = source.__pydantic_extra__
+    private = source.__pydantic_private__
+    object.__setattr__(target, "__dict__", values)
+    object.__setattr__(target, "__pydantic_fields_set__", set(source.__pydantic_fields_set__))
+    object.__setattr__(target, "__pydantic_extra__", dict(extra) if extra is not None else None)
+    object.__setattr__(
+        target, "__pydantic_private__", dict(private) if private is not None else None
+    )
+
+
+def _valid_entry(key: tuple[Any, ...]) -> _Entry | None:
+    entry = _entries.get(key)
+    if entry is None or not _still_valid(entry.fingerprint):
+        return None
+    if entry.ssl_path is not None and not os.path.exists(entry.ssl_path):
+        return None
+    return entry
+
+
+def fill(target: BaseModel, key: tuple[Any, ...]) -> bool:
+    """Copy the memoised configuration for ``key`` into ``target`` if nothing changed."""
+    entry = _valid_entry(key)
+    if entry is None:
+        return False
+    _copy_into(target, entry.template)
+    return True
+
+
+def current(cls: type[BaseModel]) -> tuple[BaseModel, AnacondaAuthPluginManager] | None:
+    """A copy of the memoised ``cls()`` and the plugin manager it was checked against, if
+    nothing changed (token reads use both, without asking for the manager again)."""
+    entry = _valid_entry((cls,))
+    if entry is None:
+        return None
+    target = cls.__new__(cls)
+    _copy_into(target, entry.template)
+    return target, entry.fingerprint.pm
+
+
+def begin() -> _Fingerprint | None:
+    """Take the fingerprint *before* resolving, so a change during resolution is not hidden."""
+    try:
+        return _fingerprint()
+    except Exception:  # noqa: BLE001 - the normal resolution reports any problem
+        return None
+
+
+def store(
+    key: tuple[Any, ...], fingerprint: _Fingerprint, model: BaseModel, origins: Iterable[Origin]
+) -> None:
+    """Remember a freshly validated configuration under the fingerprint taken before it.
+
+    ``origins`` are where its values came from: a value from a source that warns when used
+    keeps the result out of the memo.
+    """
+    if any(origin.source in WARNING_SOURCES for origin in origins):
+        return
+    template = type(model).__new__(type(model))
+    _copy_into(template, model)
+    ssl_verify = getattr(model, "ssl_verify", None)
+    ssl_path = ssl_verify if isinstance(ssl_verify, str) and ssl_verify != "truststore" else None
+    with _lock:
+        if len(_entries) >= _MAX_ENTRIES:
+            _entries.clear()
+        _entries[key] = _Entry(fingerprint, template, ssl_path)
