@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "client_factory", "hookimpl", "login", "logout"]
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in ("login", "logout"):
         from anaconda_auth import actions

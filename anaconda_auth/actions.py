@@ -67,6 +67,8 @@ def login(
     *,
     device: bool | None = None,
     ui: LoginUI | None = None,
+    basic: bool = False,
+    config: AnacondaAuthSite | None = None,
 ) -> None:
     """Log in interactively and store a new API key, unless a valid one exists and not ``force``.
 
@@ -76,10 +78,21 @@ def login(
     On any failure an :class:`~anaconda_auth.exceptions.AuthenticationError` (or a storage /
     config error) is raised and nothing is stored; an existing key is left as it was. Ctrl-C
     raises ``KeyboardInterrupt`` after the loopback server is closed, with nothing stored.
+
+    ``config=`` (deprecated in 0.15: use ``site=``) and ``basic=False`` are accepted for code
+    written for anaconda-auth 0.15; the username/password login (``basic=True``) is gone.
     """
     from anaconda_auth import _http, browser_flow, device_flow, oidc
     from anaconda_auth.token_storage import preferred_backend
 
+    if basic:
+        from anaconda_auth.exceptions import AuthenticationError
+
+        raise AuthenticationError(
+            "The username/password login (basic=True) is no longer supported; log in with the "
+            "browser or the device code (login() without basic=True)."
+        )
+    site = _site_or_config(site, config)
     config = load_site_config(site, ssl_verify=ssl_verify)
     if not force and is_logged_in(config):
         log.debug("already logged in to %s; not logging in again", config.domain)
@@ -160,18 +173,42 @@ def _store_api_key(
     return info
 
 
-def logout(site: str | AnacondaAuthSite | None = None) -> None:
-    """Remove the stored API key for the site; no error if there is none."""
+def logout(
+    site: str | AnacondaAuthSite | None = None, *, config: AnacondaAuthSite | None = None
+) -> None:
+    """Remove the stored API key for the site; no error if there is none.
+
+    ``config=`` is the deprecated spelling of ``site=`` (anaconda-auth 0.15).
+    """
     from anaconda_auth.exceptions import TokenNotFoundError
     from anaconda_auth.token import MIGRATIONS, TokenInfo
 
-    config = load_site_config(site)
+    config = load_site_config(_site_or_config(site, config))
     for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
         try:
             TokenInfo(domain=domain).delete(config=config)
             log.debug("removed the stored token for %s", domain)
         except TokenNotFoundError:
             pass
+
+
+def _site_or_config(
+    site: str | AnacondaAuthSite | None, config: AnacondaAuthSite | None
+) -> str | AnacondaAuthSite | None:
+    """``site``, or the deprecated ``config=`` keyword of anaconda-auth 0.15."""
+    if config is None:
+        return site
+    if site is not None:
+        raise ValueError("Give only one of site= and config= (config= is deprecated).")
+    import warnings
+
+    warnings.warn(
+        "The config= keyword argument is deprecated; pass the site as site= (a name, a "
+        "domain or an AnacondaAuthSite).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return config
 
 
 def is_logged_in(site: str | AnacondaAuthSite | None = None) -> bool:
@@ -234,3 +271,103 @@ def current_token(site: str | AnacondaAuthSite | None = None) -> TokenInfo:
 
     config = load_site_config(site)
     return TokenInfo.load(config.domain, config=config)
+
+
+# --------------------------------------------------------------------------------------------
+# The lower-level steps of anaconda-auth 0.15, for code that runs its own login
+# --------------------------------------------------------------------------------------------
+
+
+def make_auth_code_request_url(
+    code_challenge: str, state: str, config: str | AnacondaAuthSite | None = None
+) -> str:
+    """The authorization URL of the browser login (PKCE S256) for the site's provider."""
+    from anaconda_auth import browser_flow, oidc
+
+    site = load_site_config(config)
+    provider = oidc.discover(site)
+    return browser_flow.authorize_url(
+        provider.authorization_endpoint,
+        client_id=site.client_id,
+        redirect_uri=site.redirect_uri,
+        state=state,
+        challenge=code_challenge,
+    )
+
+
+def _grant(config: str | AnacondaAuthSite | None, data: dict[str, str], what: str) -> str:
+    from anaconda_auth import _http, oidc
+
+    site = load_site_config(config)
+    session = _http.make_session(site)
+    try:
+        provider = oidc.discover(site, session)
+        tokens = oidc.token_request(
+            session, provider, {**data, "client_id": site.client_id}, what=what
+        )
+    finally:
+        session.close()
+    return tokens.access_token
+
+
+def request_access_token(
+    auth_code: str, code_verifier: str, config: str | AnacondaAuthSite | None = None
+) -> str:
+    """Exchange an authorization code (and its PKCE verifier) for an access token.
+
+    An error answer from the provider raises
+    :class:`~anaconda_auth.exceptions.AuthenticationError`.
+    """
+    site = load_site_config(config)
+    return _grant(
+        site,
+        {
+            "grant_type": "authorization_code",
+            "code": auth_code,
+            "redirect_uri": site.redirect_uri,
+            "code_verifier": code_verifier,
+        },
+        "The authorization code exchange",
+    )
+
+
+def refresh_access_token(refresh_token: str, config: str | AnacondaAuthSite | None = None) -> str:
+    """A new access token from a refresh token.
+
+    0.15 raised ``requests.HTTPError`` when the provider refused; this raises
+    :class:`~anaconda_auth.exceptions.AuthenticationError` (an ``OAuthError`` naming the
+    provider's ``error``), like every other login step.
+    """
+    return _grant(
+        config,
+        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+        "Refreshing the access token",
+    )
+
+
+def get_api_key(
+    access_token: str,
+    config: str | AnacondaAuthSite | bool | None = None,
+    *,
+    ssl_verify: bool | str | None = None,
+) -> str:
+    """Create a new API key for the user of ``access_token`` and return it (nothing is stored).
+
+    Takes 0.15's ``get_api_key(access_token, config=None)`` and the older
+    ``get_api_key(access_token, ssl_verify)`` order: a bool in second place is ``ssl_verify``
+    (``True`` meaning "as configured"). Failure raises
+    :class:`~anaconda_auth.exceptions.AuthenticationError`.
+    """
+    from anaconda_auth import _http
+    from anaconda_auth.api_keys import mint_api_key
+
+    if isinstance(config, bool):
+        if ssl_verify is None and not config:
+            ssl_verify = False
+        config = None
+    site = load_site_config(config, ssl_verify=ssl_verify)
+    session = _http.make_session(site)
+    try:
+        return mint_api_key(site, access_token, session)
+    finally:
+        session.close()

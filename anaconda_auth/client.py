@@ -31,19 +31,26 @@ from anaconda_auth.exceptions import (
     ConfigError,
     InvalidAuthentication,
 )
+from anaconda_auth.exceptions import TokenExpiredError as TokenExpiredError  # as in 0.15
+from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  # as in 0.15
 
 if TYPE_CHECKING:
     import ssl
 
     from requests import PreparedRequest
 
-    from anaconda_auth.config import AnacondaAuthSite
+    # importable from here, as in 0.15 (loaded on first use by __getattr__ below)
+    from anaconda_auth.config import AnacondaAuthConfig as AnacondaAuthConfig
+    from anaconda_auth.config import AnacondaAuthSite as AnacondaAuthSite
+    from anaconda_auth.token import TokenInfo as TokenInfo
 
 __all__ = [
     "AnacondaResponse",
     "ApiVersionWarning",
     "BaseClient",
+    "BearerAuth",
     "client_factory",
+    "login_required",
 ]
 
 log = logging.getLogger(__name__)
@@ -192,32 +199,57 @@ class AnacondaResponse(requests.Response):
         super().raise_for_status()
 
 
+def login_required(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """A ``requests`` response hook (the 0.15 API): for a 401/403 whose JSON body says
+    ``{"error": {"code": "auth_required"}}``, replace ``response.reason`` with what to do, so
+    ``raise_for_status()`` on a plain ``requests`` response explains it.
+
+    :class:`BaseClient` does not need it (its responses raise
+    :class:`AuthenticationMissingError` / :class:`InvalidAuthentication`); it is kept for code
+    that adds it to its own sessions, ``session.hooks["response"].append(login_required)``.
+    """
+    if response.status_code in (401, 403) and _error_code(response) == "auth_required":
+        request = response.request
+        if request is not None and "Authorization" in request.headers:
+            response.reason = "Your API key or login token is invalid."
+        else:
+            response.reason = (
+                "You must log in before using this API endpoint or provide an api_key to "
+                "your client."
+            )
+    return response
+
+
 # --------------------------------------------------------------------------------------------
 # Authentication: the bearer token, only for the configured site
 # --------------------------------------------------------------------------------------------
 
 
-class _BearerAuth(AuthBase):
-    """Adds ``Authorization: Bearer <key>`` to requests for the configured origins only.
+class BearerAuth(AuthBase):
+    """``Authorization: Bearer <key>`` for every request it is attached to (the 0.15 API).
 
-    With a fixed ``api_key`` that key is used; otherwise the stored token for ``domain`` is
-    looked up for every request. Requests to any other origin go out without credentials.
+    With ``api_key`` that key is sent; otherwise the stored, unexpired API key for ``domain``
+    (default: the configured domain) is looked up on each request, and no header is added when
+    there is none. Attach it only to requests for that site: unlike the client's own auth, it
+    does not check where a request goes.
     """
 
-    def __init__(
-        self,
-        domain: str,
-        origins: frozenset[Origin],
-        api_key: str | None,
-        fallback_authorization: str | None = None,
-    ) -> None:
+    def __init__(self, domain: str | None = None, api_key: str | None = None) -> None:
+        if domain is None:
+            from anaconda_auth.config import AnacondaAuthConfig
+
+            domain = AnacondaAuthConfig().domain
         self.domain = domain
-        self.origins = origins
-        self._api_key = api_key
-        self._fallback = fallback_authorization
+        self.api_key = api_key
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} domain={self.domain!r}>"
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        key = self.api_key or self._stored_key()
+        if key:
+            request.headers["Authorization"] = f"Bearer {key}"
+        return request
 
     def _stored_key(self) -> str | None:
         from anaconda_auth.exceptions import TokenNotFoundError
@@ -234,11 +266,31 @@ class _BearerAuth(AuthBase):
             return None
         return info.api_key
 
+
+class _BearerAuth(BearerAuth):
+    """The client's auth: a :class:`BearerAuth` for the configured origins only.
+
+    With a fixed ``api_key`` that key is used; otherwise the stored token for ``domain`` is
+    looked up for every request. Requests to any other origin go out without credentials.
+    """
+
+    def __init__(
+        self,
+        domain: str,
+        origins: frozenset[Origin],
+        api_key: str | None,
+        fallback_authorization: str | None = None,
+    ) -> None:
+        self.domain = domain
+        self.api_key = api_key
+        self.origins = origins
+        self._fallback = fallback_authorization
+
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         if _origin(request.url or "") not in self.origins:
             log.debug("not sending credentials to %s: not a configured origin", request.url)
             return request
-        key = self._api_key or self._stored_key()
+        key = self.api_key or self._stored_key()
         if key:
             request.headers["Authorization"] = f"Bearer {key}"
         elif self._fallback:
@@ -566,3 +618,22 @@ class BaseClient(requests.Session):
 def client_factory(user_agent: str | None, api_version: str | None = None) -> BaseClient:
     """A :class:`BaseClient` for the configured site with this user agent and API version."""
     return BaseClient(user_agent=user_agent, api_version=api_version)
+
+
+#: Names 0.15 made importable from this module; loaded on first use (they need pydantic).
+_LAZY = {
+    "AnacondaAuthConfig": "anaconda_auth.config",
+    "AnacondaAuthSite": "anaconda_auth.config",
+    "TokenInfo": "anaconda_auth.token",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        return getattr(importlib.import_module(module), name)

@@ -319,6 +319,13 @@ class AnacondaAuthSite(BaseModel):
         """Where the browser goes after a failed login."""
         return urljoin(f"https://{self.domain}", self.login_error_path)
 
+    @property
+    def oidc(self) -> OpenIDConfiguration:
+        """The provider's OpenID configuration (fetched once per process; the 0.15 API)."""
+        from anaconda_auth import oidc
+
+        return OpenIDConfiguration.model_validate(oidc.discover(self).raw)
+
 
 FIELD_NAMES: tuple[str, ...] = tuple(AnacondaAuthSite.model_fields)
 
@@ -371,6 +378,36 @@ class AnacondaAuthConfig(AnacondaAuthSite):
         _validate_into(self, resolution)
         if key is not None and fingerprint is not None:
             _config_cache.store(key, fingerprint, self, resolution.origins.values())
+
+
+class OpenIDConfiguration(BaseModel):
+    """The endpoints of the identity provider, from its discovery document (the 0.15 model;
+    the other fields of the document are kept as extra attributes)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    authorization_endpoint: str
+    token_endpoint: str
+    device_authorization_endpoint: str | None = None
+
+
+class AnacondaCloudConfig(AnacondaAuthConfig):
+    """Deprecated name of :class:`AnacondaAuthConfig` (anaconda-cloud-auth).
+
+    The ``[plugin.cloud]`` table and ``ANACONDA_CLOUD_*`` variables it read are still read, by
+    every configuration, below their ``[plugin.auth]`` / ``ANACONDA_AUTH_*`` counterparts.
+    """
+
+    def __init__(self, raise_deprecation_warning: bool = True, **explicit: Any) -> None:
+        if raise_deprecation_warning:
+            import warnings
+
+            warnings.warn(
+                "AnacondaCloudConfig is deprecated; use AnacondaAuthConfig.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        super().__init__(**explicit)
 
 
 def _resolve(explicit: dict[str, Any]) -> Resolution:

@@ -11,7 +11,7 @@ import binascii
 import datetime as dt
 import json
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,6 +27,33 @@ TOKEN_INFO_VERSION = 2
 
 #: Older domains whose tokens are moved to the new domain the first time they are read.
 MIGRATIONS: dict[str, list[str]] = {"anaconda.com": ["id.anaconda.cloud", "anaconda.cloud"]}
+
+# Type aliases of anaconda-auth 0.15.
+LocalKeyringData = dict[str, dict[str, str]]
+OrgName = str
+TokenString = str
+
+#: keyring backends 0.15 defined here. Defining a ``keyring`` backend class registers it for
+#: every program in the process (pip and twine included), so they are gone on purpose.
+_REMOVED_BACKENDS = frozenset({"AnacondaKeyring", "ConfigKeyring", "NavigatorFallback"})
+
+
+if not TYPE_CHECKING:  # a runtime hint only: type checkers keep reporting unknown names
+
+    def __getattr__(name: str) -> Any:
+        _no_attribute(name)
+
+
+def _no_attribute(name: str) -> NoReturn:
+    if name in _REMOVED_BACKENDS:
+        raise AttributeError(
+            f"anaconda_auth.token.{name} was a keyring backend in anaconda-auth 0.15 and no "
+            "longer exists: anaconda-auth does not register keyring backends (that changed "
+            "what pip and twine got from keyring). Tokens are kept by storage backends: use "
+            "TokenInfo.load()/save(), or anaconda_auth.storage_backends (see README, "
+            '"Compatibility with 0.15").'
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _default_domain() -> str:
@@ -75,8 +102,8 @@ def _expiry(api_key: str) -> dt.datetime | None:
 
 
 class RepoToken(BaseModel):
-    token: str = Field(repr=False)
-    org_name: str | None = None
+    token: TokenString = Field(repr=False)
+    org_name: OrgName | None = None
 
 
 class TokenInfo(BaseModel):

@@ -196,9 +196,7 @@ def _caller_level() -> int:
 
 def _deprecated(what: str, instead: str) -> None:
     """Warn that a deprecated spelling is in use (the message never holds a value)."""
-    message = (
-        f"{what} is deprecated and will stop working in a future anaconda-auth; {instead}."
-    )
+    message = f"{what} is deprecated and will stop working in a future anaconda-auth; {instead}."
     warnings.warn(message, DeprecationWarning, stacklevel=_caller_level())
     if message not in _logged:  # DeprecationWarning is hidden by default: say it once
         _logged.add(message)
@@ -215,11 +213,11 @@ def load_legacy_env(resolved: ConfigValues) -> LocatedValues:
     read both, below the site tables and above ``[plugin.auth]``)."""
     values = LocatedValues()
     for name, value in os.environ.items():
-        if name.startswith(LEGACY_ENV_PREFIX) and len(name) > len(LEGACY_ENV_PREFIX):
-            if value.strip():
-                key = name[len(LEGACY_ENV_PREFIX) :].lower()
-                values[key] = value
-                values.locations[key] = name
+        legacy = name.startswith(LEGACY_ENV_PREFIX) and len(name) > len(LEGACY_ENV_PREFIX)
+        if legacy and value.strip():
+            key = name[len(LEGACY_ENV_PREFIX) :].lower()
+            values[key] = value
+            values.locations[key] = name
     path = dotenv_path()
     if path is not None:
         for name, (value, lineno) in read_dotenv(path).values.items():
