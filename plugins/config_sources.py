@@ -275,7 +275,7 @@ def conda_settings() -> dict[str, Any]:
     ``ssl_verify`` is ``true``, as ours is). Empty when conda cannot be loaded.
     """
     try:
-        from conda.base.context import Context
+        from conda.base.context import Context  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         context = Context()
         raw = {ours: getattr(context, theirs, None) for theirs, ours in CONDA_KEYS.items()}
