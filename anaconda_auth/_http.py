@@ -197,6 +197,19 @@ def make_session(config: AnacondaAuthSite) -> LoginSession:
     return session
 
 
+def drop_idle_connections(session: requests.Session) -> None:
+    """Close the session's pooled connections; the next request opens a fresh one.
+
+    Called before a request that follows a wait (the device flow's poll interval, the user in
+    the browser): a server closes an idle keep-alive connection when its own timeout runs out
+    (Node.js: 5 s + 1 s, nginx: 75 s, load balancers: 60 s), and a request sent on it at that
+    moment fails with a reset or a TLS EOF. The login's requests are POSTs, which an HTTP
+    client must not retry on its own (RFC 9112 §9.3.1), so the connection is not reused.
+    """
+    for adapter in session.adapters.values():
+        adapter.close()
+
+
 def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
     """The innermost TLS error message, and whether it is a certificate verification failure."""
     seen: set[int] = set()

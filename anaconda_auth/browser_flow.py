@@ -162,9 +162,10 @@ def run(
     """Run the browser login; ``complete(tokens)`` runs before the browser gets its answer.
 
     Raises :class:`~anaconda_auth.exceptions.AuthenticationError` subclasses: the redirect
-    server's errors (port in use, timeout, state mismatch), ``AuthorizationFailed`` (the
-    provider's ``error``, e.g. ``access_denied``), ``OAuthError`` (code exchange rejected),
-    ``ProviderError`` (transport/HTTP), and whatever ``complete`` raises.
+    server's errors (port in use, timeout, state or RFC 9207 issuer mismatch),
+    ``AuthorizationFailed`` (the provider's ``error``, e.g. ``access_denied``), ``OAuthError``
+    (code exchange rejected), ``ProviderError`` (transport/HTTP), and whatever ``complete``
+    raises.
     """
     timeout = login_timeout(config) if timeout is None else timeout
     pkce = PKCE.new()
@@ -174,6 +175,8 @@ def run(
         state=state,
         success_url=config.login_success_url,
         error_url=config.login_error_url,
+        issuer=provider.issuer,
+        require_issuer=provider.authorization_response_iss_parameter_supported,
     )
     with server:
         redirect_uri = server.redirect_uri
@@ -188,6 +191,7 @@ def run(
         open_url(url)
         with ui.waiting("Waiting for you to finish logging in in the browser..."):
             code = server.wait_for_code(timeout)
+            _http.drop_idle_connections(session)  # idle while the user was in the browser
             log.debug("exchanging the authorization code at %s", provider.token_endpoint)
             tokens = oidc.token_request(
                 session,

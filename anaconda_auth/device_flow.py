@@ -2,7 +2,8 @@
 
 POST ``client_id`` and the scope to the device authorization endpoint, show the user the
 verification URL and code through the ``LoginUI``, then poll the token endpoint at the
-interval the provider asks for: ``authorization_pending`` keeps polling, ``slow_down`` adds
+interval the provider asks for (each poll on a fresh connection: the kept-alive one may be
+closed by the server just then), ``authorization_pending`` keeps polling, ``slow_down`` adds
 5 s to the interval, ``expired_token`` (or the local ``expires_in`` deadline) raises
 :class:`DeviceFlowTimeout`, ``access_denied`` raises :class:`DeviceFlowDenied`.
 
@@ -98,6 +99,7 @@ def run(
                         "approved; nothing was stored. Run the login again."
                     )
                 sleep(min(interval, remaining))
+                _http.drop_idle_connections(session)  # idle for a whole interval
                 try:
                     return oidc.token_request(
                         session,

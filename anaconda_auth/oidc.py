@@ -71,6 +71,11 @@ class OpenIDConfiguration:
     revocation_endpoint: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def authorization_response_iss_parameter_supported(self) -> bool:
+        """RFC 9207: the provider puts ``iss`` in every authorization response."""
+        return self.raw.get("authorization_response_iss_parameter_supported") is True
+
     @classmethod
     def from_document(cls, url: str, data: dict[str, Any]) -> OpenIDConfiguration:
         missing = [k for k in _REQUIRED if not isinstance(data.get(k), str) or not data[k]]

@@ -10,6 +10,10 @@ Rules (see CONTRIBUTING.md, "Login flows"):
   wrong ``state`` it gets an error page and **the flow fails** (a stale tab from an earlier
   login, or a forged request: either way the user must start again, and is told at once
   instead of after the timeout);
+* with the right ``state``, an ``iss`` parameter (RFC 9207) must be the discovered issuer, and
+  must be there when the provider's metadata says it sends it
+  (``authorization_response_iss_parameter_supported``); otherwise the response may come from
+  another provider (a mix-up attack): **the flow fails** and the code is never exchanged;
 * every later request to the callback path (a replay, a reload) gets an error page and
   changes nothing;
 * the accepted browser request is held open until the flow finishes, then redirected to
@@ -60,6 +64,10 @@ class CallbackTimeout(RedirectServerError):
 
 class StateMismatch(RedirectServerError):
     """The callback's ``state`` is missing or not the one this login sent."""
+
+
+class IssuerMismatch(RedirectServerError):
+    """The callback's ``iss`` (RFC 9207) is not the issuer this login was sent to."""
 
 
 class AuthorizationFailed(AuthenticationError):
@@ -176,10 +184,23 @@ class RedirectServer:
     ...     server.finish(ok=True)
     """
 
-    def __init__(self, redirect_uri: str, *, state: str, success_url: str, error_url: str):
+    def __init__(
+        self,
+        redirect_uri: str,
+        *,
+        state: str,
+        success_url: str,
+        error_url: str,
+        issuer: str | None = None,
+        require_issuer: bool = False,
+    ):
+        """``issuer``: check a callback's ``iss`` against it (RFC 9207); ``require_issuer``:
+        also refuse a callback without ``iss`` (the provider advertises that it sends one)."""
         self._configured_uri = redirect_uri
         self._host, self._port, self.callback_path, self._ipv6 = _bind_address(redirect_uri)
         self._state = state
+        self._issuer = issuer
+        self._require_issuer = require_issuer and issuer is not None
         self.success_url = success_url
         self.error_url = error_url
         self._lock = threading.Lock()
@@ -292,6 +313,25 @@ class RedirectServer:
 
     # -- request handling (server threads) --------------------------------------------------
 
+    def _issuer_mismatch(self, values: list[str]) -> IssuerMismatch | None:
+        """RFC 9207 §2.4: ``iss``, when present or promised, must be the expected issuer."""
+        if self._issuer is None or (not values and not self._require_issuer):
+            return None
+        if len(values) == 1 and values[0] == self._issuer:
+            return None
+        if not values:
+            got = "no iss parameter, although the provider promises one"
+        elif len(values) > 1:
+            got = "more than one iss parameter"
+        else:
+            shown = values[0] if len(values[0]) <= 200 else values[0][:200] + "..."
+            got = f"iss = {shown!r}"
+        return IssuerMismatch(
+            f"The login response came back with {got}; this login was sent to the identity "
+            f"provider {self._issuer} (RFC 9207), so the response may come from another "
+            "provider. It was rejected and nothing was stored; run the login again."
+        )
+
     def _handle(self, request: _Handler) -> None:
         parts = urlsplit(request.path)
         if parts.path != self.callback_path:
@@ -329,6 +369,12 @@ class RedirectServer:
                     "This login response does not belong to the login running in your "
                     "terminal, so it was rejected. Start the login again.",
                 )
+                return
+            mismatch = self._issuer_mismatch(params.get("iss", []))
+            if mismatch is not None:
+                log.debug("redirect server: callback from another issuer")
+                self._results.put(_Callback(error=mismatch))
+                request._send_redirect(self.error_url)
                 return
             errors = params.get("error", [])
             codes = params.get("code", [])
