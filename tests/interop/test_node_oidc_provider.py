@@ -41,6 +41,7 @@ from anaconda_auth.config import DEFAULT_CLIENT_ID
 from anaconda_auth.exceptions import (
     AuthenticationError,
     DeviceFlowDenied,
+    DeviceFlowError,
     TokenNotFoundError,
 )
 from anaconda_auth.redirect_server import AuthorizationFailed, IssuerMismatch
@@ -408,6 +409,8 @@ def test_browser_login_end_to_end(
         "tags": [f"anaconda-auth/v{__version__}"],
     }
     assert mint["user_agent"] == f"anaconda-auth/{__version__}"
+    (userinfo,) = provider.recorded("userinfo")  # where the email came from
+    assert userinfo["status"] == 200 and userinfo["connection"] == mint["connection"]
 
     # The provider's callback carried RFC 9207 ``iss``; the browser ended on the success page.
     (callback,) = browser.callbacks()
@@ -642,6 +645,21 @@ def test_device_login_denied_by_the_user(
     assert_nothing_stored()
     assert provider.polls()[-1]["error"] == "access_denied"
     assert provider.recorded("/api/auth/api-keys") == []
+
+
+def test_device_login_with_an_unregistered_client_id(
+    home: Path, provider: NodeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's RFC 6749 §5.2 error reaches the user, not a traceback or a timeout."""
+    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_ID", "not-registered-here")
+    with pytest.raises(DeviceFlowError) as caught:
+        login(device=True, ui=RecordingUI())
+    assert "invalid_client" in str(caught.value)
+    assert f"{provider.issuer}/device/auth" in str(caught.value)
+    assert_nothing_stored()
+    (start,) = provider.recorded("device_authorization")
+    assert start["form"]["client_id"] == "not-registered-here"
+    assert provider.polls() == []
 
 
 # -- RFC 9207 in the redirect server, without a provider ----------------------------------------
