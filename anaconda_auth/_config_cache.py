@@ -125,7 +125,7 @@ def _stamp(path: str, now: int, *, usually_missing: bool = False) -> _Stamp:
         return None
     except OSError as exc:  # unreadable: let the source report it, uncached
         raise _Uncacheable from exc
-    if now - max(st.st_mtime_ns, st.st_ctime_ns) < _RACY_NS:
+    if now - st.st_mtime_ns < _RACY_NS:
         raise _Uncacheable
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
@@ -274,15 +274,21 @@ def fill(target: BaseModel, key: tuple[Any, ...]) -> bool:
     return True
 
 
-def current(cls: type[BaseModel]) -> tuple[BaseModel, AnacondaAuthPluginManager] | None:
-    """A copy of the memoised ``cls()`` and the plugin manager it was checked against, if
-    nothing changed (token reads use both, without asking for the manager again)."""
+def current(cls: type[BaseModel]) -> tuple[BaseModel, _Entry] | None:
+    """A copy of the memoised ``cls()`` and its memo entry, if nothing changed (token reads
+    use the entry's plugin manager, ``entry.fingerprint.pm``, without asking for it again, and
+    :func:`still_current` to know whether what they derived from it still holds)."""
     entry = _valid_entry((cls,))
     if entry is None:
         return None
     target = cls.__new__(cls)
     _copy_into(target, entry.template)
-    return target, entry.fingerprint.pm
+    return target, entry
+
+
+def still_current(cls: type[BaseModel], entry: _Entry) -> bool:
+    """Whether ``cls()`` would still be a copy of ``entry``'s configuration."""
+    return _entries.get((cls,)) is entry and _valid_entry((cls,)) is entry
 
 
 def begin() -> _Fingerprint | None:

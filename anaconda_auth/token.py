@@ -11,6 +11,7 @@ import binascii
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,6 +20,7 @@ from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFo
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
+    from anaconda_auth.manager import AnacondaAuthPluginManager
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +170,8 @@ class TokenInfo(BaseModel):
             if len(_decoded) >= _DECODED_MAX:
                 _decoded.clear()
             _decoded[key] = template
-        info = template.model_copy()
-        # (through __dict__: an attribute assignment would mark the field as set)
-        info.__dict__["repo_tokens"] = [t.model_copy() for t in template.repo_tokens]
+        # (repo tokens through __dict__: an attribute assignment marks the field as set)
+        info = _copy_token(template)
         info._source = source
         return info
 
@@ -191,14 +192,21 @@ class TokenInfo(BaseModel):
         from anaconda_auth import token_storage
 
         manager = None
+        entry = None
+        requested = domain
         if config is None:
+            if not create:
+                remembered = _remembered_load(cls, requested)
+                if remembered is not None:
+                    return remembered
             from anaconda_auth import _config_cache
             from anaconda_auth.config import AnacondaAuthConfig
 
             # The memoised configuration comes with the plugin manager it was checked against.
             hot = _config_cache.current(AnacondaAuthConfig)
             if hot is not None:
-                config, manager = cast("AnacondaAuthConfig", hot[0]), hot[1]
+                config, entry = cast("AnacondaAuthConfig", hot[0]), hot[1]
+                manager = entry.fingerprint.pm
             else:
                 config = AnacondaAuthConfig()
         domain = domain or config.domain
@@ -206,6 +214,8 @@ class TokenInfo(BaseModel):
         if found is not None:
             value, backend = found
             info = cls._from_stored(value, backend.name)
+            if entry is not None and manager is not None and not backend.read_only:
+                _remember_load(cls, requested, domain, config, entry, manager, found, info)
             if backend.read_only:
                 info._configured_key = info.api_key
                 try:
@@ -335,3 +345,66 @@ class TokenInfo(BaseModel):
 _DECODED_MAX = 16
 #: Decoded stored values (see ``TokenInfo._from_stored``); never handed out, only copied.
 _decoded: dict[tuple[type[TokenInfo], str], TokenInfo] = {}
+
+
+@dataclass(frozen=True)
+class _RememberedLoad:
+    """``TokenInfo.load(domain)`` with the current configuration, found in a writable store:
+    valid while the memoised configuration (``entry``) and the remembered read (``read``) are
+    (see ``anaconda_auth._config_cache`` and ``token_storage``)."""
+
+    entry: Any
+    manager: AnacondaAuthPluginManager
+    config: AnacondaAuthSite
+    read: object
+    domain: str
+    info: TokenInfo
+
+
+_remembered: dict[tuple[type[TokenInfo], str | None], _RememberedLoad] = {}
+
+
+def _remember_load(
+    cls: type[TokenInfo],
+    requested: str | None,
+    domain: str,
+    config: AnacondaAuthSite,
+    entry: Any,
+    manager: AnacondaAuthPluginManager,
+    found: tuple[str, Any],
+    info: TokenInfo,
+) -> None:
+    from anaconda_auth import token_storage
+
+    remembered = token_storage.remembered_read(KEYRING_NAME, domain, config, manager)
+    if remembered is None or remembered[1] != found:
+        return
+    if len(_remembered) >= _DECODED_MAX:
+        _remembered.clear()
+    _remembered[(cls, requested)] = _RememberedLoad(
+        entry, manager, config, remembered[0], domain, _copy_token(info)
+    )
+
+
+def _remembered_load(cls: type[TokenInfo], requested: str | None) -> TokenInfo | None:
+    """A copy of the remembered ``cls.load(requested)``, if nothing it depends on changed: the
+    hot path of a client's per-request lookup (a few ``stat`` calls, no resolution)."""
+    hit = _remembered.get((cls, requested))
+    if hit is None:
+        return None
+    from anaconda_auth import _config_cache, token_storage
+    from anaconda_auth.config import AnacondaAuthConfig
+
+    if not _config_cache.still_current(AnacondaAuthConfig, hit.entry):
+        return None
+    if not token_storage.still_remembered(
+        hit.read, KEYRING_NAME, hit.domain, hit.config, hit.manager
+    ):
+        return None
+    return _copy_token(hit.info)
+
+
+def _copy_token(info: TokenInfo) -> TokenInfo:
+    copy = info.model_copy()  # (private attributes are copied too)
+    copy.__dict__["repo_tokens"] = [t.model_copy() for t in info.repo_tokens]
+    return copy

@@ -236,6 +236,30 @@ def _memo_valid(
     return all(_read_stamp(b, *key) == stamp for b, stamp in memo.stamps)
 
 
+def remembered_read(
+    service: str, username: str, config: AnacondaAuthSite, manager: AnacondaAuthPluginManager
+) -> tuple[object, tuple[str, StorageBackend] | None] | None:
+    """The remembered result of ``read(service, username, config)`` and a handle for
+    :func:`still_remembered`, if that read was remembered and still holds."""
+    memo = _read_memos.get((service, username, False))
+    if memo is None or not still_remembered(memo, service, username, config, manager):
+        return None
+    return memo, memo.result
+
+
+def still_remembered(
+    handle: object,
+    service: str,
+    username: str,
+    config: AnacondaAuthSite,
+    manager: AnacondaAuthPluginManager,
+) -> bool:
+    """Whether a remembered read (from :func:`remembered_read`) still holds."""
+    assert isinstance(handle, _ReadMemo)
+    with using_config(config):
+        return _memo_valid(handle, manager, manager.generation, config, (service, username))
+
+
 def read(
     service: str,
     username: str,

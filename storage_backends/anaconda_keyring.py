@@ -773,7 +773,7 @@ class AnacondaKeyringBackend:
             st = os.stat(path)
         except OSError:
             return None
-        if now - max(st.st_mtime_ns, st.st_ctime_ns) < _RACY_NS:
+        if now - st.st_mtime_ns < _RACY_NS:
             return None
         key: object = None
         try:
@@ -783,7 +783,7 @@ class AnacondaKeyringBackend:
         except OSError:
             return None
         else:
-            if now - max(kst.st_mtime_ns, kst.st_ctime_ns) < _RACY_NS:
+            if now - kst.st_mtime_ns < _RACY_NS:
                 return None
             key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
         passphrase = _passphrase()
