@@ -92,7 +92,12 @@ def _browser_env_commands(url: str) -> list[list[str]]:
         if not entry:
             continue
         if "%s" in entry:
-            commands.append([arg.replace("%s", url) for arg in shlex.split(entry)])
+            try:
+                words = shlex.split(entry)
+            except ValueError as exc:
+                log.warning("ignoring the $BROWSER entry %r: %s; open the URL by hand", entry, exc)
+                continue
+            commands.append([arg.replace("%s", url) for arg in words])
         else:
             commands.append([entry, url])
     return commands
@@ -100,6 +105,8 @@ def _browser_env_commands(url: str) -> list[list[str]]:
 
 def _open(url: str) -> None:
     commands = _browser_env_commands(url)
+    if not commands and os.environ.get("BROWSER", "").strip():
+        return  # every $BROWSER entry was unusable (already logged); the URL is printed
     if not commands:
         if not webbrowser.open(url):
             log.debug("no web browser could be opened")

@@ -442,3 +442,18 @@ def test_ssl_verify_argument_reaches_the_requests(anaconda_idp: Any, home: Path)
     with pytest.raises(TLSError):
         login(ssl_verify=True, device=True, ui=RecordingUI())
     assert anaconda_idp.requests == []
+
+
+def test_unparsable_browser_variable_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A $BROWSER with an unbalanced quote must not crash the opener thread."""
+    from anaconda_auth import browser_flow
+
+    monkeypatch.setenv("BROWSER", '"/usr/bin/firefox %s')
+    with caplog.at_level("WARNING", logger="anaconda_auth.browser_flow"):
+        thread = browser_flow.open_browser("https://example.invalid/authorize")
+        thread.join(5)
+    assert not thread.is_alive()
+    assert browser_flow._browser_env_commands("https://x.invalid") == []
+    assert any("ignoring the $BROWSER entry" in r.getMessage() for r in caplog.records)
