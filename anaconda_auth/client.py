@@ -72,6 +72,29 @@ class ApiVersionWarning(UserWarning):
 # --------------------------------------------------------------------------------------------
 
 
+#: ``_origin`` of URL prefixes (scheme://authority) seen, for the per-request check.
+_origins_seen: dict[str, Origin | None] = {}
+_PLAIN_AUTHORITY = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?=[/?#]|\Z)")
+
+
+def _request_origin(url: str) -> Origin | None:
+    """``_origin(url)``, remembered for URLs whose authority is a plain host[:port] (what the
+    client sends); anything else (user info, IPv6, odd characters) is parsed every time."""
+    match = _PLAIN_AUTHORITY.match(url)
+    if match is None:
+        return _origin(url)
+    prefix = match.group()
+    try:
+        return _origins_seen[prefix]
+    except KeyError:
+        pass
+    origin = _origin(prefix)
+    if len(_origins_seen) >= 64:
+        _origins_seen.clear()
+    _origins_seen[prefix] = origin
+    return origin
+
+
 def _origin(url: str) -> Origin | None:
     """``(scheme, host, port)`` of ``url`` with the default port filled in; ``None`` if odd."""
     try:
@@ -253,12 +276,16 @@ class BearerAuth(AuthBase):
 
     def _stored_key(self) -> str | None:
         from anaconda_auth.exceptions import TokenNotFoundError
-        from anaconda_auth.token import TokenInfo
+        from anaconda_auth.token import TokenInfo, peek_remembered
 
-        try:
-            info = TokenInfo.load(self.domain)
-        except TokenNotFoundError:
-            return None
+        # Per request: the remembered load (only read here, so not copied) while nothing it
+        # depends on changed, else a full load (see CONTRIBUTING.md, "Performance").
+        info = peek_remembered(TokenInfo, self.domain)
+        if info is None:
+            try:
+                info = TokenInfo.load(self.domain)
+            except TokenNotFoundError:
+                return None
         if not info.api_key:
             return None
         if info.expired:
@@ -287,7 +314,7 @@ class _BearerAuth(BearerAuth):
         self._fallback = fallback_authorization
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        if _origin(request.url or "") not in self.origins:
+        if _request_origin(request.url or "") not in self.origins:
             log.debug("not sending credentials to %s: not a configured origin", request.url)
             return request
         key = self.api_key or self._stored_key()

@@ -389,6 +389,14 @@ def _remember_load(
 def _remembered_load(cls: type[TokenInfo], requested: str | None) -> TokenInfo | None:
     """A copy of the remembered ``cls.load(requested)``, if nothing it depends on changed: the
     hot path of a client's per-request lookup (a few ``stat`` calls, no resolution)."""
+    info = peek_remembered(cls, requested)
+    return _copy_token(info) if info is not None else None
+
+
+def peek_remembered(cls: type[TokenInfo], requested: str | None) -> TokenInfo | None:
+    """The remembered ``cls.load(requested)`` itself, not a copy: for callers that only read
+    it (``BaseClient`` reads ``api_key`` and ``expired`` for each request). ``None`` if there
+    is none or anything it depends on changed; then call ``load``."""
     hit = _remembered.get((cls, requested))
     if hit is None:
         return None
@@ -401,7 +409,7 @@ def _remembered_load(cls: type[TokenInfo], requested: str | None) -> TokenInfo |
         hit.read, KEYRING_NAME, hit.domain, hit.config, hit.manager
     ):
         return None
-    return _copy_token(hit.info)
+    return hit.info
 
 
 def _copy_token(info: TokenInfo) -> TokenInfo:

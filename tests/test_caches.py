@@ -465,3 +465,77 @@ def test_http_errors_are_picklable_in_process() -> None:
     from anaconda_auth.exceptions import InvalidAuthentication
 
     assert type(pickle.loads(pickle.dumps(InvalidAuthentication("x")))) is InvalidAuthentication
+
+
+# ---------------------------------------------------------------------------------------------
+# The client's per-request origin check
+
+
+TRICKY_URLS = [
+    "https://anaconda.com/api/x",
+    "https://anaconda.com",
+    "https://anaconda.com?x=1",
+    "https://anaconda.com#frag",
+    "https://anaconda.com:443/x",
+    "https://anaconda.com./x",
+    "https://ANACONDA.com/x",
+    "HTTPS://anaconda.com/x",
+    "https://anaconda.com@evil.example/x",
+    "https://evil.example\\@anaconda.com/x",
+    "https://anaconda.com\t.evil.example/x",
+    "https://anaconda.com:99999/x",
+    "https://anaconda.com:/x",
+    "https://[::1]:8443/x",
+    "http://127.0.0.1:8080/x",
+    "ftp://anaconda.com/x",
+    "https:///x",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY_URLS)
+def test_remembered_origins_match_a_full_parse(url: str) -> None:
+    from anaconda_auth.client import _origin, _request_origin
+
+    assert _request_origin(url) == _origin(url)
+    assert _request_origin(url) == _origin(url)  # the second time from the memo
+
+
+def test_remembered_origins_match_a_full_parse_fuzzed() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from anaconda_auth.client import _origin, _request_origin
+
+    pieces = st.sampled_from(
+        [
+            "https://",
+            "http://",
+            "anaconda.com",
+            ".",
+            ":",
+            "443",
+            "8080",
+            "@",
+            "/",
+            "?",
+            "#",
+            "\\",
+            "\t",
+            "[",
+            "]",
+            "::1",
+            "evil",
+            "A",
+            "-",
+            "%40",
+            " ",
+        ]
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(pieces, max_size=8).map("".join))
+    def check(url: str) -> None:
+        assert _request_origin(url) == _origin(url)
+
+    check()
