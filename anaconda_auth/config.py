@@ -4,7 +4,9 @@ Sources are plugins (see :mod:`anaconda_auth.plugins.config_sources`) merged by 
 first: explicit arguments > ``ANACONDA_AUTH_*`` environment > secrets directory > ``.env`` >
 the selected ``[sites.<name>]`` table > ``[plugin.auth]`` of ``config.toml`` > defaults.
 Values are resolved every time a config object is built, so changes to the environment or to
-the files are seen at once; the files are parsed again only when they change.
+the files are seen at once; the files are parsed again only when they change, and while none of
+the inputs changed ``AnacondaAuthConfig()`` returns a copy of the last result
+(:mod:`anaconda_auth._config_cache`).
 
 Module-level imports are limited to pydantic and the standard library: anaconda-cli-base imports
 this module to build ``anaconda login --at``, and the client imports it lazily.
