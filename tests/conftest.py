@@ -1,12 +1,24 @@
-"""Every test runs with its own HOME, no ANACONDA_* variables and a fresh plugin manager."""
+"""Every test runs with its own HOME, no ANACONDA_* variables and a fresh plugin manager.
+
+Code shared by several test modules lives in the ``support`` package next to this file.
+pytest runs with ``--import-mode=importlib``, which leaves ``sys.path`` alone, so this folder
+(never the checkout root: the package-dir mapping needs the installed package) is put on it
+here; test modules then ``from support.<module> import ...``.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+pytest.register_assert_rewrite("support")
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import socket
 import subprocess
@@ -13,11 +12,13 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
+from anaconda_auth.plugins.testing.ca import create_tls_files
+from support.https_server import ConnectProxy, EchoServer
+from support.tokens import jwt
 
 import anaconda_auth
 from anaconda_auth.client import (
@@ -40,25 +41,9 @@ from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.manager import get_plugin_manager
 from anaconda_auth.token import TokenInfo
 
-
-def _load_helper() -> ModuleType:
-    # tests/ is not a package and is not on sys.path (pytest runs with --import-mode=importlib)
-    name = "anaconda_auth_tests_https_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("https_server.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-https_server = _load_helper()
-EchoServer = https_server.EchoServer
-ConnectProxy = https_server.ConnectProxy
-
 SECRET = "sk-test-secret-key-0123456789"
+#: The subject of the client certificate of the ``pki`` fixture, as the server sees it.
+CLIENT_SUBJECT = "organizationName=anaconda-auth testing,commonName=test-client"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,12 +53,12 @@ SECRET = "sk-test-secret-key-0123456789"
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return https_server.make_pki(tmp_path_factory.mktemp("pki"), "test")
+    return create_tls_files(tmp_path_factory.mktemp("pki"), client_name="test-client")
 
 
 @pytest.fixture(scope="module")
 def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return https_server.make_pki(tmp_path_factory.mktemp("other-pki"), "other")
+    return create_tls_files(tmp_path_factory.mktemp("other-pki"), client_name="other-client")
 
 
 @pytest.fixture
@@ -90,15 +75,8 @@ def second_server(pki: Any) -> Iterator[Any]:
 
 def make_client(server: Any, pki: Any, **kwargs: Any) -> BaseClient:
     kwargs.setdefault("domain", server.netloc)
-    kwargs.setdefault("ssl_verify", str(pki.ca_cert))
+    kwargs.setdefault("ssl_verify", str(pki.ca_path))
     return BaseClient(**kwargs)
-
-
-def jwt(exp: float) -> str:
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none'})}.{part({'exp': int(exp), 'sub': 'u'})}.sig"
 
 
 class _FileBackend:
@@ -161,7 +139,7 @@ def test_relative_url_joins_onto_the_domain(server: Any, pki: Any) -> None:
 
 
 def test_base_uri_replaces_the_domain(server: Any, pki: Any) -> None:
-    client = BaseClient(base_uri=f"{server.url}/api/v2/", ssl_verify=str(pki.ca_cert))
+    client = BaseClient(base_uri=f"{server.url}/api/v2/", ssl_verify=str(pki.ca_path))
     client.get("items")
     assert server.last.path == "/api/v2/items"
     client.get("/root")
@@ -212,14 +190,14 @@ class MyClient(BaseClient):
 
 
 def test_subclass_class_attributes(server: Any, pki: Any) -> None:
-    client = MyClient(domain=server.netloc, ssl_verify=str(pki.ca_cert))
+    client = MyClient(domain=server.netloc, ssl_verify=str(pki.ca_path))
     client.get("/")
     assert server.last.header("User-Agent") == "my-package/3.4"
     assert server.last.header("Api-Version") == "2.1"
     assert client.api_version == "2.1"
     # explicit arguments beat the class attributes
     MyClient(
-        domain=server.netloc, ssl_verify=str(pki.ca_cert), user_agent="x/1", api_version="3"
+        domain=server.netloc, ssl_verify=str(pki.ca_path), user_agent="x/1", api_version="3"
     ).get("/")
     assert server.last.header("User-Agent") == "x/1"
     assert server.last.header("Api-Version") == "3"
@@ -227,7 +205,7 @@ def test_subclass_class_attributes(server: Any, pki: Any) -> None:
 
 def test_client_factory(server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", server.netloc)
-    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_cert))
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_path))
     client = anaconda_auth.client_factory("factory/0.1", api_version="1.0")
     assert client_factory is anaconda_auth.client_factory
     client.get("/x")
@@ -382,7 +360,7 @@ def test_base_uri_origin_gets_the_stored_key(
     # the token belongs to the configured domain; base_uri (e.g. a repository host) uses it
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", "anaconda.example")
     TokenInfo(domain="anaconda.example", api_key=SECRET).save()
-    client = BaseClient(base_uri=f"{server.url}/repo/", ssl_verify=str(pki.ca_cert))
+    client = BaseClient(base_uri=f"{server.url}/repo/", ssl_verify=str(pki.ca_path))
     client.get("pkg")
     assert server.last.header("Authorization") == f"Bearer {SECRET}"
 
@@ -399,7 +377,7 @@ def test_base_uri_assigned_after_init_moves_the_credentials(
     server: Any, second_server: Any, pki: Any
 ) -> None:
     client = MovedClient(
-        second_server.url, domain=server.netloc, ssl_verify=str(pki.ca_cert), api_key=SECRET
+        second_server.url, domain=server.netloc, ssl_verify=str(pki.ca_path), api_key=SECRET
     )
     assert client.base_uri == second_server.url
     client.get("/moved")
@@ -636,7 +614,7 @@ def test_ssl_verify_default_fails_for_an_unknown_ca(
 
 def test_ssl_verify_false(server: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # a CA bundle in the environment must not turn verification back on
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning
         assert BaseClient(domain=server.netloc, ssl_verify=False).get("/").ok
@@ -654,11 +632,11 @@ def test_ssl_verify_false_from_the_environment(
 def test_explicit_ca_path_beats_requests_ca_bundle(
     server: Any, pki: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
-    monkeypatch.setenv("CURL_CA_BUNDLE", str(other_pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_path))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other_pki.ca_path))
     assert make_client(server, pki).get("/").ok
     # and the other way round: the explicit wrong CA is not rescued by the environment
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
     with pytest.raises(requests.exceptions.SSLError):
         make_client(server, other_pki).get("/")
 
@@ -666,22 +644,22 @@ def test_explicit_ca_path_beats_requests_ca_bundle(
 def test_default_verify_honours_requests_ca_bundle(
     server: Any, pki: Any, other_pki: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
     assert BaseClient(domain=server.netloc).get("/").ok
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_path))
     with pytest.raises(requests.exceptions.SSLError):
         BaseClient(domain=server.netloc).get("/")
     # trust_env=False: the environment is ignored altogether (certifi's bundle is used)
     client = BaseClient(domain=server.netloc)
     client.trust_env = False
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
     with pytest.raises(requests.exceptions.SSLError):
         client.get("/")
 
 
 def test_per_request_verify_wins(server: Any, pki: Any, other_pki: Any) -> None:
     client = make_client(server, other_pki)
-    assert client.get("/", verify=str(pki.ca_cert)).ok
+    assert client.get("/", verify=str(pki.ca_path)).ok
 
 
 def test_ssl_verify_missing_path_is_a_config_error(tmp_path: Path) -> None:
@@ -696,15 +674,15 @@ def test_truststore_uses_the_system_store(
     empty = tmp_path / "empty-cert-dir"
     empty.mkdir()
     monkeypatch.setenv("SSL_CERT_DIR", str(empty))
-    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_path))
     # requests' CA-bundle variables must not replace the system store
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_cert))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_pki.ca_path))
     client = BaseClient(domain=server.netloc, ssl_verify="truststore")
     assert isinstance(client.get_adapter(server.url), SSLContextAdapter)
     assert client.get("/").ok
 
-    monkeypatch.setenv("SSL_CERT_FILE", str(other_pki.ca_cert))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_pki.ca_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
     with pytest.raises(requests.exceptions.SSLError):
         BaseClient(domain=server.netloc, ssl_verify="truststore").get("/")
 
@@ -713,7 +691,7 @@ def test_truststore_from_the_environment(
     server: Any, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
-    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_path))
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "truststore")
     client = BaseClient(domain=server.netloc)
     assert isinstance(client.get_adapter(server.url), SSLContextAdapter)
@@ -726,30 +704,39 @@ def test_client_certificate(pki: Any) -> None:
         with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
             without.get("/")
         client = make_client(
-            mtls, pki, client_cert=str(pki.client_cert), client_cert_key=str(pki.client_key)
+            mtls,
+            pki,
+            client_cert=str(pki.client_cert_path),
+            client_cert_key=str(pki.client_key_path),
         )
         assert client.get("/").ok
-        assert mtls.last.client_cert_subject == "commonName=test-client"
+        assert (
+            mtls.last.client_cert_subject
+            == "organizationName=anaconda-auth testing,commonName=test-client"
+        )
 
 
 def test_client_certificate_single_file(pki: Any, tmp_path: Path) -> None:
     combined = tmp_path / "combined.pem"
-    combined.write_bytes(pki.client_cert.read_bytes() + pki.client_key.read_bytes())
+    combined.write_bytes(pki.client_cert_path.read_bytes() + pki.client_key_path.read_bytes())
     with EchoServer(pki, require_client_cert=True) as mtls:
         assert make_client(mtls, pki, client_cert=str(combined)).get("/").ok
-        assert mtls.last.client_cert_subject == "commonName=test-client"
+        assert (
+            mtls.last.client_cert_subject
+            == "organizationName=anaconda-auth testing,commonName=test-client"
+        )
 
 
 def test_client_certificate_from_the_environment(pki: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT", str(pki.client_cert))
-    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT_KEY", str(pki.client_key))
+    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT", str(pki.client_cert_path))
+    monkeypatch.setenv("ANACONDA_AUTH_CLIENT_CERT_KEY", str(pki.client_key_path))
     with EchoServer(pki, require_client_cert=True) as mtls:
         assert make_client(mtls, pki).get("/").ok
 
 
 def test_client_cert_key_without_cert_is_a_config_error(pki: Any) -> None:
     with pytest.raises(ConfigError, match="client_cert"):
-        BaseClient(domain="example.com", client_cert_key=str(pki.client_key))
+        BaseClient(domain="example.com", client_cert_key=str(pki.client_key_path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -800,7 +787,7 @@ def test_proxy_with_truststore(
     server: Any, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
-    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_path))
     with ConnectProxy() as proxy:
         client = BaseClient(
             domain=server.netloc, ssl_verify="truststore", proxy_servers={"https": proxy.url}
@@ -815,7 +802,7 @@ def test_proxy_with_truststore(
 
 
 def test_site_object(server: Any, pki: Any) -> None:
-    site = AnacondaAuthSite(domain=server.netloc, ssl_verify=str(pki.ca_cert))
+    site = AnacondaAuthSite(domain=server.netloc, ssl_verify=str(pki.ca_path))
     client = BaseClient(site=site, api_key=SECRET)
     assert client.config.domain == server.netloc
     assert site.api_key is None  # the caller's object is not modified
@@ -824,7 +811,7 @@ def test_site_object(server: Any, pki: Any) -> None:
 
 
 def test_site_object_overrides_are_validated(server: Any, pki: Any) -> None:
-    site = AnacondaAuthSite(domain="example.com", ssl_verify=str(pki.ca_cert))
+    site = AnacondaAuthSite(domain="example.com", ssl_verify=str(pki.ca_path))
     client = BaseClient(site=site, domain=f"https://{server.netloc}/ignored/path")
     assert client.config.domain == server.netloc
     assert client.get("/").ok
@@ -836,7 +823,7 @@ def test_site_name_from_config_toml(
     config = isolated_home / ".anaconda" / "config.toml"
     config.parent.mkdir(exist_ok=True)
     config.write_text(
-        f'[sites.local]\ndomain = "{server.netloc}"\nssl_verify = "{pki.ca_cert}"\n'
+        f'[sites.local]\ndomain = "{server.netloc}"\nssl_verify = "{pki.ca_path}"\n'
         '[sites.other]\ndomain = "other.example"\n'
     )
     client = BaseClient(site="local")
@@ -848,7 +835,7 @@ def test_config_from_the_environment(
     server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", server.netloc)
-    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_cert))
+    monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(pki.ca_path))
     client = BaseClient()
     client.get("/env")
     assert server.last.path == "/env"

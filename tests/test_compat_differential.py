@@ -2,22 +2,21 @@
 
 Each test writes the same throwaway HOME (``config.toml``, ``.env``, stored tokens) and runs a
 script through the public API under both: 0.15.3 from its own virtual environment
-(``$ANACONDA_AUTH_REF_VENV/bin/python``, else ``/tmp/ref015/bin/python``; ``dev/test.sh`` makes
-one) and this package (``sys.executable``). The results must be equal, except where we differ on
-purpose; each of those differences is asserted explicitly and listed in README.md
+(``support.processes.REF_PYTHON``: ``$ANACONDA_AUTH_REF_VENV/bin/python``, else
+``/tmp/ref015/bin/python``; ``dev/test.sh`` makes one) and this package (``sys.executable``).
+The results must be equal, except where we differ on purpose; each of those differences is
+asserted explicitly and listed in README.md
 ("Compatibility with 0.15").
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import textwrap
 import time
@@ -28,16 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def _ref_python() -> Path | None:
-    for root in (os.environ.get("ANACONDA_AUTH_REF_VENV"), "/tmp/ref015"):
-        if root and (Path(root) / "bin" / "python").exists():
-            return Path(root) / "bin" / "python"
-    return None
-
-
-REF_PYTHON = _ref_python()
+from anaconda_auth.plugins.testing.ca import create_tls_files
+from support.https_server import EchoServer
+from support.processes import REF_PYTHON, run_python
+from support.tokens import jwt as _jwt
 
 pytestmark = pytest.mark.skipif(
     REF_PYTHON is None,
@@ -45,21 +38,6 @@ pytestmark = pytest.mark.skipif(
     "a venv with anaconda-auth==0.15.3 (dev/test.sh creates one) or create /tmp/ref015",
 )
 
-
-def _load_https_server() -> Any:
-    name = "anaconda_auth_tests_https_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("https_server.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-https_server = _load_https_server()
 
 # --------------------------------------------------------------------------------------------
 # Running a script under both versions
@@ -125,14 +103,12 @@ def _env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def run(python: Path | str, script: str, home: Path, env: Mapping[str, str] = {}) -> Run:
-    proc = subprocess.run(
-        [str(python), "-c", PRELUDE + textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
+    proc = run_python(
+        PRELUDE + textwrap.dedent(script),
+        _env(home, env),
+        python=python,
         timeout=120,
         cwd=home,  # outside either site-packages
-        env=_env(home, env),
-        stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -162,11 +138,7 @@ def write(home: Path, files: Mapping[str, str]) -> None:
 
 
 def jwt(exp: float, **claims: Any) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    header = {"alg": "RS256", "typ": "JWT"}
-    return f"{part(header)}.{part({'exp': int(exp), 'sub': 'u', **claims})}.c2lnbmF0dXJl"
+    return _jwt(exp, sub="u", **claims)
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,12 +546,12 @@ def test_a_key_that_is_not_a_jwt(isolated_home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return https_server.make_pki(tmp_path_factory.mktemp("pki"), "compat")
+    return create_tls_files(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
 def server(pki: Any) -> Iterator[Any]:
-    with https_server.EchoServer(pki) as srv:
+    with EchoServer(pki) as srv:
         yield srv
 
 
@@ -609,7 +581,7 @@ def _client_env(server: Any, pki: Any, spec: dict[str, Any], **extra: str) -> di
     return {
         "CLIENT_SPEC": json.dumps(spec),
         "ANACONDA_AUTH_DOMAIN": server.netloc,
-        "ANACONDA_AUTH_SSL_VERIFY": str(pki.ca_cert),
+        "ANACONDA_AUTH_SSL_VERIFY": str(pki.ca_path),
         **extra,
     }
 

@@ -152,6 +152,77 @@ def test_certificate_is_only_trusted_through_the_ca(idp: IdentityProvider) -> No
         assert tls.version() is not None
 
 
+def test_client_certificate_for_mutual_tls(tmp_path: Path) -> None:
+    from anaconda_auth.plugins.testing.ca import create_tls_files
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    plain = create_tls_files(tmp_path / "plain")
+    assert plain.client_cert_path is None and plain.client_key_path is None
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+        "ca.pem",
+        "server-key.pem",
+        "server.pem",
+    ]
+
+    tls = create_tls_files(tmp_path / "mtls", client_name="alice-client")
+    assert tls.client_cert_path is not None and tls.client_key_path is not None
+    assert tls.client_key_path.stat().st_mode & 0o777 == 0o600
+    cert = x509.load_pem_x509_certificate(tls.client_cert_path.read_bytes())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "alice-client"
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+    # Handshakes in which each side verifies the other strictly, through the CA only.
+    strict = getattr(ssl, "VERIFY_X509_STRICT", 0)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tls.cert_path, tls.key_path)
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    server_context.load_verify_locations(tls.ca_path)
+    server_context.verify_flags |= strict
+
+    def handshake(client_context: ssl.SSLContext) -> tuple[bytes, Any]:
+        """What the client received, and the client certificate (or the error) the server saw."""
+        seen: list[Any] = []
+
+        def serve(listener: socket.socket) -> None:
+            conn, _ = listener.accept()
+            try:
+                with server_context.wrap_socket(conn, server_side=True) as tls_conn:
+                    seen.append(tls_conn.getpeercert())
+                    tls_conn.sendall(b"ok")
+            except (ssl.SSLError, OSError) as exc:
+                seen.append(exc)
+                conn.close()
+
+        received = b""
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(10)
+            thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+            thread.start()
+            try:
+                with (
+                    socket.create_connection(listener.getsockname(), timeout=10) as sock,
+                    client_context.wrap_socket(sock, server_hostname="127.0.0.1") as client,
+                ):
+                    received = client.recv(2)
+            except (ssl.SSLError, ConnectionError):
+                pass
+            thread.join(10)
+        return received, seen[0]
+
+    client_context = ssl.create_default_context(cafile=str(tls.ca_path))
+    client_context.load_cert_chain(tls.client_cert_path, tls.client_key_path)
+    client_context.verify_flags |= strict
+    received, peer = handshake(client_context)
+    assert received == b"ok"
+    assert dict(rdn[0] for rdn in peer["subject"])["commonName"] == "alice-client"
+
+    # Without its certificate the client is refused.
+    received, error = handshake(ssl.create_default_context(cafile=str(tls.ca_path)))
+    assert received == b"" and isinstance(error, ssl.SSLError)
+
+
 # -- authorization code + PKCE ---------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import plugin_dists as pd
 
 import anaconda_auth
 from anaconda_auth import hookspecs
@@ -24,22 +24,6 @@ from anaconda_auth.manager import (
     reset_plugin_manager,
 )
 from anaconda_auth.plugin_types import ConfigSource, ErrorHandler, StorageBackend
-
-
-def _helpers() -> Any:
-    name = "anaconda_auth_tests_plugin_dists"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("plugin_dists.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pd = _helpers()
 
 
 def _backend_plugin(backend_name: str, extra: str = "") -> str:

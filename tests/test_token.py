@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,42 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import plugin_dists as pd
+from support.processes import REF_PYTHON, run_python
+from support.tokens import jwt
 
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
 from anaconda_auth.manager import get_plugin_manager, reset_plugin_manager
 from anaconda_auth.token import KEYRING_NAME, RepoToken, TokenInfo
-
-
-def _helpers() -> Any:
-    name = "anaconda_auth_tests_plugin_dists"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("plugin_dists.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pd = _helpers()
-
-
-def _ref_python() -> Path | None:
-    """The published anaconda-auth 0.15.3 (dev/test.sh installs it; read before HOME changes)."""
-    candidates = [
-        os.environ.get("ANACONDA_AUTH_REF_VENV"),
-        "/tmp/ref015",
-        str(Path.home() / ".cache/anaconda-auth/ref-0.15.3"),
-    ]
-    for c in candidates:
-        if c and (Path(c) / "bin/python").exists():
-            return Path(c) / "bin/python"
-    return None
-
-
-REF_PYTHON = _ref_python()
 
 
 @pytest.fixture
@@ -87,7 +55,7 @@ def _encoded(data: dict[str, Any]) -> str:
 
 
 def test_stored_format_matches_anaconda_auth_015(memory: Any) -> None:
-    key = pd.jwt()
+    key = jwt()
     TokenInfo(domain="example.test", api_key=key, username=None).save()
     value = _store()[(KEYRING_NAME, "example.test")]
     assert KEYRING_NAME == "Anaconda Cloud"
@@ -102,7 +70,7 @@ def test_stored_format_matches_anaconda_auth_015(memory: Any) -> None:
 
 @pytest.mark.skipif(REF_PYTHON is None, reason="anaconda-auth 0.15.3 venv not found")
 def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
-    key = pd.jwt()
+    key = jwt()
     info = TokenInfo(domain="example.test", api_key=key, username="ann@example.test")
     info.set_repo_token("org1", "repo-secret")
     info.save()
@@ -118,13 +86,7 @@ def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
         "print(_as_base64_string(t.model_dump_json(exclude_none=True)))\n"
     )
     assert REF_PYTHON is not None
-    out = subprocess.run(
-        [str(REF_PYTHON), "-c", script, ours, key],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
+    out = run_python(script, {**os.environ, "PYTHONPATH": ""}, args=[ours, key], python=REF_PYTHON)
     assert out.returncode == 0, out.stderr
     first, theirs = out.stdout.splitlines()
     assert first == "True ann@example.test"
@@ -135,7 +97,7 @@ def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
 
 
 def test_load_reports_source_and_falls_back(memory: Any) -> None:
-    key = pd.jwt()
+    key = jwt()
     _store("mem-b")[(KEYRING_NAME, "example.test")] = _encoded(
         {"domain": "example.test", "api_key": key, "version": 2}
     )
@@ -156,13 +118,13 @@ def test_token_not_found(memory: Any) -> None:
 
 def test_default_domain_comes_from_config(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", "https://configured.test/")
-    TokenInfo(api_key=pd.jwt()).save()
+    TokenInfo(api_key=jwt()).save()
     assert (KEYRING_NAME, "configured.test") in _store()
     assert TokenInfo.load().domain == "configured.test"
 
 
 def test_legacy_domain_is_migrated(memory: Any) -> None:
-    key = pd.jwt()
+    key = jwt()
     legacy = {
         "domain": "anaconda.cloud",
         "api_key": key,
@@ -181,14 +143,14 @@ def test_legacy_domain_is_migrated(memory: Any) -> None:
 
 
 def test_repo_tokens_survive_resaving(memory: Any) -> None:
-    info = TokenInfo(domain="example.test", api_key=pd.jwt())
+    info = TokenInfo(domain="example.test", api_key=jwt())
     info.set_repo_token("org1", "t1")
     info.set_repo_token("org2", "t2")
     info.save()
 
     # what login does: load (or create), replace the key, save
     again = TokenInfo.load("example.test", create=True)
-    new_key = pd.jwt(sub="new")
+    new_key = jwt(sub="new")
     again.api_key = new_key
     again.username = "ann"
     again.save()
@@ -206,7 +168,7 @@ def test_repo_tokens_survive_resaving(memory: Any) -> None:
 
 
 def test_get_access_token_loads_everything(memory: Any) -> None:
-    key = pd.jwt()
+    key = jwt()
     info = TokenInfo(domain="example.test", api_key=key, username="ann")
     info.set_repo_token("org", "rt")
     info.save()
@@ -217,7 +179,7 @@ def test_get_access_token_loads_everything(memory: Any) -> None:
 
 
 def test_expired_key_raises(memory: Any) -> None:
-    TokenInfo(domain="example.test", api_key=pd.jwt(exp=time.time() - 60)).save()
+    TokenInfo(domain="example.test", api_key=jwt(exp=time.time() - 60)).save()
     with pytest.raises(TokenExpiredError):
         TokenInfo(domain="example.test").get_access_token()
 
@@ -241,7 +203,7 @@ def test_expiry_is_compared_in_utc(timezone: str) -> None:
     assert time.localtime().tm_gmtoff != 0 or timezone == "UTC"
     now = time.time()
     for minutes, expired in [(-30, True), (-1, True), (1, False), (30, False)]:
-        info = TokenInfo(domain="x.test", api_key=pd.jwt(exp=now + minutes * 60))
+        info = TokenInfo(domain="x.test", api_key=jwt(exp=now + minutes * 60))
         assert info.expired is expired, (timezone, minutes)
         assert info.expires_at is not None
         assert info.expires_at.tzinfo is dt.timezone.utc
@@ -252,15 +214,15 @@ def test_expiry_edge_cases() -> None:
     assert TokenInfo(domain="x.test").expired  # no key
     assert not TokenInfo(domain="x.test", api_key="opaque-key").expired  # not a JWT: server decides
     assert TokenInfo(domain="x.test", api_key="opaque-key").expires_at is None
-    no_exp = TokenInfo(domain="x.test", api_key=pd.jwt().replace(pd.jwt().split(".")[1], "e30"))
+    no_exp = TokenInfo(domain="x.test", api_key=jwt().replace(jwt().split(".")[1], "e30"))
     assert no_exp.expires_at is None and not no_exp.expired  # a JWT without exp: {}
 
 
 def test_environment_key_wins_and_is_never_stored(
     memory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stored_key = pd.jwt(sub="stored")
-    env_key = pd.jwt(sub="env")
+    stored_key = jwt(sub="stored")
+    env_key = jwt(sub="env")
     info = TokenInfo(domain="anaconda.com", api_key=stored_key, username="ann")
     info.set_repo_token("org", "rt")
     info.save()
@@ -281,7 +243,7 @@ def test_environment_key_wins_and_is_never_stored(
     assert env_key not in json.dumps(stored)
 
     # a new key (a login with --force) is stored
-    loaded.api_key = pd.jwt(sub="new")
+    loaded.api_key = jwt(sub="new")
     loaded.save()
     assert _decoded(_store()[(KEYRING_NAME, "anaconda.com")])["api_key"] == loaded.api_key
 
@@ -291,7 +253,7 @@ def test_environment_key_wins_and_is_never_stored(
 
 
 def test_environment_key_without_stored_entry(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    env_key = pd.jwt(sub="env")
+    env_key = jwt(sub="env")
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", env_key)
     info = TokenInfo.load()
     assert info.source == "environment" and info.repo_tokens == []
@@ -305,7 +267,7 @@ def test_environment_key_without_stored_entry(memory: Any, monkeypatch: pytest.M
 
 
 def test_delete_removes_every_copy(memory: Any) -> None:
-    value = _encoded({"domain": "example.test", "api_key": pd.jwt(), "version": 2})
+    value = _encoded({"domain": "example.test", "api_key": jwt(), "version": 2})
     _store("mem-a")[(KEYRING_NAME, "example.test")] = value
     _store("mem-b")[(KEYRING_NAME, "example.test")] = value
     TokenInfo(domain="example.test").delete()
@@ -323,7 +285,7 @@ def test_corrupt_stored_value_is_an_error(memory: Any) -> None:
 
 
 def test_secrets_are_not_in_repr() -> None:
-    key = pd.jwt()
+    key = jwt()
     info = TokenInfo(domain="x.test", api_key=key, repo_tokens=[RepoToken(token="rt-secret")])
     assert key not in repr(info) and key not in str(info)
     assert "rt-secret" not in repr(info)
@@ -333,7 +295,7 @@ def test_load_accepts_a_site_config(memory: Any) -> None:
     from anaconda_auth.config import AnacondaAuthConfig
 
     config = AnacondaAuthConfig(domain="site.test", preferred_token_storage="mem-b")
-    TokenInfo(domain="site.test", api_key=pd.jwt()).save(config=config)
+    TokenInfo(domain="site.test", api_key=jwt()).save(config=config)
     assert (KEYRING_NAME, "site.test") in _store("mem-b")
     assert TokenInfo.load(config=config).source == "mem-b"
     TokenInfo(domain="site.test").delete(config=config)

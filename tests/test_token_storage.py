@@ -10,30 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import plugin_dists as pd
 
 from anaconda_auth import token_storage
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 from anaconda_auth.manager import get_plugin_manager, reset_plugin_manager
 from anaconda_auth.token import KEYRING_NAME
-
-
-def _helpers() -> Any:
-    import importlib.util
-    import sys
-
-    name = "anaconda_auth_tests_plugin_dists"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("plugin_dists.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pd = _helpers()
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
-"""Real TLS servers for tests: a throwaway CA, an echoing HTTPS server, a CONNECT proxy.
+"""Real TLS servers for tests: an echoing HTTPS server and a CONNECT proxy.
 
+The certificates come from the testing kit's throwaway CA (``anaconda_auth.plugins.testing.ca``).
 Everything binds 127.0.0.1 on a port the OS picks. Typical use::
 
-    pki = make_pki(tmp_path)                       # CA, server and client certificates
+    pki = create_tls_files(tmp_path, client_name="test-client")  # CA, server, client certs
     with EchoServer(pki) as server:                # https://127.0.0.1:<port>
         server.routes["/api/account"] = lambda req: (200, {}, {"user": {...}})
-        requests.get(server.url + "/anything", verify=str(pki.ca_cert))
+        requests.get(server.url + "/anything", verify=str(pki.ca_path))
         server.requests[-1].headers                # what the server received
 
 A route returns ``(status, headers, body)``; a ``dict``/``list`` body is sent as JSON. Without
@@ -15,8 +16,6 @@ a route the server answers 200 with the request it saw (method, path, headers) a
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import json
 import select
 import socket
@@ -26,135 +25,26 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-# ---------------------------------------------------------------------------------------------
-# Certificates
-# ---------------------------------------------------------------------------------------------
+from anaconda_auth.plugins.testing.ca import TLSFiles
 
 
-@dataclass(frozen=True)
-class PKI:
-    """PEM files of a throwaway CA, a server certificate and a client certificate."""
-
-    ca_cert: Path
-    ca_key: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+def _serve_in_thread(server: socketserver.BaseServer) -> threading.Thread:
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
-    path.chmod(0o600)
+    thread.start()
+    return thread
 
 
-def _write_cert(cert: x509.Certificate, path: Path) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def make_pki(directory: Path, name: str = "test") -> PKI:
-    """Create a CA and, signed by it, a server certificate for 127.0.0.1/localhost/::1 and
-    a client certificate (CN ``<name>-client``) in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
-    not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=1)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(f"{name} test CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    def leaf(
-        common_name: str, usage: x509.ObjectIdentifier, san: list[x509.GeneralName] | None
-    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-            )
-        )
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return key, builder.sign(ca_key, hashes.SHA256())
-
-    server_key, server_cert = leaf(
-        "127.0.0.1",
-        ExtendedKeyUsageOID.SERVER_AUTH,
-        [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1")),
-            x509.DNSName("localhost"),
-        ],
-    )
-    client_key, client_cert = leaf(f"{name}-client", ExtendedKeyUsageOID.CLIENT_AUTH, None)
-
-    pki = PKI(
-        ca_cert=directory / "ca.pem",
-        ca_key=directory / "ca.key",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server.key",
-        client_cert=directory / "client.pem",
-        client_key=directory / "client.key",
-    )
-    _write_cert(ca_cert, pki.ca_cert)
-    _write_key(ca_key, pki.ca_key)
-    _write_cert(server_cert, pki.server_cert)
-    _write_key(server_key, pki.server_key)
-    _write_cert(client_cert, pki.client_cert)
-    _write_key(client_key, pki.client_key)
-    return pki
+def _stop(server: socketserver.BaseServer | None, thread: threading.Thread | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +149,7 @@ class _TLSHTTPServer(ThreadingHTTPServer):
 class EchoServer:
     """An HTTPS server on 127.0.0.1 that records requests and answers from ``routes``."""
 
-    pki: PKI
+    tls: TLSFiles
     require_client_cert: bool = False
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -268,10 +158,10 @@ class EchoServer:
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.pki.server_cert, self.pki.server_key)
+        context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
         if self.require_client_cert:
             context.verify_mode = ssl.CERT_REQUIRED
-            context.load_verify_locations(self.pki.ca_cert)
+            context.load_verify_locations(self.tls.ca_path)
         self.context = context
         self._server: _TLSHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -298,18 +188,11 @@ class EchoServer:
         server = _TLSHTTPServer(("127.0.0.1", 0), _Handler)
         server.owner = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = _serve_in_thread(server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        _stop(self._server, self._thread)
 
     def __enter__(self) -> EchoServer:
         return self.start()
@@ -401,15 +284,9 @@ class ConnectProxy:
         server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
         server.owner = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = _serve_in_thread(server)
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        _stop(self._server, self._thread)

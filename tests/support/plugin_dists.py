@@ -1,20 +1,13 @@
 """Real installed distributions for plugin tests: a .dist-info with entry_points.txt on sys.path.
 
 importlib.metadata finds these exactly as it finds a pip-installed plugin, so the plugin manager
-discovers them through the real ``anaconda_auth`` entry-point group. Load this module with
-:func:`load` (tests/ is not on sys.path under ``--import-mode=importlib``).
+discovers them through the real ``anaconda_auth`` entry-point group.
 """
 
 from __future__ import annotations
 
-import base64
-import importlib.util
-import json
-import sys
 import textwrap
-import time
 from pathlib import Path
-from types import ModuleType
 
 
 def write_dist(
@@ -99,26 +92,3 @@ def anaconda_auth_storage_backends():
 def memory_plugin(backends: dict[str, int]) -> str:
     """Source of a memory storage plugin registering ``backends`` (name -> priority)."""
     return MEMORY_PLUGIN + f"\nBACKENDS = {sorted(backends.items())!r}\n"
-
-
-def jwt(exp: float | None = None, **claims: object) -> str:
-    """An unsigned JWT-shaped API key with an ``exp`` claim (``None``: one hour from now)."""
-
-    def part(obj: object) -> str:
-        raw = json.dumps(obj).encode()
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    payload = {"exp": int(time.time() + 3600 if exp is None else exp), **claims}
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(payload)}.c2lnbmF0dXJl"
-
-
-def load() -> ModuleType:
-    name = "anaconda_auth_tests_plugin_dists"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
