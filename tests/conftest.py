@@ -20,6 +20,9 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 pytest.register_assert_rewrite("support")
 
+#: Fixtures shared by several modules (the login tests' fake browser and home).
+pytest_plugins = ["support.login"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(

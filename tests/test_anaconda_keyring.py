@@ -32,11 +32,12 @@ from anaconda_auth.storage_backends.anaconda_keyring import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.processes import REF_PYTHON, run_python
 
 from anaconda_auth.exceptions import StorageError, TokenNotFoundError
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
 
-WRITER = Path(__file__).with_name("keyring_writer.py")
+WRITER = Path(__file__).parent / "support" / "keyring_writer.py"
 POSIX = os.name == "posix"
 ROOT = POSIX and os.geteuid() == 0
 REMEDIES = ("move it aside", "Restore", "copy", "Copy", "Set ")
@@ -85,13 +86,6 @@ def run_writer(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
         timeout=120,
         env=env,
     )
-
-
-def ref_python() -> Path | None:
-    for root in (os.environ.get("ANACONDA_AUTH_REF_VENV"), "/tmp/ref015"):
-        if root and (Path(root) / "bin" / "python").exists():
-            return Path(root) / "bin" / "python"
-    return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -588,10 +582,11 @@ def test_unchanged_write_still_upgrades_a_legacy_file(keyring: Path) -> None:
     assert read_doc(keyring) == {KEYRING_NAME: {"example.test": value}}
 
 
+@pytest.mark.skipif(
+    REF_PYTHON is None, reason="anaconda-auth 0.15.3 venv not found (set ANACONDA_AUTH_REF_VENV)"
+)
 def test_keyring_written_by_anaconda_auth_0_15_3(keyring: Path) -> None:
-    python = ref_python()
-    if python is None:
-        pytest.skip("anaconda-auth 0.15.3 venv not found (set ANACONDA_AUTH_REF_VENV)")
+    assert REF_PYTHON is not None
     env = {**os.environ, "ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE": "anaconda-keyring"}
     env.pop("PYTHONPATH", None)
     save = (
@@ -600,7 +595,8 @@ def test_keyring_written_by_anaconda_auth_0_15_3(keyring: Path) -> None:
         "TokenInfo(domain=sys.argv[1], api_key=sys.argv[2], username='old').save()\n"
     )
     for domain, key in (("example.test", "key-from-0153"), ("other.test", "key-2-from-0153")):
-        subprocess.run([str(python), "-c", save, domain, key], env=env, check=True, timeout=60)
+        saved = run_python(save, env, args=[domain, key], python=REF_PYTHON)
+        assert saved.returncode == 0, saved.stderr
     assert json.loads(keyring.read_text())[KEYRING_NAME].keys() == {"example.test", "other.test"}
 
     loaded = TokenInfo.load("example.test")
@@ -614,13 +610,7 @@ def test_keyring_written_by_anaconda_auth_0_15_3(keyring: Path) -> None:
     assert TokenInfo.load("new.test").api_key == "new-key"
 
     # 0.15.3 cannot parse the new file: it fails loudly instead of overwriting it as empty.
-    broken = subprocess.run(
-        [str(python), "-c", save, "again.test", "k"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    broken = run_python(save, env, args=["again.test", "k"], python=REF_PYTHON)
     assert broken.returncode != 0
     assert "UnicodeDecodeError" in broken.stderr
     assert keyring.read_bytes() == raw

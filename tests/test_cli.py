@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import pytest
 import requests
 import typer
 from anaconda_auth.plugins.cli import _state, dispatch, error_handlers
+from support.login import free_port
 
 from anaconda_auth import exceptions as exc_module
 from anaconda_auth.hookspecs import hookimpl
@@ -267,9 +267,7 @@ def test_http_error_from_a_real_server(
 
 
 def test_connection_and_tls_errors(anaconda_idp: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     session = requests.Session()
     session.trust_env = False
     with pytest.raises(requests.ConnectionError) as info:

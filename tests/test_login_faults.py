@@ -6,7 +6,6 @@ browser is the fake ``$BROWSER`` script run as a subprocess.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -14,13 +13,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from support.login import Browser, RecordingUI, free_port
 
 from anaconda_auth import oidc
 from anaconda_auth._http import ProviderError, TLSError
@@ -44,77 +42,7 @@ from anaconda_auth.redirect_server import (
     StateMismatch,
 )
 
-BROWSER_SCRIPT = Path(__file__).with_name("browser_script.py")
-
-
-class QuietUI:
-    def __init__(self) -> None:
-        self.device_codes: list[str] = []
-        self.authorize_urls: list[str] = []
-
-    def show_authorize_url(self, url: str) -> None:
-        self.authorize_urls.append(url)
-
-    def show_device_code(
-        self, verification_uri: str, user_code: str, complete_uri: str | None
-    ) -> None:
-        self.device_codes.append(user_code)
-
-    @contextmanager
-    def waiting(self, message: str) -> Iterator[None]:
-        yield
-
-
-class Browser:
-    def __init__(self, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.log = log
-        self._monkeypatch = monkeypatch
-
-    def mode(self, mode: str) -> None:
-        self._monkeypatch.setenv("BROWSER_SCRIPT_MODE", mode)
-
-    def hops(self, wait_for: int = 0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + 10
-        while True:
-            lines = self.log.read_text().splitlines() if self.log.exists() else []
-            if len(lines) >= wait_for or time.monotonic() > deadline:
-                return [json.loads(line) for line in lines]
-            time.sleep(0.05)
-
-    def callback_hops(self, wait_for: int = 0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + 10
-        while True:
-            found = [h for h in self.hops() if h["url"].startswith("http://127.0.0.1")]
-            if len(found) >= wait_for or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_discovery() -> Iterator[None]:
-    oidc.clear_cache()
-    yield
-    oidc.clear_cache()
-
-
-@pytest.fixture
-def home(anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", "http://127.0.0.1:0/auth/oidc")
-    for name in ("BROWSER", "SSH_CONNECTION", "SSH_TTY", "BROWSER_SCRIPT_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    return anaconda_auth_home
-
-
-@pytest.fixture
-def browser(
-    home: Path, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Browser:
-    anaconda_idp.settings.auto_approve = True
-    log = tmp_path / "browser.jsonl"
-    monkeypatch.setenv("BROWSER", f'"{sys.executable}" "{BROWSER_SCRIPT}" %s')
-    monkeypatch.setenv("BROWSER_SCRIPT_CA", str(anaconda_idp.ca_path))
-    monkeypatch.setenv("BROWSER_SCRIPT_LOG", str(log))
-    return Browser(log, monkeypatch)
+pytestmark = pytest.mark.usefixtures("fresh_discovery")
 
 
 def assert_nothing_stored() -> None:
@@ -122,20 +50,13 @@ def assert_nothing_stored() -> None:
         current_token()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # -- discovery --------------------------------------------------------------------------------
 
 
-def test_discovery_server_error(anaconda_idp: Any, home: Path) -> None:
+def test_discovery_server_error(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.faults.discovery_status = 503
     with pytest.raises(DiscoveryError) as info:
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     message = str(info.value)
     assert f"{anaconda_idp.url}/.well-known/openid-configuration" in message
     assert "HTTP 503" in message and "try again" in message
@@ -143,7 +64,7 @@ def test_discovery_server_error(anaconda_idp: Any, home: Path) -> None:
     assert_nothing_stored()
 
 
-def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, home: Path) -> None:
+def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, login_home: Path) -> None:
     config = AnacondaAuthConfig()
     first = oidc.discover(config)
     anaconda_idp.faults.discovery_status = 503  # a second fetch would fail
@@ -154,56 +75,56 @@ def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, home: Path) ->
         oidc.discover(AnacondaAuthConfig(ssl_verify=True))
 
 
-def test_discovery_timeout(anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_discovery_timeout(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ANACONDA_AUTH_HTTP_TIMEOUT", "0.5")
     anaconda_idp.faults.delay["discovery"] = 5
     started = time.monotonic()
     with pytest.raises(ProviderError, match=r"no response from https://.* within 0\.5 s"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert time.monotonic() - started < 4
     assert_nothing_stored()
 
 
-def test_discovery_invalid_json(anaconda_idp: Any, home: Path) -> None:
+def test_discovery_invalid_json(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.faults.invalid_json.add("discovery")
     with pytest.raises(DiscoveryError, match="did not return valid JSON"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert_nothing_stored()
 
 
 def test_discovery_document_without_endpoints(
-    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_OPENID_CONFIG_PATH", "/jwks.json")  # JSON, no endpoints
     with pytest.raises(DiscoveryError, match="lacks authorization_endpoint, token_endpoint"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert_nothing_stored()
 
 
-def test_discovery_not_found(anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_discovery_not_found(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ANACONDA_AUTH_OPENID_CONFIG_PATH", "/no/such/document")
     with pytest.raises(DiscoveryError, match="no OpenID configuration at .*HTTP 404"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
 
 
-def test_unreachable_provider(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_provider(login_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", f"127.0.0.1:{free_port()}")
     with pytest.raises(ProviderError, match="could not connect to 127.0.0.1:"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
 
 
 # -- TLS --------------------------------------------------------------------------------------
 
 
 def test_tls_verification_failure_names_the_url_and_the_fix(
-    anaconda_idp: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from anaconda_auth.plugins.testing.ca import create_tls_files
 
     other_ca = create_tls_files(tmp_path / "other").ca_path
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", str(other_ca))
     with pytest.raises(TLSError) as info:
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     message = str(info.value)
     assert f"TLS certificate of {anaconda_idp.url}/.well-known/openid-configuration" in message
     assert "could not be verified" in message and "ssl_verify" in message
@@ -214,7 +135,7 @@ def test_tls_verification_failure_names_the_url_and_the_fix(
 
 
 def test_explicit_ca_bundle_wins_over_requests_ca_bundle(
-    anaconda_idp: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Plain requests lets REQUESTS_CA_BUNDLE replace a session's CA path; we do not."""
     from anaconda_auth.plugins.testing.ca import create_tls_files
@@ -246,7 +167,7 @@ def test_explicit_ca_bundle_wins_over_requests_ca_bundle(
 
 
 def test_ssl_verify_truststore(
-    anaconda_idp: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``truststore`` uses the system store (OpenSSL's, which honours SSL_CERT_FILE here)."""
     from anaconda_auth.plugins.testing.ca import create_tls_files
@@ -268,46 +189,46 @@ def test_ssl_verify_truststore(
         assert _http.send(session, "GET", url, what="test").status_code == 200
 
 
-def test_ssl_verify_path_that_does_not_exist(home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_ssl_verify_path_that_does_not_exist(login_home: Path, monkeypatch: pytest.MonkeyPatch):
     from anaconda_auth.exceptions import ConfigError
 
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "/no/such/ca.pem")
     with pytest.raises(ConfigError, match="no/such/ca.pem"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
 
 
 # -- browser flow -----------------------------------------------------------------------------
 
 
-def test_access_denied_at_the_provider(anaconda_idp: Any, browser: Browser) -> None:
+def test_access_denied_at_the_provider(anaconda_idp: Any, fake_browser: Browser) -> None:
     anaconda_idp.faults.authorize_error = "access_denied"
     with pytest.raises(AuthorizationFailed, match="denied.*access_denied") as info:
-        login(device=False, ui=QuietUI())
+        login(device=False, ui=RecordingUI())
     assert info.value.error == "access_denied"
     assert "Nothing was stored" in str(info.value)
-    (callback,) = browser.callback_hops(wait_for=1)
+    (callback,) = fake_browser.callback_hops(wait_for=1)
     assert callback["location"] == AnacondaAuthConfig().login_error_url
     assert anaconda_idp.requests_to("token") == []
     assert_nothing_stored()
 
 
-def test_state_mismatch_aborts_the_login(anaconda_idp: Any, browser: Browser) -> None:
+def test_state_mismatch_aborts_the_login(anaconda_idp: Any, fake_browser: Browser) -> None:
     anaconda_idp.faults.wrong_state = True
     with pytest.raises(StateMismatch, match="did not carry the state"):
-        login(device=False, ui=QuietUI())
-    (callback,) = browser.callback_hops(wait_for=1)
+        login(device=False, ui=RecordingUI())
+    (callback,) = fake_browser.callback_hops(wait_for=1)
     assert callback["status"] == 400 and "rejected" in callback["body"]
     assert anaconda_idp.requests_to("token") == []  # the code was never used
     assert_nothing_stored()
 
 
 def test_a_replayed_callback_is_rejected_while_the_login_runs(
-    anaconda_idp: Any, browser: Browser
+    anaconda_idp: Any, fake_browser: Browser
 ) -> None:
-    browser.mode("concurrent-replay")
+    fake_browser.mode("concurrent-replay")
     anaconda_idp.faults.delay["token"] = 1.5  # keep the first callback held a while
-    login(device=False, ui=QuietUI())
-    first, second = sorted(browser.callback_hops(wait_for=2), key=lambda h: h["status"])
+    login(device=False, ui=RecordingUI())
+    first, second = sorted(fake_browser.callback_hops(wait_for=2), key=lambda h: h["status"])
     assert first["status"] == 302 and first["location"] == AnacondaAuthConfig().login_success_url
     assert second["status"] == 400 and "already" in second["body"]
     assert len(anaconda_idp.requests_to("token")) == 1
@@ -315,51 +236,51 @@ def test_a_replayed_callback_is_rejected_while_the_login_runs(
 
 
 def test_an_old_callback_replayed_into_a_new_login_is_rejected(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = f"http://127.0.0.1:{free_port()}/auth/oidc"
     monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", uri)
-    login(device=False, ui=QuietUI())
+    login(device=False, ui=RecordingUI())
     first_key = current_token().api_key
-    (old_callback,) = browser.callback_hops(wait_for=1)
+    (old_callback,) = fake_browser.callback_hops(wait_for=1)
 
     # After the login the loopback server is gone.
     with pytest.raises(requests.ConnectionError):
         requests.get(old_callback["url"], timeout=5)
 
-    browser.mode(f"visit:{old_callback['url']}")
+    fake_browser.mode(f"visit:{old_callback['url']}")
     with pytest.raises(StateMismatch):
-        login(force=True, device=False, ui=QuietUI())
+        login(force=True, device=False, ui=RecordingUI())
     assert len(anaconda_idp.requests_to("token")) == 1  # the old code was not exchanged again
     assert current_token().api_key == first_key
 
 
 def test_the_browser_never_comes_back(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    browser.mode("no-callback")
+    fake_browser.mode("no-callback")
     monkeypatch.setenv("ANACONDA_AUTH_LOGIN_TIMEOUT", "1")
     with pytest.raises(CallbackTimeout, match="Timed out after 1 s"):
-        login(device=False, ui=QuietUI())
+        login(device=False, ui=RecordingUI())
     assert_nothing_stored()
 
 
 def test_redirect_port_in_use(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", f"http://127.0.0.1:{port}/auth/oidc")
-        ui = QuietUI()
+        ui = RecordingUI()
         with pytest.raises(RedirectPortInUse) as info:
             login(device=False, ui=ui)
     assert (
         f"port {port} on 127.0.0.1 is in use by another program; close it or set redirect_uri"
         in str(info.value)
     )
-    assert ui.authorize_urls == [] and browser.hops() == []
+    assert ui.authorize_urls == [] and fake_browser.hops() == []
     assert_nothing_stored()
 
 
@@ -367,18 +288,18 @@ def test_redirect_port_in_use(
     "uri", ["http://0.0.0.0:8000/auth/oidc", "https://127.0.0.1:8000/x", "http://example.com/"]
 )
 def test_redirect_uri_must_be_loopback_http(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch, uri: str
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch, uri: str
 ) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", uri)
     with pytest.raises(RedirectServerError, match="must be a loopback http:// URL"):
-        login(device=False, ui=QuietUI())
+        login(device=False, ui=RecordingUI())
 
 
-def test_code_exchange_server_error(anaconda_idp: Any, browser: Browser) -> None:
+def test_code_exchange_server_error(anaconda_idp: Any, fake_browser: Browser) -> None:
     anaconda_idp.faults.token_status = 500
     with pytest.raises(ProviderError, match=r"Exchanging the authorization code failed.*HTTP 500"):
-        login(device=False, ui=QuietUI())
-    (callback,) = browser.callback_hops(wait_for=1)
+        login(device=False, ui=RecordingUI())
+    (callback,) = fake_browser.callback_hops(wait_for=1)
     assert callback["location"] == AnacondaAuthConfig().login_error_url
     assert_nothing_stored()
 
@@ -386,10 +307,10 @@ def test_code_exchange_server_error(anaconda_idp: Any, browser: Browser) -> None
 # -- device flow ------------------------------------------------------------------------------
 
 
-def test_device_flow_denied(anaconda_idp: Any, home: Path) -> None:
-    ui = QuietUI()
+def test_device_flow_denied(anaconda_idp: Any, login_home: Path) -> None:
+    ui = RecordingUI()
 
-    class DenyingUI(QuietUI):
+    class DenyingUI(RecordingUI):
         def show_device_code(self, *args: Any) -> None:
             anaconda_idp.deny_device()
 
@@ -399,8 +320,8 @@ def test_device_flow_denied(anaconda_idp: Any, home: Path) -> None:
     assert_nothing_stored()
 
 
-def test_device_code_expired_at_the_provider(anaconda_idp: Any, home: Path) -> None:
-    class ExpiringUI(QuietUI):
+def test_device_code_expired_at_the_provider(anaconda_idp: Any, login_home: Path) -> None:
+    class ExpiringUI(RecordingUI):
         def show_device_code(self, *args: Any) -> None:
             anaconda_idp.expire_device()
 
@@ -409,19 +330,19 @@ def test_device_code_expired_at_the_provider(anaconda_idp: Any, home: Path) -> N
     assert_nothing_stored()
 
 
-def test_device_code_lifetime_runs_out(anaconda_idp: Any, home: Path) -> None:
+def test_device_code_lifetime_runs_out(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.settings.device_code_lifetime = 1
     started = time.monotonic()
     with pytest.raises(DeviceFlowTimeout):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert time.monotonic() - started < 5
     assert_nothing_stored()
 
 
-def test_device_authorization_server_error(anaconda_idp: Any, home: Path) -> None:
+def test_device_authorization_server_error(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.faults.device_authorization_status = 502
     with pytest.raises(DeviceFlowError, match="HTTP 502"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert_nothing_stored()
 
 
@@ -429,11 +350,11 @@ def test_device_authorization_server_error(anaconda_idp: Any, home: Path) -> Non
 
 
 @pytest.mark.parametrize("status", [200, 403, 500])
-def test_api_key_mint_must_answer_201(anaconda_idp: Any, home: Path, status: int) -> None:
+def test_api_key_mint_must_answer_201(anaconda_idp: Any, login_home: Path, status: int) -> None:
     anaconda_idp.settings.device_auto_approve = True
     anaconda_idp.faults.api_key_status = status
     with pytest.raises(APIKeyError) as info:
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     message = str(info.value)
     assert f"HTTP {status}" in message and "expected 201" in message
     assert "nothing was stored" in message
@@ -444,20 +365,20 @@ def test_api_key_mint_must_answer_201(anaconda_idp: Any, home: Path, status: int
     assert_nothing_stored()
 
 
-def test_api_key_falls_back_to_the_iam_endpoint(anaconda_idp: Any, home: Path) -> None:
+def test_api_key_falls_back_to_the_iam_endpoint(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.settings.device_auto_approve = True
     anaconda_idp.faults.status["api_keys"] = 404
-    login(device=True, ui=QuietUI())
+    login(device=True, ui=RecordingUI())
     assert len(anaconda_idp.requests_to("iam_api_keys")) == 1
     assert is_logged_in()
 
 
-def test_api_key_both_endpoints_missing(anaconda_idp: Any, home: Path) -> None:
+def test_api_key_both_endpoints_missing(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.settings.device_auto_approve = True
     anaconda_idp.faults.status["api_keys"] = 404
     anaconda_idp.faults.status["iam_api_keys"] = 405
     with pytest.raises(APIKeyError, match=r"api/iam/api-keys returned HTTP 405"):
-        login(device=True, ui=QuietUI())
+        login(device=True, ui=RecordingUI())
     assert_nothing_stored()
 
 
@@ -467,17 +388,17 @@ def test_a_failed_forced_login_keeps_the_existing_key(
     anaconda_idp.settings.device_auto_approve = True
     anaconda_idp.faults.api_key_status = 500
     with pytest.raises(APIKeyError):
-        login(force=True, device=True, ui=QuietUI())
+        login(force=True, device=True, ui=RecordingUI())
     assert current_token().api_key == anaconda_logged_in.api_key
 
 
 def test_unusable_token_storage_fails_before_the_browser_opens(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "no-such-backend")
     with pytest.raises(StorageUnavailableError, match="no-such-backend"):
-        login(device=False, ui=QuietUI())
-    assert anaconda_idp.requests == [] and browser.hops() == []
+        login(device=False, ui=RecordingUI())
+    assert anaconda_idp.requests == [] and fake_browser.hops() == []
 
 
 def test_every_login_error_is_an_authentication_error() -> None:
@@ -507,10 +428,10 @@ CANCEL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("flow", ["device", "browser"])
-def test_ctrl_c_cancels_cleanly(anaconda_idp: Any, browser: Browser, flow: str) -> None:
+def test_ctrl_c_cancels_cleanly(anaconda_idp: Any, fake_browser: Browser, flow: str) -> None:
     """A real process, interrupted while waiting: a short traceback of KeyboardInterrupt
     only (no chained library errors, no thread noise) and nothing stored."""
-    browser.mode("no-callback")
+    fake_browser.mode("no-callback")
     process = subprocess.Popen(
         [sys.executable, "-c", CANCEL_SCRIPT, flow],
         stderr=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """The login flows end to end, against the local HTTPS identity provider.
 
-The browser is ``tests/browser_script.py`` run through ``$BROWSER`` as a real subprocess;
+The browser is ``tests/support/browser_script.py`` run through ``$BROWSER`` as a real subprocess;
 the device flow is approved through the provider's test API from a thread.
 """
 
@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
-import socket
 import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from support.login import BROWSER_SCRIPT, Browser, RecordingUI, free_port
 
 from anaconda_auth import __version__, oidc
 from anaconda_auth.actions import (
@@ -35,83 +32,7 @@ from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
 from anaconda_auth.exceptions import TokenNotFoundError, UnknownSiteName
 from anaconda_auth.token import TokenInfo
 
-BROWSER_SCRIPT = Path(__file__).with_name("browser_script.py")
-
-
-class RecordingUI:
-    """A LoginUI that remembers what it was asked to show."""
-
-    def __init__(self) -> None:
-        self.authorize_urls: list[str] = []
-        self.device_codes: list[tuple[str, str, str | None]] = []
-        self.waits: list[str] = []
-
-    def show_authorize_url(self, url: str) -> None:
-        self.authorize_urls.append(url)
-
-    def show_device_code(
-        self, verification_uri: str, user_code: str, complete_uri: str | None
-    ) -> None:
-        self.device_codes.append((verification_uri, user_code, complete_uri))
-
-    @contextmanager
-    def waiting(self, message: str) -> Iterator[None]:
-        self.waits.append(message)
-        yield
-
-
-class Browser:
-    """Controls the fake ``$BROWSER`` and reads the hops it logged."""
-
-    def __init__(self, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.log = log
-        self._monkeypatch = monkeypatch
-
-    def mode(self, mode: str) -> None:
-        self._monkeypatch.setenv("BROWSER_SCRIPT_MODE", mode)
-
-    def hops(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-    def wait_for_hops(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.hops()) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.hops()
-
-    def callback_hops(self) -> list[dict[str, Any]]:
-        return [h for h in self.hops() if h["url"].startswith("http://127.0.0.1")]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_discovery() -> Iterator[None]:
-    oidc.clear_cache()
-    yield
-    oidc.clear_cache()
-
-
-@pytest.fixture
-def home(anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The provider's home, with any free loopback port for the redirect server."""
-    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", "http://127.0.0.1:0/auth/oidc")
-    for name in ("BROWSER", "SSH_CONNECTION", "SSH_TTY", "BROWSER_SCRIPT_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    return anaconda_auth_home
-
-
-@pytest.fixture
-def browser(
-    home: Path, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Browser:
-    """``$BROWSER`` is the fake browser script; the provider approves logins at once."""
-    anaconda_idp.settings.auto_approve = True
-    log = tmp_path / "browser.jsonl"
-    monkeypatch.setenv("BROWSER", f'"{sys.executable}" "{BROWSER_SCRIPT}" %s')
-    monkeypatch.setenv("BROWSER_SCRIPT_CA", str(anaconda_idp.ca_path))
-    monkeypatch.setenv("BROWSER_SCRIPT_LOG", str(log))
-    return Browser(log, monkeypatch)
+pytestmark = pytest.mark.usefixtures("fresh_discovery")
 
 
 def approve_device_later(idp: Any, deny: bool = False) -> threading.Thread:
@@ -138,17 +59,10 @@ def whoami(idp: Any, api_key: str) -> dict[str, Any]:
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # -- browser flow -----------------------------------------------------------------------------
 
 
-def test_browser_login_end_to_end(anaconda_idp: Any, browser: Browser) -> None:
+def test_browser_login_end_to_end(anaconda_idp: Any, fake_browser: Browser) -> None:
     ui = RecordingUI()
     login(device=False, ui=ui)
 
@@ -190,13 +104,13 @@ def test_browser_login_end_to_end(anaconda_idp: Any, browser: Browser) -> None:
     assert mint.headers["User-Agent"] == f"anaconda-auth/{__version__}"
 
     # The browser came back to the loopback server and was sent to the success page.
-    (callback,) = browser.callback_hops()
+    (callback,) = fake_browser.callback_hops()
     assert callback["status"] == 302
     assert callback["location"] == AnacondaAuthConfig().login_success_url
 
 
 def test_browser_login_on_a_fixed_port_with_a_plain_browser_command(
-    anaconda_idp: Any, browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``$BROWSER`` as a bare executable (the URL appended) and redirect_uri with a port."""
     wrapper = tmp_path / "fake-browser"
@@ -211,11 +125,11 @@ def test_browser_login_on_a_fixed_port_with_a_plain_browser_command(
     assert current_token().api_key
     (authorize,) = anaconda_idp.requests_to("authorize")
     assert authorize.query["redirect_uri"] == uri
-    assert browser.callback_hops()[0]["url"].startswith(uri + "?")
+    assert fake_browser.callback_hops()[0]["url"].startswith(uri + "?")
 
 
 def test_browser_login_through_the_login_form(
-    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The provider's own test browser signs in through its HTML form (no auto-approve)."""
     anaconda_idp.settings.auto_approve = False
@@ -227,7 +141,7 @@ def test_browser_login_through_the_login_form(
 
 
 def test_the_python_api_prints_the_url_when_no_ui_is_given(
-    anaconda_idp: Any, browser: Browser, capsys: pytest.CaptureFixture[str]
+    anaconda_idp: Any, fake_browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     login(device=False)
     err = capsys.readouterr().err
@@ -238,7 +152,7 @@ def test_the_python_api_prints_the_url_when_no_ui_is_given(
 # -- device flow ------------------------------------------------------------------------------
 
 
-def test_device_login_end_to_end(anaconda_idp: Any, home: Path) -> None:
+def test_device_login_end_to_end(anaconda_idp: Any, login_home: Path) -> None:
     ui = RecordingUI()
     approver = approve_device_later(anaconda_idp)
     login(device=True, ui=ui)
@@ -260,7 +174,7 @@ def test_device_login_end_to_end(anaconda_idp: Any, home: Path) -> None:
     assert not anaconda_idp.requests_to("authorize")
 
 
-def test_device_flow_polls_politely(anaconda_idp: Any, home: Path) -> None:
+def test_device_flow_polls_politely(anaconda_idp: Any, login_home: Path) -> None:
     """The interval is honoured, and ``slow_down`` adds 5 s to it (RFC 8628 §3.5)."""
     from anaconda_auth import _http, device_flow
 
@@ -285,7 +199,7 @@ def test_device_flow_polls_politely(anaconda_idp: Any, home: Path) -> None:
 
 
 def test_device_flow_is_chosen_when_no_browser_can_open(
-    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     anaconda_idp.settings.device_auto_approve = True
     for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
@@ -321,7 +235,7 @@ def test_browser_available(
 
 
 def test_use_device_flow_config_and_the_device_argument(
-    anaconda_idp: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, fake_browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     anaconda_idp.settings.device_auto_approve = True
     monkeypatch.setenv("ANACONDA_AUTH_USE_DEVICE_FLOW", "true")
@@ -332,7 +246,7 @@ def test_use_device_flow_config_and_the_device_argument(
     ui = RecordingUI()
     login(force=True, device=False, ui=ui)  # the argument wins over the config
     assert ui.authorize_urls and not ui.device_codes
-    assert browser.callback_hops()
+    assert fake_browser.callback_hops()
 
 
 # -- when to log in ---------------------------------------------------------------------------
@@ -361,7 +275,7 @@ def test_force_logs_in_again_and_keeps_repo_tokens(
     assert len(anaconda_idp.requests_to("api_keys")) == 1
 
 
-def test_an_expired_key_makes_login_run_again(anaconda_idp: Any, home: Path) -> None:
+def test_an_expired_key_makes_login_run_again(anaconda_idp: Any, login_home: Path) -> None:
     expired = anaconda_idp.mint_api_key(lifetime=-60)
     TokenInfo(domain=anaconda_idp.domain, api_key=expired, username="alice@example.com").save()
     assert not is_logged_in()
@@ -385,7 +299,7 @@ def test_logout_then_login_is_required(anaconda_idp: Any, anaconda_logged_in: An
 
 
 def test_login_then_logout_by_site_name(
-    anaconda_idp: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config_toml = Path(os.environ["ANACONDA_CONFIG_TOML"])
     config_toml.parent.mkdir(parents=True, exist_ok=True)
@@ -434,7 +348,7 @@ def test_load_site_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert load_site_config(site, ssl_verify=None) is site
 
 
-def test_ssl_verify_argument_reaches_the_requests(anaconda_idp: Any, home: Path) -> None:
+def test_ssl_verify_argument_reaches_the_requests(anaconda_idp: Any, login_home: Path) -> None:
     """``login(ssl_verify=...)`` overrides the config: True means the default trust store,
     which does not know the provider's throwaway CA."""
     from anaconda_auth._http import TLSError

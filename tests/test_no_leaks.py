@@ -12,30 +12,21 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import traceback
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.login import Browser
 
-from anaconda_auth import oidc
 from anaconda_auth.actions import current_token, login
 from anaconda_auth.api_keys import APIKeyError
 from anaconda_auth.exceptions import AuthenticationError
 
-BROWSER_SCRIPT = Path(__file__).with_name("browser_script.py")
 PROVIDER_LOGGERS = ("authlib", "werkzeug", "anaconda_auth.testing", "anaconda_auth.plugins.testing")
 #: Any JWT (access token, ID token, API key): header and payload are base64url JSON objects.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.")
 
-
-@pytest.fixture(autouse=True)
-def _fresh_discovery() -> Iterator[None]:
-    oidc.clear_cache()
-    yield
-    oidc.clear_cache()
+pytestmark = pytest.mark.usefixtures("fresh_discovery")
 
 
 @pytest.fixture
@@ -47,14 +38,8 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 @pytest.fixture
-def env(
-    anaconda_auth_home: Path, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Any:
-    monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", "http://127.0.0.1:0/auth/oidc")
-    monkeypatch.setenv("BROWSER", f'"{sys.executable}" "{BROWSER_SCRIPT}" %s')
-    monkeypatch.setenv("BROWSER_SCRIPT_CA", str(anaconda_idp.ca_path))
-    monkeypatch.delenv("BROWSER_SCRIPT_MODE", raising=False)
-    anaconda_idp.settings.auto_approve = True
+def env(fake_browser: Browser, anaconda_idp: Any) -> Any:
+    """The provider, approving browser and device logins at once; ``$BROWSER`` is the fake."""
     anaconda_idp.settings.device_auto_approve = True
     return anaconda_idp
 

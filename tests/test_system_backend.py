@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from typing import Any
 
 import pytest
 from anaconda_auth.storage_backends import system
+from support.processes import REF_PYTHON, run_python
+from support.tokens import jwt
 
 from anaconda_auth.exceptions import StorageUnavailableError
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
@@ -35,28 +36,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 KEYRING_PASSWORD = b"test-keyring-password"
-
-
-def _ref_python() -> Path | None:
-    """The published anaconda-auth 0.15.3 (read at import, before the tests change HOME)."""
-    for c in (
-        os.environ.get("ANACONDA_AUTH_REF_VENV"),
-        "/tmp/ref015",
-        str(Path.home() / ".cache/anaconda-auth/ref-0.15.3"),
-    ):
-        if c and (Path(c) / "bin/python").exists():
-            return Path(c) / "bin/python"
-    return None
-
-
-REF_PYTHON = _ref_python()
-
-
-def _jwt(exp: float) -> str:
-    def part(obj: object) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'RS256'})}.{part({'exp': int(exp)})}.c2ln"
 
 
 @dataclass
@@ -187,19 +166,6 @@ def secret_tool_lookup(session: KeyringSession, domain: str) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
-def run_python(
-    code: str, env: dict[str, str], timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def _domain() -> str:
     return f"d{uuid.uuid4().hex[:12]}.example.test"
 
@@ -226,7 +192,7 @@ def test_set_get_delete(on_keyring: KeyringSession) -> None:
 
 def test_token_info_round_trip(on_keyring: KeyringSession) -> None:
     domain = _domain()
-    key = _jwt(time.time() + 3600)
+    key = jwt(time.time() + 3600)
     info = TokenInfo(domain=domain, api_key=key, username="ann")
     info.set_repo_token("org", "rt")
     info.save()
@@ -246,31 +212,22 @@ def test_token_written_by_anaconda_auth_015_is_read(
     on_keyring: KeyringSession, isolated_home: Path
 ) -> None:
     domain = _domain()
-    key = _jwt(time.time() + 3600)
+    key = jwt(time.time() + 3600)
     env = {
         **on_keyring.env,
         "HOME": str(isolated_home),
         "ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE": "system",
         "PYTHONPATH": "",
     }
-    script = textwrap.dedent(
-        """
+    script = """
         import sys
         from anaconda_auth.token import TokenInfo
         info = TokenInfo(domain=sys.argv[1], api_key=sys.argv[2], username="ann")
         info.set_repo_token("org", "repo-token")
         info.save()
         """
-    )
     assert REF_PYTHON is not None
-    out = subprocess.run(
-        [str(REF_PYTHON), "-c", script, domain, key],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_python(script, env, args=[domain, key], python=REF_PYTHON)
     assert out.returncode == 0, out.stderr
     assert secret_tool_lookup(on_keyring, domain) is not None  # 0.15.3 used the Secret Service
 
@@ -281,22 +238,13 @@ def test_token_written_by_anaconda_auth_015_is_read(
     # and the other way: 0.15.3 reads what we write
     loaded.set_repo_token("org2", "second")
     loaded.save()
-    read_back = textwrap.dedent(
-        """
+    read_back = """
         import sys
         from anaconda_auth.token import TokenInfo
         info = TokenInfo.load(sys.argv[1])
         print(info.api_key == sys.argv[2], info.get_repo_token("org2"))
         """
-    )
-    out = subprocess.run(
-        [str(REF_PYTHON), "-c", read_back, domain, key],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_python(read_back, env, args=[domain, key], python=REF_PYTHON)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "second"]
 

@@ -13,14 +13,14 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.plugin_dists import write_dist
+from support.processes import run_python
+from support.tokens import jwt
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,18 +56,9 @@ def install_example(site: Path) -> dict[str, Any]:
     relative = Path(module_path)
     if relative.parts[0] == "src":
         relative = Path(*relative.parts[1:])
-    assert ".".join(relative.with_suffix("").parts) in eps.values()
-    (site / relative).parent.mkdir(parents=True)
-    (site / relative.parent / "__init__.py").write_text("")
-    (site / relative).write_text(blocks[module_path])
-    dist_info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
-    )
-    lines = ["[anaconda_auth]"] + [f"{name} = {value}" for name, value in eps.items()]
-    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    (dist_info / "RECORD").write_text("")
+    module = ".".join(relative.with_suffix("").parts)
+    assert module in eps.values()
+    write_dist(site, project["name"], project["version"], eps, {module: blocks[module_path]})
     config = tomllib.loads(blocks["~/.anaconda/config.toml"])
     return {
         "project": project,
@@ -77,22 +68,8 @@ def install_example(site: Path) -> dict[str, Any]:
     }
 
 
-def _jwt() -> str:
-    def part(obj: object) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'RS256'})}.{part({'exp': int(time.time()) + 3600})}.c2ln"
-
-
 def run(code: str, env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_python(code, env)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -115,7 +92,7 @@ def example(tmp_path: Path, isolated_home: Path) -> dict[str, Any]:
 def test_contributing_example_stores_and_reads_tokens(example: dict[str, Any]) -> None:
     env = example["env"]
     backend = example["backend"]
-    key = _jwt()
+    key = jwt()
     saved = run(
         f"""
         from anaconda_auth.token import TokenInfo

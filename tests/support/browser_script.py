@@ -1,4 +1,4 @@
-"""A fake web browser for the login tests: ``$BROWSER="python tests/browser_script.py %s"``.
+"""A fake web browser for the login tests: ``$BROWSER="python .../browser_script.py %s"``.
 
 It GETs the URL it is given and follows redirects one hop at a time (HTTPS with the CA in
 ``BROWSER_SCRIPT_CA``; plain HTTP for the loopback callback), like a browser whose user is
