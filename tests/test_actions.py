@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from pathlib import Path
+
+from support.config_files import write_config_toml
+from support.tokens import jwt
 
 from anaconda_auth import actions
 from anaconda_auth.token import TokenInfo
 
 
-def _jwt(exp: float) -> str:
-    def part(obj: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'RS256'})}.{part({'exp': int(exp)})}.c2ln"
-
-
 def _write_sites(home: Path, beta_extra: str) -> None:
-    (home / ".anaconda").mkdir(exist_ok=True)
-    (home / ".anaconda" / "config.toml").write_text(
+    write_config_toml(
+        home,
         'default_site = "alpha"\n'
         "[sites.alpha]\n"
         'domain = "alpha.example"\n'
         "[sites.beta]\n"
-        'domain = "beta.example"\n' + beta_extra
+        'domain = "beta.example"\n' + beta_extra,
     )
 
 
 def test_site_api_key_counts_for_that_site_only(isolated_home: Path) -> None:
-    key = _jwt(time.time() + 3600)
+    key = jwt(time.time() + 3600)
     _write_sites(isolated_home, f'api_key = "{key}"\n')
 
     assert actions.is_logged_in("beta")
@@ -45,7 +39,7 @@ def test_site_keyring_path_is_used_for_save_and_logout(isolated_home: Path) -> N
     _write_sites(isolated_home, f'keyring_path = "{site_keyring}"\n')
     config = actions.load_site_config("beta")
 
-    info = TokenInfo(domain=config.domain, api_key=_jwt(time.time() + 3600))
+    info = TokenInfo(domain=config.domain, api_key=jwt(time.time() + 3600))
     info.save(config=config)
     assert site_keyring.exists()
     assert not (isolated_home / ".anaconda" / "keyring").exists()

@@ -32,7 +32,7 @@ from anaconda_auth.storage_backends.anaconda_keyring import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support.processes import REF_PYTHON, run_python
+from support.processes import REF_PYTHON, modules_loaded_by, run_python
 
 from anaconda_auth.exceptions import StorageError, TokenNotFoundError
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
@@ -160,12 +160,8 @@ def test_keyring_path_is_read_from_config_at_call_time(
 
 
 def test_importing_the_module_loads_no_crypto_or_lock_library() -> None:
-    code = (
-        "import sys, anaconda_auth.storage_backends.anaconda_keyring\n"
-        "print(sorted(m for m in ('cryptography', 'filelock') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    module = "anaconda_auth.storage_backends.anaconda_keyring"
+    assert modules_loaded_by([module], ["cryptography", "filelock"]) == []
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import json
 import socket
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -17,7 +15,9 @@ from typing import Any
 import pytest
 import requests
 from anaconda_auth.plugins.testing.ca import create_tls_files
+from support.config_files import write_config_toml
 from support.https_server import ConnectProxy, EchoServer
+from support.processes import modules_loaded_by
 from support.tokens import jwt
 
 import anaconda_auth
@@ -820,11 +820,10 @@ def test_site_object_overrides_are_validated(server: Any, pki: Any) -> None:
 def test_site_name_from_config_toml(
     server: Any, pki: Any, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = isolated_home / ".anaconda" / "config.toml"
-    config.parent.mkdir(exist_ok=True)
-    config.write_text(
+    write_config_toml(
+        isolated_home,
         f'[sites.local]\ndomain = "{server.netloc}"\nssl_verify = "{pki.ca_path}"\n'
-        '[sites.other]\ndomain = "other.example"\n'
+        '[sites.other]\ndomain = "other.example"\n',
     )
     client = BaseClient(site="local")
     assert client.config.domain == server.netloc
@@ -890,16 +889,7 @@ def test_secrets_not_in_reprs(server: Any, pki: Any) -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = (
-        "import sys, anaconda_auth.client\n"
-        "heavy = ('typer', 'rich', 'panel', 'cryptography', 'keyring', 'pydantic',\n"
-        "         'pydantic_settings', 'pydantic_core', 'pluggy', 'truststore')\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
-        "             or m in ('anaconda_auth.manager', 'anaconda_auth.config',\n"
-        "                      'anaconda_auth.token'))\n"
-        "print(','.join(bad))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
+    heavy = ["typer", "rich", "panel", "cryptography", "keyring", "pydantic"]
+    heavy += ["pydantic_settings", "pydantic_core", "pluggy", "truststore"]
+    ours = ["anaconda_auth.manager", "anaconda_auth.config", "anaconda_auth.token"]
+    assert modules_loaded_by(["anaconda_auth.client"], heavy + ours) == []

@@ -7,7 +7,6 @@ runs the same scripts under the published 0.15.3 and under this package and comp
 
 from __future__ import annotations
 
-import base64
 import importlib
 import inspect
 import json
@@ -24,6 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from support.config_files import write_config_toml
+from support.tokens import jwt
 
 import anaconda_auth
 from anaconda_auth import actions, client, config, token
@@ -222,7 +223,7 @@ def test_015_calls_bind_to_our_signatures() -> None:
 
 
 def test_config_argument_is_deprecated_but_works(isolated_home: Path) -> None:
-    key = _jwt(time.time() + 3600)
+    key = jwt(time.time() + 3600)
     site = config.AnacondaAuthSite(domain="deprecated.example", api_key=key)
     with pytest.warns(DeprecationWarning, match="config= keyword"):
         anaconda_auth.login(config=site)  # a valid key is configured: no login happens
@@ -248,13 +249,6 @@ def test_basic_login_is_refused_before_anything_happens(isolated_home: Path) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _jwt(exp: float, **claims: Any) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part({'exp': int(exp), **claims})}.c2ln"
-
-
 def _prepared(url: str = "https://example.com/api") -> requests.PreparedRequest:
     return requests.Request("GET", url).prepare()
 
@@ -267,11 +261,11 @@ def test_bearer_auth_sends_the_given_or_the_stored_key(isolated_home: Path) -> N
     auth = client.BearerAuth("example.com")
     assert "Authorization" not in auth(_prepared()).headers  # not logged in: no header
 
-    key = _jwt(time.time() + 3600)
+    key = jwt(time.time() + 3600)
     TokenInfo(domain="example.com", api_key=key).save()
     assert auth(_prepared()).headers["Authorization"] == f"Bearer {key}"  # looked up per call
 
-    TokenInfo(domain="example.com", api_key=_jwt(time.time() - 60)).save()
+    TokenInfo(domain="example.com", api_key=jwt(time.time() - 60)).save()
     assert "Authorization" not in auth(_prepared()).headers  # expired: not sent
 
     assert client.BearerAuth().domain == "anaconda.com"  # default: the configured domain
@@ -420,11 +414,6 @@ def test_cli_module_of_015_for_downstream_error_handlers() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _toml(home: Path, text: str) -> None:
-    (home / ".anaconda").mkdir(exist_ok=True)
-    (home / ".anaconda" / "config.toml").write_text(textwrap.dedent(text))
-
-
 def _origin(key: str) -> tuple[str, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # asserted where it matters
@@ -466,7 +455,7 @@ def test_legacy_env_rank_between_the_site_and_plugin_auth(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As in 0.15: a site table beats ANACONDA_CLOUD_*, which beats [plugin.auth]."""
-    _toml(
+    write_config_toml(
         isolated_home,
         """
         [sites.main]
@@ -504,7 +493,7 @@ def test_legacy_names_in_dotenv_and_no_secret_in_messages(
 
 
 def test_plugin_cloud_table_is_read_below_plugin_auth(isolated_home: Path) -> None:
-    _toml(
+    write_config_toml(
         isolated_home,
         """
         [plugin.cloud]
@@ -521,7 +510,7 @@ def test_plugin_cloud_table_is_read_below_plugin_auth(isolated_home: Path) -> No
 
 
 def test_a_bad_plugin_cloud_table_names_the_fix(isolated_home: Path) -> None:
-    _toml(isolated_home, '[plugin]\ncloud = "oops"\n')
+    write_config_toml(isolated_home, '[plugin]\ncloud = "oops"\n')
     with pytest.raises(ConfigError, match=r"\[plugin.cloud\].*\[plugin.auth\]"):
         AnacondaAuthConfig()
 
@@ -632,7 +621,9 @@ def test_conda_settings_apply_below_every_other_source(
             }
         ),
     )
-    _toml(isolated_home, '[plugin.auth]\nproxy_servers = { http = "http://auth-proxy:1" }\n')
+    write_config_toml(
+        isolated_home, '[plugin.auth]\nproxy_servers = { http = "http://auth-proxy:1" }\n'
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # conda's settings are not deprecated
         resolved = AnacondaAuthConfig()
@@ -658,7 +649,7 @@ def test_condas_default_ssl_verify_is_not_reported_as_set(
 def test_conda_is_not_imported_when_every_key_is_already_set(
     fake_conda: Path, isolated_home: Path
 ) -> None:
-    _toml(
+    write_config_toml(
         isolated_home,
         """
         [plugin.auth]

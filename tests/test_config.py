@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.config_files import config_toml, write_config_toml, write_dotenv
 
 from anaconda_auth import _paths
 from anaconda_auth.config import (
@@ -43,23 +44,6 @@ from anaconda_auth.plugin_types import ConfigSource, ConfigValues
 @pytest.fixture
 def home(isolated_home: Path) -> Path:
     return isolated_home
-
-
-def config_toml(home: Path) -> Path:
-    return home / ".anaconda" / "config.toml"
-
-
-def write_toml(home: Path, text: str) -> Path:
-    path = config_toml(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def write_dotenv(home: Path, text: str) -> Path:
-    path = home / ".env"
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def secrets(home: Path) -> Path:
@@ -168,7 +152,7 @@ def _set_all_sources(
     monkeypatch.setenv(env, as_text(values["environment"]))
     write_secret(home, env, as_text(values["secrets-dir"]) + "\n")
     write_dotenv(home, f"# a comment\nexport {env}='{as_text(values['dotenv'])}'\n")
-    write_toml(
+    write_config_toml(
         home,
         f"""
         default_site = "main"
@@ -191,7 +175,7 @@ def _remove(home: Path, monkeypatch: pytest.MonkeyPatch, key: str, source: str) 
     elif source == "dotenv":
         (home / ".env").unlink()
     elif source == "site":
-        write_toml(
+        write_config_toml(
             home,
             config_toml(home).read_text().replace(f"{key} =", f"unrelated_{key} =", 1),
         )
@@ -251,7 +235,7 @@ def test_none_arguments_count_as_not_given(home: Path, monkeypatch: pytest.Monke
 
 
 def test_empty_values_count_as_unset(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_toml(home, '[plugin.auth]\napi_key = "from-toml"\nssl_verify = false\n')
+    write_config_toml(home, '[plugin.auth]\napi_key = "from-toml"\nssl_verify = false\n')
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", "")
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", " ")
     write_secret(home, "ANACONDA_AUTH_CLIENT_ID", "\n")
@@ -316,7 +300,7 @@ def test_a_registered_third_party_source_slots_in_by_rank(
 def test_a_third_party_source_below_the_toml_table_loses_to_it(home: Path) -> None:
     get_plugin_manager().register(RankedSource("low", 100, {"client_id": "low"}), name="low")
     assert AnacondaAuthConfig().client_id == "low"  # beats the defaults
-    write_toml(home, '[plugin.auth]\nclient_id = "toml"\n')
+    write_config_toml(home, '[plugin.auth]\nclient_id = "toml"\n')
     assert AnacondaAuthConfig().client_id == "toml"
 
 
@@ -431,11 +415,11 @@ def test_ssl_verify_ca_bundle_path(home: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_ssl_verify_in_toml_may_be_bool_or_string(home: Path) -> None:
-    write_toml(home, "[plugin.auth]\nssl_verify = false\n")
+    write_config_toml(home, "[plugin.auth]\nssl_verify = false\n")
     assert AnacondaAuthConfig().ssl_verify is False
-    write_toml(home, '[plugin.auth]\nssl_verify = "truststore"\n')
+    write_config_toml(home, '[plugin.auth]\nssl_verify = "truststore"\n')
     assert AnacondaAuthConfig().ssl_verify == "truststore"
-    write_toml(home, "[plugin.auth]\nssl_verify = 3\n")
+    write_config_toml(home, "[plugin.auth]\nssl_verify = 3\n")
     with pytest.raises(ConfigError, match=r"\[plugin.auth\] ssl_verify: got a int"):
         AnacondaAuthConfig()
 
@@ -463,9 +447,9 @@ def test_structured_values_from_the_environment(
 def test_extra_headers_as_dict_or_json_string(home: Path) -> None:
     assert AnacondaAuthConfig(extra_headers={"X-A": "b"}).extra_headers == {"X-A": "b"}
     assert AnacondaAuthConfig(extra_headers='{"X-A": "b"}').extra_headers == {"X-A": "b"}
-    write_toml(home, '[plugin.auth]\nextra_headers = \'{"X-T": "toml"}\'\n')
+    write_config_toml(home, '[plugin.auth]\nextra_headers = \'{"X-T": "toml"}\'\n')
     assert AnacondaAuthConfig().extra_headers == {"X-T": "toml"}
-    write_toml(home, '[plugin.auth.extra_headers]\nX-T = "table"\n')
+    write_config_toml(home, '[plugin.auth.extra_headers]\nX-T = "table"\n')
     assert AnacondaAuthConfig().extra_headers == {"X-T": "table"}
 
 
@@ -504,7 +488,7 @@ def test_several_bad_values_are_reported_together(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_HASH_HOSTNAME", "maybe")
-    write_toml(home, "[plugin.auth]\nclient_id = 42\n")
+    write_config_toml(home, "[plugin.auth]\nclient_id = 42\n")
     with pytest.raises(ConfigError) as err:
         AnacondaAuthConfig()
     message = str(err.value)
@@ -516,7 +500,7 @@ def test_several_bad_values_are_reported_together(
 def test_a_bad_value_that_is_overridden_is_not_an_error(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_toml(home, '[plugin.auth]\nssl_verify = "/no/such/bundle.pem"\n')
+    write_config_toml(home, '[plugin.auth]\nssl_verify = "/no/such/bundle.pem"\n')
     with pytest.raises(ConfigError, match=r"\[plugin.auth\] ssl_verify"):
         AnacondaAuthConfig()
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "true")
@@ -536,7 +520,7 @@ def test_secrets_never_appear_in_errors_or_tracebacks(
 ) -> None:
     secret = "sk-THE-SECRET-VALUE"
     monkeypatch.setenv("ANACONDA_AUTH_EXTRA_HEADERS", f'{{"Authorization": "Bearer {secret}"')
-    write_toml(home, f'[plugin.auth]\napi_key = ["{secret}"]\n')
+    write_config_toml(home, f'[plugin.auth]\napi_key = ["{secret}"]\n')
     monkeypatch.setenv(
         "ANACONDA_AUTH_PROXY_SERVERS", json.dumps({"https": 1, "http": f"http://u:{secret}@p"})
     )
@@ -555,7 +539,7 @@ def test_secrets_never_appear_in_errors_or_tracebacks(
 
 
 def test_malformed_config_toml_names_the_file_and_line(home: Path) -> None:
-    write_toml(home, '[plugin.auth]\ndomain = "ok"\nssl_verify = \n')
+    write_config_toml(home, '[plugin.auth]\ndomain = "ok"\nssl_verify = \n')
     with pytest.raises(ConfigError) as err:
         AnacondaAuthConfig()
     message = str(err.value)
@@ -588,7 +572,7 @@ def test_config_toml_location_follows_anaconda_config_toml(
 def test_wrongly_shaped_tables_are_errors_naming_the_file(
     home: Path, text: str, fragment: str
 ) -> None:
-    write_toml(home, text)
+    write_config_toml(home, text)
     with pytest.raises(ConfigError) as err:
         AnacondaAuthConfig()
     assert fragment in str(err.value) and "~/.anaconda/config.toml" in str(err.value)
@@ -597,7 +581,7 @@ def test_wrongly_shaped_tables_are_errors_naming_the_file(
 def test_unknown_keys_are_ignored_and_listed_without_values(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_toml(
+    write_config_toml(
         home,
         """
         [sites.main]
@@ -711,7 +695,7 @@ hash_hostname = false
 
 
 def test_site_selection_by_default_site(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     config = AnacondaAuthConfig()
     assert (config.site, config.domain, config.client_id) == ("beta", "beta.example.com", "beta-id")
     assert config.hash_hostname is False  # [plugin.auth] still applies below the site table
@@ -719,7 +703,7 @@ def test_site_selection_by_default_site(home: Path) -> None:
 
 
 def test_site_selection_by_name_and_by_domain(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     alpha = AnacondaAuthConfig(site="alpha")
     assert (alpha.domain, alpha.ssl_verify, alpha.client_id) == (
         "alpha.example.com",
@@ -737,7 +721,7 @@ def test_site_selection_by_name_and_by_domain(home: Path) -> None:
 def test_site_selection_by_anaconda_default_site(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     monkeypatch.setenv("ANACONDA_DEFAULT_SITE", "alpha")
     assert AnacondaAuthConfig().client_id == "alpha-id"
     assert origin("site") == ("site", "ANACONDA_DEFAULT_SITE")
@@ -748,20 +732,20 @@ def test_site_selection_by_anaconda_default_site(
 
 
 def test_the_first_site_is_the_default_without_default_site(home: Path) -> None:
-    write_toml(home, SITES.replace('default_site = "beta"', ""))
+    write_config_toml(home, SITES.replace('default_site = "beta"', ""))
     assert AnacondaAuthConfig().site == "alpha"
     assert AnacondaAuthSitesConfig().default_site == "alpha"
 
 
 def test_environment_beats_the_site_table(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     monkeypatch.setenv("ANACONDA_AUTH_CLIENT_ID", "env-id")
     assert AnacondaAuthConfig(site="alpha").client_id == "env-id"
     assert AnacondaAuthConfig(site="alpha").ssl_verify is False
 
 
 def test_unknown_site_names_the_config_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     with pytest.raises(UnknownSiteName) as err:
         AnacondaAuthConfig(site="delta")
     message = str(err.value)
@@ -784,7 +768,7 @@ def test_anaconda_com_is_the_implicit_site(home: Path) -> None:
 
 
 def test_a_domain_shared_by_two_sites(home: Path) -> None:
-    write_toml(
+    write_config_toml(
         home,
         """
         [sites.one]
@@ -796,20 +780,20 @@ def test_a_domain_shared_by_two_sites(home: Path) -> None:
         """,
     )
     assert AnacondaAuthConfig(domain="same.example").client_id == "one"  # the default site
-    write_toml(
+    write_config_toml(
         home,
         config_toml(home).read_text() + '[sites.three]\ndomain = "x.example"\n',
     )
     (home / "t.toml").write_text(config_toml(home).read_text() + 'default_site = "three"\n')
     text = 'default_site = "three"\n' + config_toml(home).read_text()
-    write_toml(home, text)
+    write_config_toml(home, text)
     with pytest.raises(ConfigError, match="matches several sites"):
         AnacondaAuthConfig(domain="same.example")
     assert AnacondaAuthConfig(site="two").client_id == "two"
 
 
 def test_bad_value_in_a_site_table_names_the_table(home: Path) -> None:
-    write_toml(home, '[sites.alpha]\ndomain = "a.example"\nssl_verify = "/missing/ca.pem"\n')
+    write_config_toml(home, '[sites.alpha]\ndomain = "a.example"\nssl_verify = "/missing/ca.pem"\n')
     expected = "~/.anaconda/config.toml [sites.alpha] ssl_verify"
     with pytest.raises(ConfigError, match=expected.replace(".", r"\.").replace("[", r"\[")):
         AnacondaAuthConfig()
@@ -818,7 +802,7 @@ def test_bad_value_in_a_site_table_names_the_table(home: Path) -> None:
 
 
 def test_sites_config_api(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     sites = AnacondaAuthSitesConfig()
     assert sites.default_site == "beta"
     assert {n: s.domain for n, s in sites.sites.root.items()} == {
@@ -846,7 +830,7 @@ def test_sites_config_api(home: Path) -> None:
 
 def test_sites_config_is_not_a_singleton(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = AnacondaAuthSitesConfig()
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     second = AnacondaAuthSitesConfig()
     assert first is not second
     assert first.default_site == "anaconda.com" and second.default_site == "beta"
@@ -861,7 +845,7 @@ def test_anaconda_cli_base_builds_login_at_from_the_sites(
     import typer
     from anaconda_cli_base.plugins import _load_auth_handler
 
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     app = typer.Typer()
     handlers: dict[str, typer.Typer] = {}
     selectors: list[tuple[str, str]] = []
@@ -895,7 +879,7 @@ def test_anaconda_cli_base_with_no_sites(home: Path, monkeypatch: pytest.MonkeyP
 def test_explain_masks_secrets(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-0123456789"
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", secret)
-    write_toml(
+    write_config_toml(
         home,
         f"""
         [plugin.auth]
@@ -926,7 +910,7 @@ def test_explain_masks_secrets(home: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_explain_takes_the_same_arguments(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     rows = {r.key: r for r in explain(site="alpha")}
     assert rows["site"].source == "explicit"
     assert rows["client_id"].value == "alpha-id"
@@ -950,7 +934,7 @@ def test_environment_changes_are_seen_at_once(home: Path, monkeypatch: pytest.Mo
 def test_file_changes_are_seen_at_once(home: Path) -> None:
     # same size, rewritten within the same second: the racy-timestamp rule re-reads it
     for value in ("aaa.example", "bbb.example", "ccc.example"):
-        write_toml(home, f'[plugin.auth]\ndomain = "{value}"\n')
+        write_config_toml(home, f'[plugin.auth]\ndomain = "{value}"\n')
         write_dotenv(home, f"ANACONDA_AUTH_CLIENT_ID={value}\n")
         write_secret(home, "ANACONDA_AUTH_REDIRECT_URI", f"http://{value}/cb")
         config = AnacondaAuthConfig()
@@ -966,7 +950,7 @@ def test_file_changes_are_seen_at_once(home: Path) -> None:
 
 
 def test_unchanged_files_are_parsed_once(home: Path) -> None:
-    path = write_toml(home, '[plugin.auth]\ndomain = "cached.example"\n')
+    path = write_config_toml(home, '[plugin.auth]\ndomain = "cached.example"\n')
     set_old_mtime(path)
     first = _paths.read_config_toml(path)
     assert _paths.read_config_toml(path) is first
@@ -976,7 +960,7 @@ def test_unchanged_files_are_parsed_once(home: Path) -> None:
 
 
 def test_a_rewrite_keeping_size_and_mtime_is_still_seen(home: Path) -> None:
-    path = write_toml(home, '[plugin.auth]\ndomain = "one.example"\n')
+    path = write_config_toml(home, '[plugin.auth]\ndomain = "one.example"\n')
     stamp = set_old_mtime(path)
     assert AnacondaAuthConfig().domain == "one.example"
     path.write_text('[plugin.auth]\ndomain = "two.example"\n')  # same size
@@ -985,7 +969,7 @@ def test_a_rewrite_keeping_size_and_mtime_is_still_seen(home: Path) -> None:
 
 
 def test_building_a_config_is_cheap(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     write_dotenv(home, "ANACONDA_AUTH_DOMAIN=x.example\n")
     set_old_mtime(config_toml(home))
     set_old_mtime(home / ".env")
@@ -1013,7 +997,7 @@ def test_importing_config_stays_light() -> None:
 
 
 def test_no_warnings_for_a_clean_config(home: Path) -> None:
-    write_toml(home, SITES)
+    write_config_toml(home, SITES)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         AnacondaAuthConfig()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from anaconda_auth.storage_backends.environment import EnvironmentBackend
+from support.config_files import write_config_toml
 
 from anaconda_auth.config import AnacondaAuthConfig
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
@@ -56,9 +57,7 @@ def test_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_key_from_config_toml(isolated_home: Path) -> None:
-    config = isolated_home / ".anaconda" / "config.toml"
-    config.parent.mkdir()
-    config.write_text('[plugin.auth]\napi_key = "toml-key"\n')
+    write_config_toml(isolated_home, '[plugin.auth]\napi_key = "toml-key"\n')
     assert _value(EnvironmentBackend()) == {
         "domain": "anaconda.com",
         "api_key": "toml-key",

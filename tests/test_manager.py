@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -12,6 +11,8 @@ from typing import Any
 
 import pytest
 from support import plugin_dists as pd
+from support.config_files import write_config_toml
+from support.processes import modules_loaded_by
 
 import anaconda_auth
 from anaconda_auth import hookspecs
@@ -258,9 +259,7 @@ def test_disabled_by_environment(site: Site, monkeypatch: pytest.MonkeyPatch) ->
 def test_disabled_in_config_toml(site: Site, isolated_home: Path) -> None:
     site.add("acme-vault", "acme", _backend_plugin("acme-vault"))
     assert "acme-vault" in get_plugin_manager().get_storage_backends()
-    config = isolated_home / ".anaconda" / "config.toml"
-    config.parent.mkdir()
-    config.write_text('[plugin.auth]\ndisabled_plugins = ["acme"]\n')
+    config = write_config_toml(isolated_home, '[plugin.auth]\ndisabled_plugins = ["acme"]\n')
     # no reset: the manager notices the file changed
     assert "acme-vault" not in get_plugin_manager().get_storage_backends()
     assert _infos()["acme"].status == "disabled"
@@ -347,11 +346,5 @@ def test_protocol_needs_no_base_class() -> None:
 
 
 def test_importing_the_package_loads_no_plugins() -> None:
-    code = (
-        "import sys, anaconda_auth, anaconda_auth.token\n"
-        "bad = [m for m in ('anaconda_auth.manager', 'pluggy', 'keyring') if m in sys.modules]\n"
-        "print(bad)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    watched = ["anaconda_auth.manager", "pluggy", "keyring"]
+    assert modules_loaded_by(["anaconda_auth", "anaconda_auth.token"], watched) == []

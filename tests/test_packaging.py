@@ -12,25 +12,18 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pip(*args: str) -> None:
+    """``python -m pip <args> -q`` in this venv; fails the test with pip's output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "-q"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(REPO),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO))
     (built,) = out.glob("anaconda_auth-*.whl")
     return built
 
@@ -62,21 +55,7 @@ def test_plugin_folders_are_mapped_into_the_package(wheel: Path) -> None:
 def test_entry_points_name_importable_modules(wheel: Path, tmp_path: Path) -> None:
     """Install the wheel alone (dependencies come from this venv) and load every entry point."""
     target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip("install", "--no-deps", "--target", str(target), str(wheel))
     (dist,) = target.glob("anaconda_auth-*.dist-info")
     groups = (dist / "entry_points.txt").read_text()
     for group in ("anaconda_cli.subcommand", "panel.auth", "pytest11", "console_scripts"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.config_files import write_config_toml
 from support.plugin_dists import write_dist
 from support.processes import run_python
 from support.tokens import jwt
@@ -79,9 +80,7 @@ def example(tmp_path: Path, isolated_home: Path) -> dict[str, Any]:
     site = tmp_path / "site"
     site.mkdir()
     info = install_example(site)
-    config = isolated_home / ".anaconda" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(info["config_block"])  # the block as shown, comment line included
+    write_config_toml(isolated_home, info["config_block"])  # as shown, comment line included
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANACONDA_")}
     env.update(HOME=str(isolated_home), PYTHONPATH=str(site))
     info["env"] = env

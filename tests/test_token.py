@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,31 +17,13 @@ from support.processes import REF_PYTHON, run_python
 from support.tokens import jwt
 
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
-from anaconda_auth.manager import get_plugin_manager, reset_plugin_manager
 from anaconda_auth.token import KEYRING_NAME, RepoToken, TokenInfo
 
 
 @pytest.fixture
 def memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    site = tmp_path / "site"
-    module = f"memplugin_{uuid.uuid4().hex}"
-    pd.write_dist(
-        site,
-        "memory-storage",
-        "1.0",
-        {"memory": module},
-        {module: pd.memory_plugin({"mem-a": 60, "mem-b": 20})},
-    )
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ANACONDA_AUTH_DISABLED_PLUGINS", "anaconda-keyring,system")
-    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "mem-a")
-    reset_plugin_manager()
-    return __import__(module)
-
-
-def _store(name: str = "mem-a") -> dict[tuple[str, str], str]:
-    store: dict[tuple[str, str], str] = get_plugin_manager().get_storage_backends()[name].store  # type: ignore[attr-defined]
-    return store
+    """The plugin module of two in-memory backends, mem-a (preferred) and mem-b."""
+    return pd.install_memory_storage(tmp_path / "site", monkeypatch)
 
 
 def _decoded(value: str) -> dict[str, Any]:
@@ -57,7 +38,7 @@ def _encoded(data: dict[str, Any]) -> str:
 def test_stored_format_matches_anaconda_auth_015(memory: Any) -> None:
     key = jwt()
     TokenInfo(domain="example.test", api_key=key, username=None).save()
-    value = _store()[(KEYRING_NAME, "example.test")]
+    value = pd.memory_store()[(KEYRING_NAME, "example.test")]
     assert KEYRING_NAME == "Anaconda Cloud"
     # None fields are left out, version 2, repo_tokens always present
     assert _decoded(value) == {
@@ -74,7 +55,7 @@ def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
     info = TokenInfo(domain="example.test", api_key=key, username="ann@example.test")
     info.set_repo_token("org1", "repo-secret")
     info.save()
-    ours = _store()[(KEYRING_NAME, "example.test")]
+    ours = pd.memory_store()[(KEYRING_NAME, "example.test")]
     script = (
         "import sys\n"
         "from anaconda_auth.token import TokenInfo\n"
@@ -90,7 +71,7 @@ def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
     assert out.returncode == 0, out.stderr
     first, theirs = out.stdout.splitlines()
     assert first == "True ann@example.test"
-    _store()[(KEYRING_NAME, "ref.test")] = theirs
+    pd.memory_store()[(KEYRING_NAME, "ref.test")] = theirs
     loaded = TokenInfo.load("ref.test")
     assert (loaded.domain, loaded.api_key, loaded.username) == ("ref.test", key, "bob")
     assert loaded.source == "mem-a"
@@ -98,7 +79,7 @@ def test_published_015_decodes_our_value_and_we_decode_its(memory: Any) -> None:
 
 def test_load_reports_source_and_falls_back(memory: Any) -> None:
     key = jwt()
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = _encoded(
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = _encoded(
         {"domain": "example.test", "api_key": key, "version": 2}
     )
     info = TokenInfo.load("example.test")
@@ -119,7 +100,7 @@ def test_token_not_found(memory: Any) -> None:
 def test_default_domain_comes_from_config(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_DOMAIN", "https://configured.test/")
     TokenInfo(api_key=jwt()).save()
-    assert (KEYRING_NAME, "configured.test") in _store()
+    assert (KEYRING_NAME, "configured.test") in pd.memory_store()
     assert TokenInfo.load().domain == "configured.test"
 
 
@@ -132,13 +113,13 @@ def test_legacy_domain_is_migrated(memory: Any) -> None:
         "repo_tokens": [{"token": "rt", "org_name": "org"}],
         "version": 1,
     }
-    _store("mem-b")[(KEYRING_NAME, "anaconda.cloud")] = _encoded(legacy)
+    pd.memory_store("mem-b")[(KEYRING_NAME, "anaconda.cloud")] = _encoded(legacy)
     info = TokenInfo.load("anaconda.com")
     assert (info.domain, info.api_key, info.username) == ("anaconda.com", key, "ann")
     assert info.get_repo_token("org") == "rt"
     # re-saved under the new domain in the preferred backend, removed under the legacy one
-    assert _decoded(_store("mem-a")[(KEYRING_NAME, "anaconda.com")])["version"] == 2
-    assert (KEYRING_NAME, "anaconda.cloud") not in _store("mem-b")
+    assert _decoded(pd.memory_store("mem-a")[(KEYRING_NAME, "anaconda.com")])["version"] == 2
+    assert (KEYRING_NAME, "anaconda.cloud") not in pd.memory_store("mem-b")
     assert TokenInfo.load("anaconda.com").source == "mem-a"
 
 
@@ -236,7 +217,7 @@ def test_environment_key_wins_and_is_never_stored(
     # what `anaconda token install` does under an environment key
     loaded.set_repo_token("org2", "rt2")
     loaded.save()
-    stored = _decoded(_store()[(KEYRING_NAME, "anaconda.com")])
+    stored = _decoded(pd.memory_store()[(KEYRING_NAME, "anaconda.com")])
     assert stored["api_key"] == stored_key  # the configured key was not copied into the store
     assert stored["username"] == "ann"
     assert [t["org_name"] for t in stored["repo_tokens"]] == ["org", "org2"]
@@ -245,7 +226,7 @@ def test_environment_key_wins_and_is_never_stored(
     # a new key (a login with --force) is stored
     loaded.api_key = jwt(sub="new")
     loaded.save()
-    assert _decoded(_store()[(KEYRING_NAME, "anaconda.com")])["api_key"] == loaded.api_key
+    assert _decoded(pd.memory_store()[(KEYRING_NAME, "anaconda.com")])["api_key"] == loaded.api_key
 
     # only for the configured domain
     with pytest.raises(TokenNotFoundError):
@@ -259,7 +240,7 @@ def test_environment_key_without_stored_entry(memory: Any, monkeypatch: pytest.M
     assert info.source == "environment" and info.repo_tokens == []
     info.set_repo_token("org", "rt")
     info.save()
-    stored = _decoded(_store()[(KEYRING_NAME, "anaconda.com")])
+    stored = _decoded(pd.memory_store()[(KEYRING_NAME, "anaconda.com")])
     assert "api_key" not in stored and stored["repo_tokens"][0]["token"] == "rt"
     monkeypatch.delenv("ANACONDA_AUTH_API_KEY")
     reloaded = TokenInfo.load()
@@ -268,18 +249,20 @@ def test_environment_key_without_stored_entry(memory: Any, monkeypatch: pytest.M
 
 def test_delete_removes_every_copy(memory: Any) -> None:
     value = _encoded({"domain": "example.test", "api_key": jwt(), "version": 2})
-    _store("mem-a")[(KEYRING_NAME, "example.test")] = value
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = value
+    pd.memory_store("mem-a")[(KEYRING_NAME, "example.test")] = value
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = value
     TokenInfo(domain="example.test").delete()
     with pytest.raises(TokenNotFoundError):
         TokenInfo.load("example.test")
 
 
 def test_corrupt_stored_value_is_an_error(memory: Any) -> None:
-    _store()[(KEYRING_NAME, "bad.test")] = "%%% not base64 %%%"
+    pd.memory_store()[(KEYRING_NAME, "bad.test")] = "%%% not base64 %%%"
     with pytest.raises(StorageError, match="not valid base64 JSON"):
         TokenInfo.load("bad.test")
-    _store()[(KEYRING_NAME, "bad.test")] = _encoded({"domain": "bad.test", "repo_tokens": 5})
+    pd.memory_store()[(KEYRING_NAME, "bad.test")] = _encoded(
+        {"domain": "bad.test", "repo_tokens": 5}
+    )
     with pytest.raises(StorageError, match="repo_tokens"):
         TokenInfo.load("bad.test")
 
@@ -296,7 +279,7 @@ def test_load_accepts_a_site_config(memory: Any) -> None:
 
     config = AnacondaAuthConfig(domain="site.test", preferred_token_storage="mem-b")
     TokenInfo(domain="site.test", api_key=jwt()).save(config=config)
-    assert (KEYRING_NAME, "site.test") in _store("mem-b")
+    assert (KEYRING_NAME, "site.test") in pd.memory_store("mem-b")
     assert TokenInfo.load(config=config).source == "mem-b"
     TokenInfo(domain="site.test").delete(config=config)
-    assert _store("mem-b") == {}
+    assert pd.memory_store("mem-b") == {}

@@ -14,40 +14,14 @@ from support import plugin_dists as pd
 
 from anaconda_auth import token_storage
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
-from anaconda_auth.manager import get_plugin_manager, reset_plugin_manager
+from anaconda_auth.manager import get_plugin_manager
 from anaconda_auth.token import KEYRING_NAME
 
 
 @pytest.fixture
 def memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Two in-memory backends from a real installed plugin: mem-a (priority 60), mem-b (20).
-
-    The built-in file and OS keyring backends are disabled so only these and ``environment``
-    take part; mem-a is preferred.
-    """
-    site = tmp_path / "site"
-    module = f"memplugin_{uuid.uuid4().hex}"
-    pd.write_dist(
-        site,
-        "memory-storage",
-        "1.0",
-        {"memory": module},
-        {module: pd.memory_plugin({"mem-a": 60, "mem-b": 20})},
-    )
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("ANACONDA_AUTH_DISABLED_PLUGINS", "anaconda-keyring,system")
-    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "mem-a")
-    reset_plugin_manager()
-    backends = get_plugin_manager().get_storage_backends()
-    assert {"mem-a", "mem-b", "environment"} <= set(backends)
-    mod = __import__(module)
-    mod.CALLS.clear()
-    return mod
-
-
-def _store(name: str) -> dict[tuple[str, str], str]:
-    store: dict[tuple[str, str], str] = get_plugin_manager().get_storage_backends()[name].store  # type: ignore[attr-defined]
-    return store
+    """The plugin module of two in-memory backends, mem-a (preferred) and mem-b."""
+    return pd.install_memory_storage(tmp_path / "site", monkeypatch)
 
 
 def test_read_order_env_first_then_preferred_then_priority(
@@ -61,22 +35,22 @@ def test_read_order_env_first_then_preferred_then_priority(
 def test_write_goes_to_preferred_and_read_reports_backend(memory: Any) -> None:
     backend = token_storage.write(KEYRING_NAME, "example.test", "value-1")
     assert backend.name == "mem-a"
-    assert _store("mem-a") == {(KEYRING_NAME, "example.test"): "value-1"}
-    assert _store("mem-b") == {}
+    assert pd.memory_store("mem-a") == {(KEYRING_NAME, "example.test"): "value-1"}
+    assert pd.memory_store("mem-b") == {}
     found = token_storage.read(KEYRING_NAME, "example.test")
     assert found is not None
     assert found[0] == "value-1" and found[1].name == "mem-a"
 
 
 def test_read_falls_back_to_other_backends(memory: Any) -> None:
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = "old"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = "old"
     found = token_storage.read(KEYRING_NAME, "example.test")
     assert found is not None and found[0] == "old" and found[1].name == "mem-b"
     assert token_storage.read(KEYRING_NAME, "nothing.test") is None
 
 
 def test_availability_is_asked_only_when_reached(memory: Any) -> None:
-    _store("mem-a")[(KEYRING_NAME, "example.test")] = "v"
+    pd.memory_store("mem-a")[(KEYRING_NAME, "example.test")] = "v"
     memory.CALLS.clear()
     assert token_storage.read(KEYRING_NAME, "example.test") is not None
     assert ("mem-b", "is_available") not in memory.CALLS
@@ -92,7 +66,7 @@ def test_unavailable_preferred_write_is_a_clear_error(
     message = str(info.value)
     assert "'mem-a'" in message and "the disk is unplugged" in message
     assert "preferred_token_storage" in message
-    assert _store("mem-b") == {}  # nothing written elsewhere behind the user's back
+    assert pd.memory_store("mem-b") == {}  # nothing written elsewhere behind the user's back
 
 
 def test_unavailable_preferred_read_never_looks_like_logged_out(
@@ -102,13 +76,13 @@ def test_unavailable_preferred_read_never_looks_like_logged_out(
     with pytest.raises(StorageUnavailableError, match="the disk is unplugged"):
         token_storage.read(KEYRING_NAME, "example.test")
     # a token found elsewhere is still returned
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = "v"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = "v"
     found = token_storage.read(KEYRING_NAME, "example.test")
     assert found is not None and found[1].name == "mem-b"
 
 
 def test_unavailable_other_backend_is_skipped(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = "v"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = "v"
     monkeypatch.setenv("OFF_MEM_B", "off")
     assert token_storage.read(KEYRING_NAME, "example.test") is None
     assert token_storage.delete(KEYRING_NAME, "example.test") == []
@@ -135,23 +109,23 @@ def test_read_only_preferred_cannot_be_written(
 
 
 def test_delete_removes_every_copy(memory: Any) -> None:
-    _store("mem-a")[(KEYRING_NAME, "example.test")] = "a"
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = "b"
-    _store("mem-b")[(KEYRING_NAME, "other.test")] = "keep"
+    pd.memory_store("mem-a")[(KEYRING_NAME, "example.test")] = "a"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = "b"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "other.test")] = "keep"
     assert sorted(token_storage.delete(KEYRING_NAME, "example.test")) == ["mem-a", "mem-b"]
-    assert _store("mem-a") == {}
-    assert _store("mem-b") == {(KEYRING_NAME, "other.test"): "keep"}
+    assert pd.memory_store("mem-a") == {}
+    assert pd.memory_store("mem-b") == {(KEYRING_NAME, "other.test"): "keep"}
     assert token_storage.delete(KEYRING_NAME, "example.test") == []
 
 
 def test_delete_with_unavailable_preferred_fails(
     memory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _store("mem-b")[(KEYRING_NAME, "example.test")] = "b"
+    pd.memory_store("mem-b")[(KEYRING_NAME, "example.test")] = "b"
     monkeypatch.setenv("OFF_MEM_A", "locked")
     with pytest.raises(StorageUnavailableError, match="locked"):
         token_storage.delete(KEYRING_NAME, "example.test")
-    assert _store("mem-b") != {}
+    assert pd.memory_store("mem-b") != {}
 
 
 def test_backend_errors_are_wrapped_without_the_secret(
@@ -168,7 +142,7 @@ def test_backend_errors_are_wrapped_without_the_secret(
 
 
 def test_environment_backend_wins_in_read(memory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    _store("mem-a")[(KEYRING_NAME, "anaconda.com")] = "stored"
+    pd.memory_store("mem-a")[(KEYRING_NAME, "anaconda.com")] = "stored"
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", "from-env")
     found = token_storage.read(KEYRING_NAME, "anaconda.com")
     assert found is not None and found[1].name == "environment"

@@ -25,26 +25,48 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from anaconda_auth.plugins.testing.ca import TLSFiles
 
-
-def _serve_in_thread(server: socketserver.BaseServer) -> threading.Thread:
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    return thread
+_S = TypeVar("_S", bound="_Background")
 
 
-def _stop(server: socketserver.BaseServer | None, thread: threading.Thread | None) -> None:
-    if server is not None:
-        server.shutdown()
-        server.server_close()
-    if thread is not None:
-        thread.join(timeout=5)
+class _Background:
+    """A socketserver on 127.0.0.1 (a port the OS picks), served by a daemon thread while the
+    object is used as a context manager (or between ``start()`` and ``stop()``)."""
+
+    _server: socketserver.TCPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _make_server(self) -> socketserver.TCPServer:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return int(self._server.server_address[1])
+
+    def start(self: _S) -> _S:
+        self._server = self._make_server()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +168,7 @@ class _TLSHTTPServer(ThreadingHTTPServer):
 
 
 @dataclass
-class EchoServer:
+class EchoServer(_Background):
     """An HTTPS server on 127.0.0.1 that records requests and answers from ``routes``."""
 
     tls: TLSFiles
@@ -163,13 +185,6 @@ class EchoServer:
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(self.tls.ca_path)
         self.context = context
-        self._server: _TLSHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "server not started"
-        return int(self._server.server_address[1])
 
     @property
     def netloc(self) -> str:
@@ -184,26 +199,10 @@ class EchoServer:
         with self.lock:
             return self.requests[-1]
 
-    def start(self) -> EchoServer:
+    def _make_server(self) -> socketserver.TCPServer:
         server = _TLSHTTPServer(("127.0.0.1", 0), _Handler)
         server.owner = self
-        self._server = server
-        self._thread = _serve_in_thread(server)
-        return self
-
-    def stop(self) -> None:
-        _stop(self._server, self._thread)
-
-    def __enter__(self) -> EchoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return server
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,28 +264,19 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
 
 
 @dataclass
-class ConnectProxy:
+class ConnectProxy(_Background):
     """An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT); records (method, target, headers)."""
 
     requests: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
-        self._server: _ProxyServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ConnectProxy:
+    def _make_server(self) -> socketserver.TCPServer:
         server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
         server.owner = self
-        self._server = server
-        self._thread = _serve_in_thread(server)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        _stop(self._server, self._thread)
+        return server

@@ -6,8 +6,13 @@ discovers them through the real ``anaconda_auth`` entry-point group.
 
 from __future__ import annotations
 
+import importlib
 import textwrap
+import uuid
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 
 def write_dist(
@@ -92,3 +97,39 @@ def anaconda_auth_storage_backends():
 def memory_plugin(backends: dict[str, int]) -> str:
     """Source of a memory storage plugin registering ``backends`` (name -> priority)."""
     return MEMORY_PLUGIN + f"\nBACKENDS = {sorted(backends.items())!r}\n"
+
+
+def install_memory_storage(site: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Two in-memory backends from a real installed plugin: mem-a (priority 60), mem-b (20).
+
+    The built-in file and OS keyring backends are disabled so only these and ``environment``
+    take part; mem-a is preferred. Returns the plugin module (``CALLS`` empty).
+    """
+    from anaconda_auth.manager import get_plugin_manager, reset_plugin_manager
+
+    module = f"memplugin_{uuid.uuid4().hex}"
+    write_dist(
+        site,
+        "memory-storage",
+        "1.0",
+        {"memory": module},
+        {module: memory_plugin({"mem-a": 60, "mem-b": 20})},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("ANACONDA_AUTH_DISABLED_PLUGINS", "anaconda-keyring,system")
+    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "mem-a")
+    reset_plugin_manager()
+    backends = get_plugin_manager().get_storage_backends()
+    assert {"mem-a", "mem-b", "environment"} <= set(backends)
+    plugin = importlib.import_module(module)
+    plugin.CALLS.clear()
+    return plugin
+
+
+def memory_store(name: str = "mem-a") -> dict[tuple[str, str], str]:
+    """What the memory backend ``name`` holds: ``{(service, username): value}``."""
+    from anaconda_auth.manager import get_plugin_manager
+
+    backend = get_plugin_manager().get_storage_backends()[name]
+    store: dict[tuple[str, str], str] = backend.store  # type: ignore[attr-defined]
+    return store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,3 +48,19 @@ def run_python(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def modules_loaded_by(imports: Sequence[str], watched: Sequence[str]) -> list[str]:
+    """The modules of ``watched`` (exact names, or top-level packages with any submodule) that
+    a fresh interpreter holds after importing ``imports``: for "importing X is cheap" tests."""
+    code = f"""
+        import json, sys
+        {"; ".join(f"import {name}" for name in imports)}
+        watched = set(json.loads(sys.argv[1]))
+        found = [m for m in sys.modules if m in watched or m.split(".")[0] in watched]
+        print(json.dumps(sorted(found)))
+        """
+    out = run_python(code, args=[json.dumps(list(watched))])
+    assert out.returncode == 0, out.stderr
+    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
+    return loaded
