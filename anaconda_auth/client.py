@@ -294,6 +294,21 @@ class BearerAuth(AuthBase):
         return info.api_key
 
 
+def _own_token_storage(config: AnacondaAuthSite) -> bool:
+    """Whether ``config`` (a site's) keeps tokens elsewhere than the default configuration.
+
+    Then the client reads tokens with its own configuration; otherwise with the current one,
+    re-resolved per request, so an ``ANACONDA_AUTH_API_KEY`` set later is still picked up.
+    """
+    from anaconda_auth.config import AnacondaAuthConfig
+
+    default = AnacondaAuthConfig()
+    return (config.keyring_path, config.preferred_token_storage) != (
+        default.keyring_path,
+        default.preferred_token_storage,
+    )
+
+
 class _BearerAuth(BearerAuth):
     """The client's auth: a :class:`BearerAuth` for the configured origins only.
 
@@ -307,11 +322,32 @@ class _BearerAuth(BearerAuth):
         origins: frozenset[Origin],
         api_key: str | None,
         fallback_authorization: str | None = None,
+        config: AnacondaAuthSite | None = None,
     ) -> None:
         self.domain = domain
         self.api_key = api_key
         self.origins = origins
         self._fallback = fallback_authorization
+        self._config = config
+
+    def _stored_key(self) -> str | None:
+        if self._config is None:
+            return super()._stored_key()
+        from anaconda_auth.exceptions import TokenNotFoundError
+        from anaconda_auth.token import TokenInfo
+
+        # A site with its own keyring_path / preferred_token_storage: its configuration picks
+        # the storage; the storage layer still re-reads the store when it changed.
+        try:
+            info = TokenInfo.load(self.domain, config=self._config)
+        except TokenNotFoundError:
+            return None
+        if not info.api_key:
+            return None
+        if info.expired:
+            log.debug("the stored API key for %s has expired; not sending it", self.domain)
+            return None
+        return info.api_key
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         if _request_origin(request.url or "") not in self.origins:
@@ -471,7 +507,11 @@ class BaseClient(requests.Session):
                 headers[name] = value
 
         self.auth = _BearerAuth(
-            config.domain, self._site_origins(), config.api_key, fallback_authorization
+            config.domain,
+            self._site_origins(),
+            config.api_key,
+            fallback_authorization,
+            config if _own_token_storage(config) else None,
         )
 
     def _site_origins(self) -> frozenset[Origin]:

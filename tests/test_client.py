@@ -893,3 +893,30 @@ def test_import_is_cheap() -> None:
     heavy += ["pydantic_settings", "pydantic_core", "pluggy", "truststore"]
     ours = ["anaconda_auth.manager", "anaconda_auth.config", "anaconda_auth.token"]
     assert modules_loaded_by(["anaconda_auth.client"], heavy + ours) == []
+
+
+def test_site_with_its_own_token_storage_sends_that_sites_key(
+    isolated_home: Path, server: Any, pki: Any
+) -> None:
+    """A [sites.<name>] table with its own keyring_path: the client reads the token there."""
+    key = jwt()
+    site_keyring = isolated_home / "work-keyring"
+    write_config_toml(
+        isolated_home,
+        f"""
+        default_site = "main"
+        [sites.main]
+        domain = "main.example"
+        [sites.work]
+        domain = "{server.netloc}"
+        ssl_verify = "{pki.ca_path}"
+        keyring_path = "{site_keyring}"
+        """,
+    )
+    from anaconda_auth.actions import load_site_config
+
+    TokenInfo(domain=server.netloc, api_key=key).save(config=load_site_config("work"))
+    assert site_keyring.exists()
+
+    BaseClient(site="work").get("/")
+    assert server.last.header("Authorization") == f"Bearer {key}"
