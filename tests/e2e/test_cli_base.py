@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import ANACONDA
+from support.plugin_dists import write_dist
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +42,9 @@ def third_party(tmp_path: Path) -> dict[str, str]:
     """A plugin installed as a real distribution (a .dist-info with an
     ``anaconda_cli.subcommand`` entry point) on PYTHONPATH."""
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "thirdparty_cli.py").write_text(THIRD_PARTY)
-    info = site / "thirdparty_cli-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-cli\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[anaconda_cli.subcommand]\nthirdparty = thirdparty_cli:app\n"
-    )
-    (info / "RECORD").write_text("")
+    entry_points = {"thirdparty": "thirdparty_cli:app"}
+    modules = {"thirdparty_cli": THIRD_PARTY}
+    write_dist(site, "thirdparty-cli", "1.0", entry_points, modules, "anaconda_cli.subcommand")
     pythonpath = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
     return {"PYTHONPATH": pythonpath}
 
@@ -80,7 +76,7 @@ def sites(anaconda_auth_home: Path, anaconda_idp: Any, cli_env: dict[str, str]) 
 
 
 def test_help_shows_the_plugin(run_cli: Any) -> None:
-    top = run_cli(command=[_anaconda(), "--help"])
+    top = run_cli(command=[ANACONDA, "--help"])
     assert top.returncode == 0, top
     assert "auth" in top.stdout and "login" in top.stdout
 
@@ -94,17 +90,17 @@ def test_help_shows_the_plugin(run_cli: Any) -> None:
     assert version.returncode == 0
     assert version.stdout.startswith("anaconda-auth, version ")
     # (`anaconda --version` itself fails in anaconda-cli-base 0.9.1; its `versions` works)
-    versions = run_cli(command=[_anaconda(), "versions"])
+    versions = run_cli(command=[ANACONDA, "versions"])
     assert "anaconda-auth" in versions.stdout
 
 
 def test_top_level_login_at_site(run_cli: Any, sites: str, anaconda_idp: Any) -> None:
-    login = run_cli(command=[_anaconda(), "login", "--at", sites])
+    login = run_cli(command=[ANACONDA, "login", "--at", sites])
     assert login.returncode == 0, login
     assert f"Logged in to {anaconda_idp.domain}" in login.output
     assert anaconda_idp.requests_to("api_keys")
 
-    who = run_cli(command=[_anaconda(), "whoami", "--at", sites])
+    who = run_cli(command=[ANACONDA, "whoami", "--at", sites])
     assert who.returncode == 0, who
     assert "alice@example.com" in who.stdout
     assert f"Domain:  {anaconda_idp.domain}" in who.stdout
@@ -113,17 +109,17 @@ def test_top_level_login_at_site(run_cli: Any, sites: str, anaconda_idp: Any) ->
     # the subcommand's own --at reaches the same site
     assert run_cli("whoami", "--at", sites).returncode == 0
     # and `anaconda --at` before the plugin name too
-    assert run_cli(command=[_anaconda(), "--at", sites, "auth", "api-key"]).returncode == 0
+    assert run_cli(command=[ANACONDA, "--at", sites, "auth", "api-key"]).returncode == 0
 
-    again = run_cli(command=[_anaconda(), "login", "--at", sites])
+    again = run_cli(command=[ANACONDA, "login", "--at", sites])
     assert again.returncode == 0, again
     assert "already logged in" in again.output
 
-    forced = run_cli(command=[_anaconda(), "login", "--at", sites, "--force"])
+    forced = run_cli(command=[ANACONDA, "login", "--at", sites, "--force"])
     assert forced.returncode == 0, forced
     assert len(anaconda_idp.requests_to("api_keys")) == 2
 
-    out = run_cli(command=[_anaconda(), "logout", "--at", sites])
+    out = run_cli(command=[ANACONDA, "logout", "--at", sites])
     assert out.returncode == 0, out
     assert f"Logged out of {anaconda_idp.domain}" in out.output
     gone = run_cli("api-key", "--at", sites)
@@ -134,9 +130,7 @@ def test_top_level_login_at_site(run_cli: Any, sites: str, anaconda_idp: Any) ->
 def test_third_party_http_error_gets_our_handler(
     run_cli: Any, third_party: dict[str, str], anaconda_logged_in: Any, anaconda_idp: Any
 ) -> None:
-    result = run_cli(
-        command=[_anaconda(), "thirdparty", "call", "/api/status/422"], env=third_party
-    )
+    result = run_cli(command=[ANACONDA, "thirdparty", "call", "/api/status/422"], env=third_party)
     assert result.returncode == 1, result
     url = f"{anaconda_idp.url}/api/status/422"
     assert "HTTPError: 422 Client Error: UNPROCESSABLE ENTITY for url: " + url in result.stderr
@@ -147,7 +141,7 @@ def test_third_party_http_error_gets_our_handler(
     assert "anaconda --verbose thirdparty call /api/status/422" in result.output
     assert anaconda_logged_in.api_key not in result.output
 
-    ok = run_cli(command=[_anaconda(), "thirdparty", "call", "/api/account"], env=third_party)
+    ok = run_cli(command=[ANACONDA, "thirdparty", "call", "/api/account"], env=third_party)
     assert ok.returncode == 0, ok
     assert "ok 200" in ok.stdout
 
@@ -155,7 +149,7 @@ def test_third_party_http_error_gets_our_handler(
 def test_third_party_login_required(
     run_cli: Any, run_pty: Any, third_party: dict[str, str], anaconda_auth_home: Path
 ) -> None:
-    cmd = [_anaconda(), "thirdparty", "call", "/api/account"]
+    cmd = [ANACONDA, "thirdparty", "call", "/api/account"]
     result = run_cli(command=cmd, env=third_party)
     assert result.returncode == 1, result
     assert "AuthenticationMissingError" in result.output
@@ -177,15 +171,9 @@ def test_third_party_login_required(
 def test_third_party_verbose_is_a_traceback(
     run_cli: Any, third_party: dict[str, str], anaconda_logged_in: Any
 ) -> None:
-    cmd = [_anaconda(), "--verbose", "thirdparty", "call", "/api/status/422"]
+    cmd = [ANACONDA, "--verbose", "thirdparty", "call", "/api/status/422"]
     result = run_cli(command=cmd, env=third_party)
     assert result.returncode == 1, result
     assert "Traceback" in result.output
     assert "raise_for_status" in result.output
     assert anaconda_logged_in.api_key not in result.output
-
-
-def _anaconda() -> str:
-    import sys
-
-    return str(Path(sys.executable).parent / "anaconda")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import ANACONDA, running
 
 pytestmark = pytest.mark.e2e
 
@@ -97,15 +96,7 @@ def test_whoami_json(run_cli: Any, anaconda_logged_in: Any) -> None:
 
 
 def test_device_flow(run_cli: Any, cli_env: dict[str, str], anaconda_idp: Any) -> None:
-    proc = subprocess.Popen(
-        [str(_anaconda()), "auth", "login", "--device"],
-        env=cli_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running([ANACONDA, "auth", "login", "--device"], cli_env) as proc:
         deadline = time.monotonic() + 30
         while not anaconda_idp.pending_user_codes():
             assert proc.poll() is None, proc.communicate()
@@ -114,10 +105,6 @@ def test_device_flow(run_cli: Any, cli_env: dict[str, str], anaconda_idp: Any) -
         (user_code,) = anaconda_idp.pending_user_codes()
         anaconda_idp.approve_device(user_code)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, stderr
     assert user_code in stderr
     assert f"{anaconda_idp.url}/device" in stderr
@@ -206,7 +193,7 @@ def test_verbose_shows_traceback_without_secrets(
     if standalone:
         result = run_cli(*args, standalone=True)
     else:
-        result = run_cli(command=[str(_anaconda()), "--verbose", "auth", "whoami"])
+        result = run_cli(command=[ANACONDA, "--verbose", "auth", "whoami"])
     assert result.returncode == 1, result
     assert "Traceback" in result.output
     assert "InvalidAuthentication" in result.output
@@ -246,21 +233,9 @@ def test_usage_errors_exit_2(run_cli: Any) -> None:
     assert run_cli("no-such-command", standalone=True).returncode == 2
 
 
-def _anaconda() -> Path:
-    return Path(sys.executable).parent / "anaconda"
-
-
 def test_ctrl_c_while_waiting_stores_nothing(cli_env: dict[str, str], anaconda_idp: Any) -> None:
     env = {**cli_env, "BROWSER": "true %s"}  # a browser that never comes back
-    proc = subprocess.Popen(
-        [str(_anaconda()), "auth", "login"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running([ANACONDA, "auth", "login"], env) as proc:
         assert proc.stderr is not None
         seen = ""
         while "Waiting" not in seen:
@@ -269,10 +244,6 @@ def test_ctrl_c_while_waiting_stores_nothing(cli_env: dict[str, str], anaconda_i
             seen += line
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, stderr
     assert "Login cancelled; nothing was stored." in stderr
     assert "Traceback" not in stderr
