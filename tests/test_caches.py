@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 from anaconda_auth.storage_backends import anaconda_keyring
+from support import processes
+from support.tokens import jwt as fake_jwt
 
 import anaconda_auth.config as config_module
 from anaconda_auth import _config_cache, token_storage
@@ -244,13 +246,7 @@ def test_a_deprecated_source_warns_every_time(monkeypatch: pytest.MonkeyPatch) -
 
 
 def jwt(lifetime: float = 3600, tag: str = "x") -> str:
-    import base64
-    import json
-
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none'})}.{part({'exp': int(time.time() + lifetime), 't': tag})}.sig"
+    return fake_jwt(time.time() + lifetime, t=tag)
 
 
 @pytest.fixture
@@ -415,12 +411,7 @@ def test_read_memo_is_keyed_by_the_configuration(
 
 
 def run_python(code: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = processes.run_python(code, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -18,6 +18,7 @@ import requests
 import typer
 from anaconda_auth.plugins.cli import _state, dispatch, error_handlers
 from support.login import free_port
+from support.processes import run_python
 
 from anaconda_auth import exceptions as exc_module
 from anaconda_auth.hookspecs import hookimpl
@@ -50,13 +51,7 @@ def fresh_state() -> Iterator[None]:
 
 
 def python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
+    return run_python(code, {**os.environ, **(env or {})})
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,6 @@ import importlib
 import inspect
 import json
 import re
-import subprocess
 import sys
 import textwrap
 import time
@@ -24,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from support.config_files import write_config_toml
+from support.processes import run_python
 from support.tokens import jwt
 
 import anaconda_auth
@@ -161,9 +161,8 @@ def test_no_keyring_backend_is_registered_globally() -> None:
         print(len(ours))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
 
 
@@ -394,13 +393,7 @@ def test_cli_module_of_015_for_downstream_error_handlers() -> None:
         print("code", _continue_with_login())
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("code 1")
     assert "TokenNotFoundError" in out.stderr
@@ -538,13 +531,7 @@ def test_the_warning_is_also_logged_once_per_process(
         """
     )
     env = {"ANACONDA_CLOUD_CLIENT_ID": "legacy-id"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**_clean_env(), **env},
-    )
+    out = run_python(code, {**_clean_env(), **env})
     assert out.returncode == 0, out.stderr
     logged = [
         line
@@ -688,9 +675,8 @@ def test_no_cost_without_conda(isolated_home: Path) -> None:
         print(len(calls), "conda" in sys.modules)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "False"]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from support.config_files import config_toml, write_config_toml, write_dotenv
+from support.processes import run_python
 
 from anaconda_auth import _paths
 from anaconda_auth.config import (
@@ -982,8 +983,6 @@ def test_building_a_config_is_cheap(home: Path) -> None:
 
 
 def test_importing_config_stays_light() -> None:
-    import subprocess
-
     # anaconda-cli-base imports the module and lists the sites on every `anaconda` start
     code = (
         "import sys, anaconda_auth.config;"
@@ -992,7 +991,8 @@ def test_importing_config_stays_light() -> None:
         " 'cryptography', 'pydantic_settings', 'anaconda_auth.exceptions'} & set(sys.modules);"
         "print(sorted(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
