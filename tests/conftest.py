@@ -1,4 +1,5 @@
-"""Every test runs with its own HOME, no ANACONDA_* variables and a fresh plugin manager.
+"""Every test runs with its own HOME, no ANACONDA_* variables, no session bus (so never the
+developer's real keyring) and a fresh plugin manager.
 
 Code shared by several test modules lives in the ``support`` package next to this file.
 pytest runs with ``--import-mode=importlib``, which leaves ``sys.path`` alone, so this folder
@@ -37,6 +38,9 @@ def isolated_home(
             and name != "ANACONDA_CLI_DISABLE_TELEMETRY"
         ):
             monkeypatch.delenv(name, raising=False)
+    # Never the developer's real keyring: tests that need a Secret Service start their own.
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     monkeypatch.setenv("ANACONDA_SECRETS_DIR", str(home / "no-secrets"))
     monkeypatch.chdir(home)
