@@ -142,8 +142,8 @@ def _paths() -> tuple[str, str]:
     return toml, secrets
 
 
-def _secrets_stamps(directory: str, now: int) -> tuple[Any, ...]:
-    dir_stamp = _stamp(directory, now, usually_missing=True)
+def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> tuple[Any, ...]:
+    dir_stamp = _stamp(directory, now, usually_missing=usually_missing)
     if dir_stamp is None:
         return (None,)
     listed = _secrets_listing.get(directory)
@@ -165,13 +165,22 @@ def _secrets_stamps(directory: str, now: int) -> tuple[Any, ...]:
     return (dir_stamp, tuple(_stamp(os.path.join(directory, n), now) for n in names))
 
 
-def _stamps(paths: tuple[str, str]) -> tuple[Any, ...]:
+def _stamps(paths: tuple[str, str], previous: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
+    """The stamps of the files at ``paths``. With the ``previous`` stamps, a file that was
+    missing then is first looked for with ``os.access`` (cheaper than a failed ``stat``) and
+    one that existed is ``stat``-ed directly: the same stamps, fewer system calls."""
     now = time.time_ns()
     toml, secrets = paths
+    if previous is None:
+        return (
+            _stamp(toml, now),
+            _stamp(".env", now, usually_missing=True),
+            _secrets_stamps(secrets, now),
+        )
     return (
-        _stamp(toml, now),
-        _stamp(".env", now, usually_missing=True),
-        _secrets_stamps(secrets, now),
+        _stamp(toml, now, usually_missing=previous[0] is None),
+        _stamp(".env", now, usually_missing=previous[1] is None),
+        _secrets_stamps(secrets, now, usually_missing=previous[2][0] is None),
     )
 
 
@@ -204,20 +213,31 @@ def _fingerprint() -> _Fingerprint | None:
     return _Fingerprint(pm, pm.generation, env, paths, stamps)
 
 
+_manager_mod: Any = None
+
+
+def _manager_module() -> Any:
+    """``anaconda_auth.manager``, imported on first use (a per-call import costs ~0.5 µs)."""
+    global _manager_mod
+    if _manager_mod is None:
+        from anaconda_auth import manager
+
+        _manager_mod = manager
+    return _manager_mod
+
+
 def _still_valid(fp: _Fingerprint) -> bool:
     # The plugin manager depends only on the environment and config.toml, both checked here:
     # while they are unchanged the current manager is the one get_plugin_manager() returns
     # (a manager built from a config.toml changed since is impossible: a change in the last
     # two seconds makes the fingerprint uncacheable).
-    from anaconda_auth import manager
-
-    current = manager._current
+    current = _manager_module()._current
     if current is None or current[1] is not fp.pm or fp.pm.generation != fp.generation:
         return False
     if not _env_unchanged(fp.env):
         return False
     try:
-        return _stamps(fp.paths) == fp.stamps
+        return _stamps(fp.paths, fp.stamps) == fp.stamps
     except (_Uncacheable, OSError):
         return False
 
@@ -288,7 +308,9 @@ def current(cls: type[BaseModel]) -> tuple[BaseModel, _Entry] | None:
 
 def still_current(cls: type[BaseModel], entry: _Entry) -> bool:
     """Whether ``cls()`` would still be a copy of ``entry``'s configuration."""
-    return _entries.get((cls,)) is entry and _valid_entry((cls,)) is entry
+    if _entries.get((cls,)) is not entry or not _still_valid(entry.fingerprint):
+        return False
+    return entry.ssl_path is None or os.path.exists(entry.ssl_path)
 
 
 def begin() -> _Fingerprint | None:

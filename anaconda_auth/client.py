@@ -248,6 +248,10 @@ def login_required(response: requests.Response, *args: Any, **kwargs: Any) -> re
 # --------------------------------------------------------------------------------------------
 
 
+#: ``anaconda_auth.token``, imported by the first stored-key lookup (it needs pydantic).
+_token_module: Any = None
+
+
 class BearerAuth(AuthBase):
     """``Authorization: Bearer <key>`` for every request it is attached to (the 0.15 API).
 
@@ -275,15 +279,20 @@ class BearerAuth(AuthBase):
         return request
 
     def _stored_key(self) -> str | None:
-        from anaconda_auth.exceptions import TokenNotFoundError
-        from anaconda_auth.token import TokenInfo, peek_remembered
+        global _token_module
+        token = _token_module
+        if token is None:
+            from anaconda_auth import token
+
+            _token_module = token
+        token_info = token.TokenInfo
 
         # Per request: the remembered load (only read here, so not copied) while nothing it
         # depends on changed, else a full load (see CONTRIBUTING.md, "Performance").
-        info = peek_remembered(TokenInfo, self.domain)
+        info: TokenInfo | None = token.peek_remembered(token_info, self.domain)
         if info is None:
             try:
-                info = TokenInfo.load(self.domain)
+                info = token_info.load(self.domain)
             except TokenNotFoundError:
                 return None
         if not info.api_key:
@@ -584,9 +593,12 @@ class BaseClient(requests.Session):
         return urljoin(self._base, url)
 
     def prepare_request(self, request: requests.Request) -> PreparedRequest:
-        if isinstance(request.url, bytes):
-            request.url = request.url.decode("utf-8")
-        request.url = self.urljoin(str(request.url))
+        url = request.url
+        if isinstance(url, bytes):
+            url = url.decode("utf-8")
+        elif type(url) is not str:
+            url = str(url)
+        request.url = self.urljoin(url)
         return super().prepare_request(request)
 
     # -- environment, sending -------------------------------------------------------------
@@ -618,9 +630,10 @@ class BaseClient(requests.Session):
         response = super().send(request, **kwargs)
         if type(response) is requests.Response:
             response.__class__ = AnacondaResponse
-        minimum = response.headers.get("Min-Api-Version")
-        if minimum and self.api_version:
-            self._check_api_version(minimum)
+        if self.api_version:  # (only then is the header looked at)
+            minimum = response.headers.get("Min-Api-Version")
+            if minimum:
+                self._check_api_version(minimum)
         return response
 
     def _check_api_version(self, minimum: str) -> None:

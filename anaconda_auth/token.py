@@ -362,6 +362,9 @@ class _RememberedLoad:
 
 
 _remembered: dict[tuple[type[TokenInfo], str | None], _RememberedLoad] = {}
+#: ``(_config_cache, AnacondaAuthConfig, token_storage)`` for :func:`peek_remembered`, bound by
+#: the first :func:`_remember_load` (a per-call import costs about a microsecond).
+_peek_deps: Any = None
 
 
 def _remember_load(
@@ -374,8 +377,14 @@ def _remember_load(
     found: tuple[str, Any],
     info: TokenInfo,
 ) -> None:
+    global _peek_deps
     from anaconda_auth import token_storage
 
+    if _peek_deps is None:
+        from anaconda_auth import _config_cache
+        from anaconda_auth.config import AnacondaAuthConfig
+
+        _peek_deps = (_config_cache, AnacondaAuthConfig, token_storage)
     remembered = token_storage.remembered_read(KEYRING_NAME, domain, config, manager)
     if remembered is None or remembered[1] != found:
         return
@@ -400,10 +409,8 @@ def peek_remembered(cls: type[TokenInfo], requested: str | None) -> TokenInfo | 
     hit = _remembered.get((cls, requested))
     if hit is None:
         return None
-    from anaconda_auth import _config_cache, token_storage
-    from anaconda_auth.config import AnacondaAuthConfig
-
-    if not _config_cache.still_current(AnacondaAuthConfig, hit.entry):
+    config_cache, config_cls, token_storage = _peek_deps  # bound: there is a hit
+    if not config_cache.still_current(config_cls, hit.entry):
         return None
     if not token_storage.still_remembered(
         hit.read, KEYRING_NAME, hit.domain, hit.config, hit.manager

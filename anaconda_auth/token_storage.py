@@ -233,7 +233,11 @@ def _memo_valid(
         return False
     if config.__dict__ != memo.config_values:
         return False
-    return all(_read_stamp(b, *key) == stamp for b, stamp in memo.stamps)
+    service, username = key
+    for backend, stamp in memo.stamps:  # noqa: SIM110 - a plain loop: no generator per call
+        if _read_stamp(backend, service, username) != stamp:
+            return False
+    return True
 
 
 def remembered_read(
@@ -256,8 +260,11 @@ def still_remembered(
 ) -> bool:
     """Whether a remembered read (from :func:`remembered_read`) still holds."""
     assert isinstance(handle, _ReadMemo)
-    with using_config(config):
+    token = _config_var.set(config)  # using_config(config), without the context manager
+    try:
         return _memo_valid(handle, manager, manager.generation, config, (service, username))
+    finally:
+        _config_var.reset(token)
 
 
 def read(

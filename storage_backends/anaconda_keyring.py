@@ -59,6 +59,7 @@ from typing import Any
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import StorageBackend
+from anaconda_auth.token_storage import current_config
 
 log = logging.getLogger(__name__)
 
@@ -728,8 +729,6 @@ class AnacondaKeyringBackend:
         """The keyring file this backend uses now."""
         if self._fixed_path is not None:
             return self._fixed_path
-        from anaconda_auth.token_storage import current_config
-
         # Inside a token operation this is the configuration it already resolved.
         return current_config().keyring_path
 
