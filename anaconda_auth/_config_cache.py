@@ -234,7 +234,7 @@ def _still_valid(fp: _Fingerprint) -> bool:
     current = _manager_module()._current
     if current is None or current[1] is not fp.pm or fp.pm.generation != fp.generation:
         return False
-    if not _env_unchanged(fp.env):
+    if fp.env != (_ENV_DATA if _ENV_DATA is not None else os.environ):  # _env_unchanged
         return False
     try:
         return _stamps(fp.paths, fp.stamps) == fp.stamps

@@ -188,7 +188,22 @@ def _is_trusted(st: os.stat_result) -> bool:
     return st.st_mtime_ns < time.time_ns() - _RACY_NS
 
 
+#: os.environ's own mapping and its encoded key for PASSPHRASE_ENV (CPython details, as in
+#: ``anaconda_auth._config_cache``): looked up on every read_stamp, i.e. every client request,
+#: where ``os.environ.get`` of an unset variable costs ~0.7 µs (it raises KeyError inside).
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_PASSPHRASE_KEY: Any = None
+if _ENV_DATA is not None:
+    try:
+        _PASSPHRASE_KEY = os.environ.encodekey(PASSPHRASE_ENV)
+    except AttributeError:
+        _ENV_DATA = None
+
+
 def _passphrase() -> str | None:
+    if _ENV_DATA is not None:
+        raw = _ENV_DATA.get(_PASSPHRASE_KEY)
+        return os.environ.decodevalue(raw) if raw else None
     return os.environ.get(PASSPHRASE_ENV) or None
 
 
