@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -210,29 +210,33 @@ def drop_idle_connections(session: requests.Session) -> None:
         adapter.close()
 
 
-def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
-    """The innermost TLS error message, and whether it is a certificate verification failure."""
+def _nested(exc: BaseException, *, linked: bool) -> Iterator[BaseException]:
+    """``exc`` and the exceptions wrapped in it (``args``, urllib3's ``reason`` and, when
+    ``linked``, ``__cause__`` / ``__context__``), each once, depth first."""
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
-    best: tuple[str, bool] | None = None
     while stack:
         current = stack.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        if linked:
+            stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
+    """The innermost TLS error message, and whether it is a certificate verification failure."""
+    best: tuple[str, bool] | None = None
+    for current in _nested(exc, linked=True):
         if isinstance(current, ssl.SSLCertVerificationError):
             return current.verify_message or str(current), True
         if isinstance(current, ssl.SSLError) and best is None:
             best = (current.reason or str(current), False)
-        for arg in current.args:
-            if isinstance(arg, BaseException):
-                stack.append(arg)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                stack.append(linked)
     if best is not None:
         return best
     text = str(exc)
@@ -240,21 +244,9 @@ def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
 
 
 def _connection_reason(exc: BaseException) -> str:
-    stack: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _nested(exc, linked=False):
         if isinstance(current, OSError) and not isinstance(current, requests.RequestException):
             return current.strerror or str(current)
-        for arg in current.args:
-            if isinstance(arg, BaseException):
-                stack.append(arg)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
     return type(exc).__name__
 
 

@@ -10,7 +10,6 @@ plugin manager load when the first client is built, not before.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -132,46 +131,6 @@ def _version_key(version: str) -> tuple[int, ...] | None:
     return tuple(key)
 
 
-def _parse_extra_headers(raw: Mapping[str, Any] | str | None) -> dict[str, str]:
-    """``extra_headers`` from config (a mapping or a JSON object string) as ``str -> str``.
-
-    Error messages name the setting and the problem but never echo values: extra headers
-    often carry credentials.
-    """
-    if raw is None:
-        return {}
-    if isinstance(raw, str):
-        if not raw.strip():
-            return {}
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"extra_headers is not valid JSON ({exc.msg} at line {exc.lineno} column "
-                f'{exc.colno}); expected an object such as {{"X-Header": "value"}}.'
-            ) from None
-    else:
-        value = raw
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f"extra_headers must be a JSON object of header names to values, not a "
-            f'{type(value).__name__}; for example {{"X-Header": "value"}}.'
-        )
-    headers: dict[str, str] = {}
-    for name, item in value.items():
-        if not isinstance(name, str) or not name:
-            raise ConfigError("extra_headers has a header name that is not a non-empty string.")
-        if isinstance(item, str):
-            headers[name] = item
-        elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            headers[name] = str(item)
-        else:
-            raise ConfigError(
-                f"extra_headers[{name!r}] must be a string, not a {type(item).__name__}."
-            )
-    return headers
-
-
 # --------------------------------------------------------------------------------------------
 # Responses: raise_for_status that knows about "auth_required"
 # --------------------------------------------------------------------------------------------
@@ -279,6 +238,15 @@ class BearerAuth(AuthBase):
         return request
 
     def _stored_key(self) -> str | None:
+        info = self._load_token()
+        if info is None or not info.api_key:
+            return None
+        if info.expired:
+            log.debug("the stored API key for %s has expired; not sending it", self.domain)
+            return None
+        return info.api_key
+
+    def _load_token(self) -> TokenInfo | None:
         global _token_module
         token = _token_module
         if token is None:
@@ -295,12 +263,7 @@ class BearerAuth(AuthBase):
                 info = token_info.load(self.domain)
             except TokenNotFoundError:
                 return None
-        if not info.api_key:
-            return None
-        if info.expired:
-            log.debug("the stored API key for %s has expired; not sending it", self.domain)
-            return None
-        return info.api_key
+        return info
 
 
 def _own_token_storage(config: AnacondaAuthSite) -> bool:
@@ -339,24 +302,17 @@ class _BearerAuth(BearerAuth):
         self._fallback = fallback_authorization
         self._config = config
 
-    def _stored_key(self) -> str | None:
+    def _load_token(self) -> TokenInfo | None:
         if self._config is None:
-            return super()._stored_key()
-        from anaconda_auth.exceptions import TokenNotFoundError
+            return super()._load_token()
         from anaconda_auth.token import TokenInfo
 
         # A site with its own keyring_path / preferred_token_storage: its configuration picks
         # the storage; the storage layer still re-reads the store when it changed.
         try:
-            info = TokenInfo.load(self.domain, config=self._config)
+            return TokenInfo.load(self.domain, config=self._config)
         except TokenNotFoundError:
             return None
-        if not info.api_key:
-            return None
-        if info.expired:
-            log.debug("the stored API key for %s has expired; not sending it", self.domain)
-            return None
-        return info.api_key
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         if _request_origin(request.url or "") not in self.origins:
@@ -508,7 +464,7 @@ class BaseClient(requests.Session):
             headers["Api-Version"] = self.api_version
             protected.add("api-version")
         fallback_authorization = None
-        for name, value in _parse_extra_headers(config.extra_headers).items():
+        for name, value in (config.extra_headers or {}).items():  # validated by the config
             lowered = name.lower()
             if lowered == "authorization":
                 fallback_authorization = value
