@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +77,7 @@ class _Uncacheable(Exception):
 class _Fingerprint:
     pm: AnacondaAuthPluginManager
     generation: int
-    env: dict[Any, Any]
+    env: dict[Any, Any] = field(repr=False)  # the whole environment: may hold API keys
     #: config.toml and the secrets directory, as computed from ``env``
     paths: tuple[str, str]
     stamps: tuple[Any, ...]

@@ -55,12 +55,15 @@ class LocatedValues(dict[str, Any]):
         super().__init__(values or {})
         self.locations: dict[str, str] = dict(locations or {})
 
+    def __repr__(self) -> str:  # keys only: the values may be secrets
+        return f"{type(self).__name__}(keys={sorted(self)!r})"
+
 
 @dataclass
 class Resolution:
     """The merged raw values, the origin of each, and keys no field knows."""
 
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict, repr=False)  # raw: may hold secrets
     origins: dict[str, Origin] = field(default_factory=dict)
     unknown: list[tuple[str, Origin]] = field(default_factory=list)
 

@@ -530,3 +530,19 @@ def test_remembered_origins_match_a_full_parse_fuzzed() -> None:
         assert _request_origin(url) == _origin(url)
 
     check()
+
+
+def test_internal_config_state_reprs_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo keeps a snapshot of the environment; neither it nor raw values show in reprs."""
+    from anaconda_auth import _config_cache
+    from anaconda_auth.config import AnacondaAuthConfig
+    from anaconda_auth.config_loader import LocatedValues, Resolution
+
+    secret = "sk-repr-check-0123456789"
+    monkeypatch.setenv("ANACONDA_AUTH_API_KEY", secret)
+    AnacondaAuthConfig()
+    assert _config_cache._entries
+    for entry in _config_cache._entries.values():
+        assert secret not in repr(entry)
+    assert secret not in repr(LocatedValues({"api_key": secret}))
+    assert secret not in repr(Resolution(values={"api_key": secret}))
