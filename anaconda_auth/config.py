@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from anaconda_auth import __version__, _config_cache
+from anaconda_auth import __version__, _config_cache, plugin_types
 from anaconda_auth.config_loader import (
     Origin,
     Resolution,
@@ -380,6 +380,9 @@ class AnacondaAuthConfig(AnacondaAuthSite):
         _validate_into(self, resolution)
         if key is not None and fingerprint is not None:
             _config_cache.store(key, fingerprint, self, resolution.origins.values())
+
+
+plugin_types.set_default_config_factory(AnacondaAuthConfig)
 
 
 class OpenIDConfiguration(BaseModel):

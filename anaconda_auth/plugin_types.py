@@ -7,9 +7,14 @@ attributes works, without subclassing anything from this package.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from anaconda_auth.config import AnacondaAuthSite
 
 #: Returned by an error handler that has just logged the user in (interactively), to ask the
 #: CLI to run the command once more. The handler does the login itself; the CLI only re-runs.
@@ -25,10 +30,13 @@ class StorageBackend(Protocol):
 
     ``name`` is stable and unique ("system", "anaconda-keyring", "environment" for the
     built-ins); it is what ``preferred_token_storage`` selects. ``description`` is one line for
-    people (``anaconda auth plugins``). ``priority`` orders the read fallback after the preferred
-    backend, higher first (built-ins: environment 100, anaconda-keyring 50, system 10).
-    ``read_only`` backends are never written to or deleted from; they are read before every
-    other backend, so a value they hold wins.
+    people (``anaconda auth plugins``). ``read_only`` backends are never written to or deleted
+    from; they are read before every other backend, so a value they hold wins.
+
+    Optional: ``priority`` (a number, default :data:`DEFAULT_PRIORITY`) orders the read fallback
+    after the preferred backend, higher first (built-ins: environment 100, anaconda-keyring 50,
+    system 10); read it with :func:`backend_priority`. ``read_stamp`` makes reads cheaper: see
+    :class:`StampedStorageBackend`.
 
     ``is_available()`` returns ``(True, "")`` or ``(False, reason)`` where the reason tells a
     user what to do. It must not prompt, must return quickly, and may cache its answer for the
@@ -48,9 +56,6 @@ class StorageBackend(Protocol):
     def description(self) -> str: ...
 
     @property
-    def priority(self) -> float: ...
-
-    @property
     def read_only(self) -> bool: ...
 
     def is_available(self) -> tuple[bool, str]: ...
@@ -60,6 +65,77 @@ class StorageBackend(Protocol):
     def set_password(self, service: str, username: str, password: str) -> None: ...
 
     def delete_password(self, service: str, username: str) -> None: ...
+
+
+#: The ``priority`` of a storage backend that does not set one.
+DEFAULT_PRIORITY = 0.0
+
+
+def backend_priority(backend: StorageBackend) -> float:
+    """The backend's ``priority``, or :data:`DEFAULT_PRIORITY` when it has none (or a bad one)."""
+    value = getattr(backend, "priority", DEFAULT_PRIORITY)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return DEFAULT_PRIORITY
+    return float(value)
+
+
+@runtime_checkable
+class StampedStorageBackend(StorageBackend, Protocol):
+    """A storage backend that can tell cheaply whether an entry may have changed.
+
+    ``read_stamp(service, username)`` returns a value that changes whenever what
+    ``is_available()`` and ``get_password()`` would answer for that entry may change (for a
+    file: its ``stat`` stamp), or ``None`` when it cannot tell. While every backend a read
+    consulted returns the same stamps, anaconda-auth reuses the result of that read instead of
+    asking the backends again: a client reads the token on every request. Without the method a
+    backend works the same, only each read asks it again. It must be much cheaper than
+    ``get_password`` and must never raise for a missing entry.
+    """
+
+    def read_stamp(self, service: str, username: str) -> object | None: ...
+
+
+# --- the configuration of the storage operation in progress ------------------------------------
+
+_config_var: ContextVar[AnacondaAuthSite | None] = ContextVar(
+    "anaconda_auth_storage_config", default=None
+)
+_default_config: Callable[[], AnacondaAuthSite] | None = None
+
+
+def set_default_config_factory(factory: Callable[[], AnacondaAuthSite]) -> None:
+    """Called once by :mod:`anaconda_auth.config`: how :func:`current_config` resolves the
+    configuration outside a storage operation. (The contract does not import the core.)"""
+    global _default_config
+    _default_config = factory
+
+
+def current_config() -> AnacondaAuthSite:
+    """The configuration of the token operation in progress (or the freshly resolved default).
+
+    Storage backends call this instead of building ``AnacondaAuthConfig()`` themselves: a read
+    resolves the configuration once and every backend it reaches shares it. (Not propagated
+    into threads a backend starts.)
+    """
+    config = _config_var.get()
+    if config is not None:
+        return config
+    if _default_config is None:
+        raise LookupError(
+            "No anaconda-auth configuration is active: import anaconda_auth.config (it registers "
+            "the default), or run the backend inside using_config(config)."
+        )
+    return _default_config()
+
+
+@contextmanager
+def using_config(config: AnacondaAuthSite) -> Iterator[AnacondaAuthSite]:
+    """Make ``config`` what :func:`current_config` returns inside the block."""
+    token = _config_var.set(config)
+    try:
+        yield config
+    finally:
+        _config_var.reset(token)
 
 
 ConfigValues = Mapping[str, Any]

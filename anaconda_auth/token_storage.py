@@ -28,13 +28,14 @@ the configuration of the operation in progress without resolving it again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+import anaconda_auth.config  # noqa: F401 - registers the default configuration for backends
+from anaconda_auth import plugin_types
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
+from anaconda_auth.plugin_types import backend_priority, current_config, using_config
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
@@ -49,35 +50,6 @@ _HOW_TO_CHOOSE = (
     "choose another with preferred_token_storage in ~/.anaconda/config.toml ([plugin.auth]) "
     "or ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE"
 )
-
-_config_var: ContextVar[AnacondaAuthSite | None] = ContextVar(
-    "anaconda_auth_storage_config", default=None
-)
-
-
-def current_config() -> AnacondaAuthSite:
-    """The configuration of the token operation in progress (or a freshly resolved one).
-
-    Storage backends call this instead of building ``AnacondaAuthConfig()`` themselves: a read
-    resolves the configuration once and every backend it reaches shares it. (Not propagated
-    into threads a backend starts.)
-    """
-    config = _config_var.get()
-    if config is not None:
-        return config
-    from anaconda_auth.config import AnacondaAuthConfig
-
-    return AnacondaAuthConfig()
-
-
-@contextmanager
-def using_config(config: AnacondaAuthSite) -> Iterator[AnacondaAuthSite]:
-    """Make ``config`` what :func:`current_config` returns inside the block."""
-    token = _config_var.set(config)
-    try:
-        yield config
-    finally:
-        _config_var.reset(token)
 
 
 def _config(config: AnacondaAuthSite | None) -> AnacondaAuthSite:
@@ -180,11 +152,11 @@ def read_order(
     ):
         return list(cached[3])
     backends = list(pm.get_storage_backends().values())
-    read_only = sorted((b for b in backends if b.read_only), key=lambda b: -b.priority)
+    read_only = sorted((b for b in backends if b.read_only), key=lambda b: -backend_priority(b))
     first = [b for b in backends if b.name == preferred and not b.read_only]
     rest = sorted(
         (b for b in backends if b.name != preferred and not b.read_only),
-        key=lambda b: -b.priority,
+        key=lambda b: -backend_priority(b),
     )
     order = read_only + first + rest
     _order_cache = (pm, generation, preferred, order)
@@ -260,11 +232,11 @@ def still_remembered(
 ) -> bool:
     """Whether a remembered read (from :func:`remembered_read`) still holds."""
     assert isinstance(handle, _ReadMemo)
-    token = _config_var.set(config)  # using_config(config), without the context manager
+    token = plugin_types._config_var.set(config)  # using_config(), minus the context manager
     try:
         return _memo_valid(handle, manager, manager.generation, config, (service, username))
     finally:
-        _config_var.reset(token)
+        plugin_types._config_var.reset(token)
 
 
 def read(
@@ -430,7 +402,7 @@ def storage_status(config: AnacondaAuthSite | None = None) -> list[BackendStatus
                 BackendStatus(
                     b.name,
                     b.description,
-                    b.priority,
+                    backend_priority(b),
                     b.read_only,
                     b.name == config.preferred_token_storage,
                     ok,

@@ -58,8 +58,7 @@ from typing import Any
 
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.hookspecs import hookimpl
-from anaconda_auth.plugin_types import StorageBackend
-from anaconda_auth.token_storage import current_config
+from anaconda_auth.plugin_types import StorageBackend, current_config
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ class EnvironmentBackend:
         return True, ""
 
     def get_password(self, service: str, username: str) -> str | None:
+        from anaconda_auth.plugin_types import current_config
         from anaconda_auth.token import KEYRING_NAME, TOKEN_INFO_VERSION
-        from anaconda_auth.token_storage import current_config
 
         if service != KEYRING_NAME:
             return None
