@@ -1,63 +1,43 @@
 """Logging in and out: the public ``login`` / ``logout`` and what the CLI builds on.
 
 ``login`` picks a flow (browser with PKCE, or device code), turns the access token into an API
-key and stores it; the flows live in :mod:`anaconda_auth.browser_flow`,
-:mod:`anaconda_auth.device_flow`, :mod:`anaconda_auth.api_keys` and
-:mod:`anaconda_auth.oidc`. Nothing is stored unless every step succeeded.
+key and stores it; the flows live in :mod:`anaconda_auth.flows`. The login machinery (and
+``requests``) is imported when a login runs, not with this module: ``anaconda auth api-key``
+and anaconda-client import it without logging in. Nothing is stored unless every step succeeded.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from anaconda_auth.config.model import AnacondaAuthConfig, AnacondaAuthSite
+from anaconda_auth.config.sites import AnacondaAuthSitesConfig
+from anaconda_auth.exceptions import AuthenticationError, TokenNotFoundError, UnknownSiteName
+from anaconda_auth.flows.ui import LoginUI, PlainUI
+from anaconda_auth.storage.access import preferred_backend
+from anaconda_auth.token import MIGRATIONS, TokenInfo
 
 if TYPE_CHECKING:
-    from anaconda_auth import _http, oidc
-    from anaconda_auth.config import AnacondaAuthSite
-    from anaconda_auth.token import TokenInfo
+    from anaconda_auth.flows.discovery import OpenIDConfiguration
+    from anaconda_auth.flows.tokens import TokenSet
+    from anaconda_auth.http.session import LoginSession
+
+__all__ = [
+    "LoginUI",
+    "PlainUI",
+    "current_token",
+    "get_api_key",
+    "is_logged_in",
+    "load_site_config",
+    "login",
+    "logout",
+    "make_auth_code_request_url",
+    "refresh_access_token",
+    "request_access_token",
+]
 
 log = logging.getLogger(__name__)
-
-
-class LoginUI(Protocol):
-    """How a login flow talks to the person logging in. The CLI passes a richer one."""
-
-    def show_authorize_url(self, url: str) -> None:
-        """The browser flow opened (or could not open) this URL."""
-
-    def show_device_code(
-        self, verification_uri: str, user_code: str, complete_uri: str | None
-    ) -> None:
-        """The device flow needs the user to visit a URL and enter a code."""
-
-    def waiting(self, message: str) -> AbstractContextManager[None]:
-        """A context manager shown while waiting (a spinner in the CLI)."""
-
-
-class PlainUI:
-    """Prints to stderr; used by the Python API when no UI is given."""
-
-    def show_authorize_url(self, url: str) -> None:
-        print(
-            f"Opening your browser to log in. If it does not open, visit:\n  {url}", file=sys.stderr
-        )
-
-    def show_device_code(
-        self, verification_uri: str, user_code: str, complete_uri: str | None
-    ) -> None:
-        print(
-            f"To log in, visit {verification_uri} and enter the code {user_code}", file=sys.stderr
-        )
-        if complete_uri:
-            print(f"or open {complete_uri}", file=sys.stderr)
-
-    @contextmanager
-    def waiting(self, message: str) -> Iterator[None]:
-        print(message, file=sys.stderr)
-        yield
 
 
 def login(
@@ -82,12 +62,10 @@ def login(
     ``config=`` (deprecated in 0.15: use ``site=``) and ``basic=False`` are accepted for code
     written for anaconda-auth 0.15; the username/password login (``basic=True``) is gone.
     """
-    from anaconda_auth import _http, browser_flow, device_flow, oidc
-    from anaconda_auth.token_storage import preferred_backend
+    from anaconda_auth.flows import browser, device, discovery
+    from anaconda_auth.http.session import make_session
 
     if basic:
-        from anaconda_auth.exceptions import AuthenticationError
-
         raise AuthenticationError(
             "The username/password login (basic=True) is no longer supported; log in with the "
             "browser or the device code (login() without basic=True)."
@@ -103,15 +81,15 @@ def login(
     preferred_backend(config)
     _existing_token(config)
 
-    session = _http.make_session(config)
+    session = make_session(config)
     try:
-        provider = oidc.discover(config, session)
+        provider = discovery.discover(config, session)
         log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
         if use_device:
-            tokens = device_flow.run(config, provider, session, ui)
+            tokens = device.run(config, provider, session, ui)
             _store_api_key(config, provider, session, tokens)
         else:
-            browser_flow.run(
+            browser.run(
                 config,
                 provider,
                 session,
@@ -138,7 +116,7 @@ def _use_device_flow(config: AnacondaAuthSite, device: bool | None) -> bool:
         return device
     if config.use_device_flow:
         return True
-    from anaconda_auth.browser_flow import browser_available
+    from anaconda_auth.flows.browser import browser_available
 
     ok, reason = browser_available()
     if not ok:
@@ -147,23 +125,22 @@ def _use_device_flow(config: AnacondaAuthSite, device: bool | None) -> bool:
 
 
 def _existing_token(config: AnacondaAuthSite) -> TokenInfo:
-    from anaconda_auth.token import TokenInfo
 
     return TokenInfo.load(config.domain, create=True, config=config)
 
 
 def _store_api_key(
     config: AnacondaAuthSite,
-    provider: oidc.OpenIDConfiguration,
-    session: _http.LoginSession,
-    tokens: oidc.TokenSet,
+    provider: OpenIDConfiguration,
+    session: LoginSession,
+    tokens: TokenSet,
 ) -> TokenInfo:
     """Mint an API key with the access token and save it, keeping the stored repo tokens."""
-    from anaconda_auth import oidc
-    from anaconda_auth.api_keys import mint_api_key
+    from anaconda_auth.flows.api_keys import mint_api_key
+    from anaconda_auth.flows.tokens import user_email
 
     api_key = mint_api_key(config, tokens.access_token, session)
-    username = oidc.user_email(tokens, provider, session)
+    username = user_email(tokens, provider, session)
     info = _existing_token(config)
     info.domain = config.domain
     info.api_key = api_key
@@ -180,8 +157,6 @@ def logout(
 
     ``config=`` is the deprecated spelling of ``site=`` (anaconda-auth 0.15).
     """
-    from anaconda_auth.exceptions import TokenNotFoundError
-    from anaconda_auth.token import MIGRATIONS, TokenInfo
 
     config = load_site_config(_site_or_config(site, config))
     for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
@@ -213,7 +188,6 @@ def _site_or_config(
 
 def is_logged_in(site: str | AnacondaAuthSite | None = None) -> bool:
     """Whether a stored, unexpired API key exists for the site."""
-    from anaconda_auth.exceptions import TokenNotFoundError
 
     try:
         info = current_token(site)
@@ -230,7 +204,6 @@ def load_site_config(
     ``overrides`` (e.g. ``ssl_verify=False``) replace config values; ``None`` means "no
     override". A site object is copied, never changed.
     """
-    from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
 
     values = {key: value for key, value in overrides.items() if value is not None}
     if isinstance(site, AnacondaAuthSite):
@@ -253,8 +226,6 @@ def _site_name(site: str) -> str | None:
 
     :class:`UnknownSiteName` when ``site`` is neither a configured name nor a domain name.
     """
-    from anaconda_auth.config import AnacondaAuthSitesConfig
-    from anaconda_auth.exceptions import UnknownSiteName
 
     try:
         return AnacondaAuthSitesConfig().sites.find(site)
@@ -267,7 +238,6 @@ def _site_name(site: str) -> str | None:
 
 def current_token(site: str | AnacondaAuthSite | None = None) -> TokenInfo:
     """The stored token for the site (with ``.source``), or ``TokenNotFoundError``."""
-    from anaconda_auth.token import TokenInfo
 
     config = load_site_config(site)
     return TokenInfo.load(config.domain, config=config)
@@ -282,11 +252,11 @@ def make_auth_code_request_url(
     code_challenge: str, state: str, config: str | AnacondaAuthSite | None = None
 ) -> str:
     """The authorization URL of the browser login (PKCE S256) for the site's provider."""
-    from anaconda_auth import browser_flow, oidc
+    from anaconda_auth.flows import browser, discovery
 
     site = load_site_config(config)
-    provider = oidc.discover(site)
-    return browser_flow.authorize_url(
+    provider = discovery.discover(site)
+    return browser.authorize_url(
         provider.authorization_endpoint,
         client_id=site.client_id,
         redirect_uri=site.redirect_uri,
@@ -296,18 +266,19 @@ def make_auth_code_request_url(
 
 
 def _grant(config: str | AnacondaAuthSite | None, data: dict[str, str], what: str) -> str:
-    from anaconda_auth import _http, oidc
+    from anaconda_auth.flows import discovery, tokens
+    from anaconda_auth.http.session import make_session
 
     site = load_site_config(config)
-    session = _http.make_session(site)
+    session = make_session(site)
     try:
-        provider = oidc.discover(site, session)
-        tokens = oidc.token_request(
+        provider = discovery.discover(site, session)
+        found = tokens.token_request(
             session, provider, {**data, "client_id": site.client_id}, what=what
         )
     finally:
         session.close()
-    return tokens.access_token
+    return found.access_token
 
 
 def request_access_token(
@@ -358,15 +329,15 @@ def get_api_key(
     (``True`` meaning "as configured"). Failure raises
     :class:`~anaconda_auth.exceptions.AuthenticationError`.
     """
-    from anaconda_auth import _http
-    from anaconda_auth.api_keys import mint_api_key
+    from anaconda_auth.flows.api_keys import mint_api_key
+    from anaconda_auth.http.session import make_session
 
     if isinstance(config, bool):
         if ssl_verify is None and not config:
             ssl_verify = False
         config = None
     site = load_site_config(config, ssl_verify=ssl_verify)
-    session = _http.make_session(site)
+    session = make_session(site)
     try:
         return mint_api_key(site, access_token, session)
     finally:

@@ -11,31 +11,28 @@ plugin manager load when the first client is built, not before.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from collections.abc import Mapping, MutableMapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 
-from anaconda_auth import __version__
-from anaconda_auth._hostname import client_hostname
+from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import (
     AuthenticationMissingError,
-    ConfigError,
     InvalidAuthentication,
 )
 from anaconda_auth.exceptions import TokenExpiredError as TokenExpiredError  # as in 0.15
 from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  # as in 0.15
+from anaconda_auth.http import auth as _auth
+from anaconda_auth.http.hostname import client_hostname
+from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
+from anaconda_auth.http.tls import configure_session
 
 if TYPE_CHECKING:
-    import ssl
-
     from requests import PreparedRequest
 
     # importable from here, as in 0.15 (loaded on first use by __getattr__ below)
@@ -207,11 +204,13 @@ def login_required(response: requests.Response, *args: Any, **kwargs: Any) -> re
 # --------------------------------------------------------------------------------------------
 
 
-#: ``anaconda_auth.token``, imported by the first stored-key lookup (it needs pydantic).
-_token_module: Any = None
+#: ``anaconda_auth.token`` and ``anaconda_auth.storage.token_memo``, imported by the first
+#: stored-key lookup: they need pydantic and the plugin manager, which a client that is only
+#: imported never pays for.
+_token_modules: Any = None
 
 
-class BearerAuth(AuthBase):
+class BearerAuth(_auth.BearerAuth):
     """``Authorization: Bearer <key>`` for every request it is attached to (the 0.15 API).
 
     With ``api_key`` that key is sent; otherwise the stored, unexpired API key for ``domain``
@@ -231,11 +230,8 @@ class BearerAuth(AuthBase):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} domain={self.domain!r}>"
 
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        key = self.api_key or self._stored_key()
-        if key:
-            request.headers["Authorization"] = f"Bearer {key}"
-        return request
+    def current_key(self) -> str | None:
+        return self.api_key or self._stored_key()
 
     def _stored_key(self) -> str | None:
         info = self._load_token()
@@ -247,17 +243,18 @@ class BearerAuth(AuthBase):
         return info.api_key
 
     def _load_token(self) -> TokenInfo | None:
-        global _token_module
-        token = _token_module
-        if token is None:
+        global _token_modules
+        modules = _token_modules
+        if modules is None:
             from anaconda_auth import token
+            from anaconda_auth.storage import token_memo
 
-            _token_module = token
-        token_info = token.TokenInfo
+            modules = _token_modules = (token.TokenInfo, token_memo.peek)
+        token_info, peek = modules
 
         # Per request: the remembered load (only read here, so not copied) while nothing it
-        # depends on changed, else a full load (see CONTRIBUTING.md, "Performance").
-        info: TokenInfo | None = token.peek_remembered(token_info, self.domain)
+        # depends on changed, else a full load (see anaconda_auth.storage.token_memo).
+        info: TokenInfo | None = peek(token_info, self.domain)
         if info is None:
             try:
                 info = token_info.load(self.domain)
@@ -318,58 +315,12 @@ class _BearerAuth(BearerAuth):
         if _request_origin(request.url or "") not in self.origins:
             log.debug("not sending credentials to %s: not a configured origin", request.url)
             return request
-        key = self.api_key or self._stored_key()
+        key = self.current_key()
         if key:
             request.headers["Authorization"] = f"Bearer {key}"
         elif self._fallback:
             request.headers["Authorization"] = self._fallback
         return request
-
-
-# --------------------------------------------------------------------------------------------
-# TLS: an adapter that uses a given SSLContext (for ssl_verify = "truststore")
-# --------------------------------------------------------------------------------------------
-
-
-class SSLContextAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections (direct and through proxies) use ``ssl_context``.
-
-    With ``verify=True`` the context's own trust store is used alone (requests would otherwise
-    add certifi's bundle to it); a per-request CA-bundle path is added to it.
-    """
-
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        self.ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        pool_kwargs.setdefault("ssl_context", self.ssl_context)
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.setdefault("ssl_context", self.ssl_context)
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
-        if verify is True:
-            conn.ca_certs = None
-            conn.ca_cert_dir = None
-
-
-def _truststore_context() -> ssl.SSLContext:
-    try:
-        import ssl
-
-        import truststore
-    except ImportError:
-        raise ConfigError(
-            'ssl_verify = "truststore" needs the truststore package: '
-            "pip install 'anaconda-auth[truststore]' (or conda install truststore)."
-        ) from None
-    return cast("ssl.SSLContext", truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,7 +402,7 @@ class BaseClient(requests.Session):
         self._base = base_uri or f"https://{config.domain}"
         self.api_version: str | None = api_version or self._api_version
 
-        self._configure_tls(config)
+        self._pin_verify = configure_session(self, config)
         if config.proxy_servers:
             self.proxies.update(config.proxy_servers)
 
@@ -487,31 +438,6 @@ class BaseClient(requests.Session):
             self._base,
         )
         return frozenset(o for o in map(_origin, urls) if o is not None)
-
-    def _configure_tls(self, config: AnacondaAuthSite) -> None:
-        verify = config.ssl_verify
-        cert, key = config.client_cert, config.client_cert_key
-        if key and not cert:
-            raise ConfigError("client_cert_key is set but client_cert is not; set both.")
-        if cert:
-            self.cert = (cert, key) if key else cert
-        # ssl_verify other than true is pinned: REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE must not
-        # replace an explicit CA bundle, "false" or "truststore" (see merge_environment_settings).
-        self._pin_verify = verify is not True
-        if verify == "truststore":
-            adapter = SSLContextAdapter(_truststore_context())
-            self.mount("https://", adapter)
-            self.mount("http://", adapter)
-            self.verify: bool | str = True
-        elif isinstance(verify, str):
-            if not os.path.exists(verify):
-                raise ConfigError(
-                    f'ssl_verify = {verify!r} is neither true, false nor "truststore", and no '
-                    "CA bundle file or directory exists at that path."
-                )
-            self.verify = verify
-        else:
-            self.verify = bool(verify)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} base_uri={self._base!r}>"

@@ -98,6 +98,10 @@ def _define_http_errors() -> None:
     _register_with_cli()
 
 
+class PluginWarning(UserWarning):
+    """A third-party plugin (or one of its config sources) was skipped."""
+
+
 def _create_http_errors(namespace: dict[str, Any]) -> None:
     import requests
 

@@ -14,36 +14,41 @@ are collected once per manager, so a lookup on the hot path is a dictionary copy
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 import threading
-import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
 
-from anaconda_auth import hookspecs
-from anaconda_auth.exceptions import PluginError
+from anaconda_auth import freshness, hookspecs
+from anaconda_auth._version import __version__
+from anaconda_auth.config.files import read_config_toml
+from anaconda_auth.exceptions import PluginError, PluginWarning
 from anaconda_auth.plugin_types import ConfigSource, ErrorHandler, StorageBackend
+from anaconda_auth.plugins import config_sources
+from anaconda_auth.storage_backends import anaconda_keyring, environment, system
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "anaconda_auth"
 DISABLED_PLUGINS_ENV = "ANACONDA_AUTH_DISABLED_PLUGINS"
 
-#: Every built-in plugin, by the name users see and the module that implements it.
-BUILTIN_PLUGINS: dict[str, str] = {
-    "anaconda-keyring": "anaconda_auth.storage_backends.anaconda_keyring",
-    "system": "anaconda_auth.storage_backends.system",
-    "environment": "anaconda_auth.storage_backends.environment",
-    "config-sources": "anaconda_auth.plugins.config_sources",
-    "cli-error-handlers": "anaconda_auth.plugins.cli.error_handlers",
+#: Every built-in plugin of the core, by the name users see. Each imports only the plugin
+#: contract (or the low config modules), so the manager can import them. The CLI, which sits
+#: above the core, adds its own error-handler plugin with :meth:`register_builtin`.
+BUILTIN_PLUGINS: dict[str, ModuleType] = {
+    "anaconda-keyring": anaconda_keyring,
+    "system": system,
+    "environment": environment,
+    "config-sources": config_sources,
 }
 
 #: The collection hooks: what each returns, the type every item must have, and the attribute
@@ -53,10 +58,6 @@ COLLECTION_HOOKS: dict[str, tuple[str, type, str]] = {
     "anaconda_auth_config_sources": ("config source", ConfigSource, "name"),
     "anaconda_auth_error_handlers": ("error handler", ErrorHandler, "exception"),
 }
-
-
-class PluginWarning(UserWarning):
-    """A third-party plugin was skipped."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
         self._storage: dict[str, StorageBackend] | None = None
         self._sources: list[ConfigSource] | None = None
         self._handlers: dict[type[BaseException], ErrorHandler] | None = None
+        #: The plugin names disabled by configuration when this manager was built.
+        self.disabled: frozenset[str] = frozenset()
         #: Bumped whenever the set of plugins changes, so callers can key caches on it.
         self.generation = 0
 
@@ -149,14 +152,21 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
         return sorted(c.name for c in callers if c.spec is None)
 
     def load_builtins(self, disabled: frozenset[str]) -> None:
-        from anaconda_auth import __version__
+        for name, module in BUILTIN_PLUGINS.items():
+            self.register_builtin(module, name, disabled)
 
-        for name, module_name in BUILTIN_PLUGINS.items():
-            status = "disabled" if name in disabled else "loaded"
-            self._record(PluginInfo(name, module_name, "anaconda-auth", __version__, True, status))
-            if name in disabled:
-                continue
-            self.register(importlib.import_module(module_name), name=name)
+    def register_builtin(
+        self, module: ModuleType, name: str, disabled: frozenset[str] | None = None
+    ) -> None:
+        """Register a plugin of anaconda-auth itself (unless disabled); a no-op if present."""
+        if name in self.infos:
+            return
+        if disabled is None:
+            disabled = self.disabled
+        status = "disabled" if name in disabled else "loaded"
+        self._record(PluginInfo(name, module.__name__, "anaconda-auth", __version__, True, status))
+        if name not in disabled:
+            self.register(module, name=name)
 
     def load_entry_points(self, disabled: frozenset[str]) -> None:
         seen: dict[str, EntryPoint] = {}
@@ -305,30 +315,17 @@ def _split_names(raw: Any, where: str) -> Iterable[str]:
     return (str(n).strip() for n in raw if str(n).strip())
 
 
-def _config_toml_path() -> str:
-    # Same rule as anaconda_auth._paths.config_toml_path, with os.path (cheaper than pathlib
-    # on the hot path).
-    override = os.environ.get("ANACONDA_CONFIG_TOML")
-    if override:
-        return os.path.expanduser(override)
-    return os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
-
-
 def disabled_plugin_names() -> frozenset[str]:
     """Names from ``ANACONDA_AUTH_DISABLED_PLUGINS`` and ``[plugin.auth] disabled_plugins``.
 
     Read before any plugin is loaded, so only these two places count (a plugin's own config
     source cannot disable plugins).
     """
-    from pathlib import Path
-
-    from anaconda_auth._paths import read_config_toml
-
     names: set[str] = set()
     env = os.environ.get(DISABLED_PLUGINS_ENV)
     if env:
         names.update(_split_names(env, DISABLED_PLUGINS_ENV))
-    path = _config_toml_path()
+    path = freshness.config_toml_path()
     try:
         document = read_config_toml(Path(path))
     except ValueError:
@@ -341,16 +338,10 @@ def disabled_plugin_names() -> frozenset[str]:
     return frozenset(names)
 
 
-_RACY_NS = 2_000_000_000
 _lock = threading.Lock()
 _managers: dict[frozenset[str], AnacondaAuthPluginManager] = {}
 #: The inputs of the last disabled-plugins computation and the manager they selected.
 _current: tuple[tuple[Any, ...], AnacondaAuthPluginManager] | None = None
-
-
-#: ``os.environ``'s own mapping (a CPython detail): a copy shares its value objects, so an
-#: unchanged environment compares equal in well under a microsecond.
-_ENV_DATA: Any = getattr(os.environ, "_data", None)
 #: An environment snapshot and the variable and path computed from it.
 _env_inputs: tuple[dict[Any, Any], str | None, str] | None = None
 
@@ -359,28 +350,22 @@ def _inputs_key() -> tuple[Any, ...]:
     """What ``disabled_plugin_names`` depends on, cheaply: the variable and the file's stamp."""
     global _env_inputs
     cached = _env_inputs
-    if cached is not None and cached[0] == _ENV_DATA:
+    if cached is not None and freshness.env_unchanged(cached[0]):
         disabled, path = cached[1], cached[2]
     else:
-        disabled, path = os.environ.get(DISABLED_PLUGINS_ENV), _config_toml_path()
-        if _ENV_DATA is not None:
-            _env_inputs = (dict(_ENV_DATA), disabled, path)
+        snapshot = freshness.env_snapshot()
+        disabled, path = os.environ.get(DISABLED_PLUGINS_ENV), freshness.config_toml_path()
+        _env_inputs = (snapshot, disabled, path)
     try:
-        st = os.stat(path)
-    except OSError:
-        stamp: object = None
-    else:
-        if time.time_ns() - st.st_mtime_ns < _RACY_NS:
-            # changed in the last moments: a same-size rewrite within the file system's
-            # timestamp granularity would look unchanged, so do not trust the stamp yet
-            stamp = object()
-        else:
-            stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        stamp: object = freshness.stat_stamp(path)
+    except (freshness.Racy, OSError):
+        stamp = object()  # never equal: computed again next time
     return (disabled, path, stamp)
 
 
 def _build(disabled: frozenset[str]) -> AnacondaAuthPluginManager:
     pm = AnacondaAuthPluginManager()
+    pm.disabled = disabled
     pm.load_builtins(disabled)
     pm.load_entry_points(disabled)
     return pm

@@ -2,6 +2,9 @@
 
 An entry lives under service :data:`KEYRING_NAME`, username = the domain; its value is the
 base64 of the :class:`TokenInfo` JSON with ``None`` fields left out.
+
+The storage layer (and with it pluggy and the plugins) is imported when a token is first read
+or written, not with this module: anaconda-cli-base imports ``TokenInfo`` at every start.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ import binascii
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from anaconda_auth.config import memo as config_memo
+from anaconda_auth.config.model import AnacondaAuthConfig
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+from anaconda_auth.token_claims import expiry
+from anaconda_auth.token_claims import jwt_claims as jwt_claims  # importable here, as before
 
 if TYPE_CHECKING:
-    from anaconda_auth.config import AnacondaAuthSite
-    from anaconda_auth.manager import AnacondaAuthPluginManager
+    from anaconda_auth.config.model import AnacondaAuthSite
 
 log = logging.getLogger(__name__)
 
@@ -59,48 +64,7 @@ def _no_attribute(name: str) -> NoReturn:
 
 
 def _default_domain() -> str:
-    from anaconda_auth.config import AnacondaAuthConfig
-
     return AnacondaAuthConfig().domain
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT, read without verifying the signature (the server verifies it)."""
-    try:
-        payload = token.split(".")[1]
-        payload += "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (IndexError, ValueError, binascii.Error) as exc:
-        raise ValueError("the API key is not a JWT") from exc
-    if not isinstance(claims, dict):
-        raise ValueError("the API key is not a JWT")
-    return claims
-
-
-_EXPIRY_MAX = 16
-_expiries: dict[str, dt.datetime | None] = {}
-
-
-def _expiry(api_key: str) -> dt.datetime | None:
-    """The ``exp`` claim of an API key as an aware UTC datetime (remembered per key)."""
-    try:
-        return _expiries[api_key]
-    except KeyError:
-        pass
-    expires: dt.datetime | None = None
-    try:
-        exp = jwt_claims(api_key).get("exp")
-    except ValueError:
-        exp = None
-    if not isinstance(exp, bool) and isinstance(exp, (int, float)):
-        try:
-            expires = dt.datetime.fromtimestamp(exp, tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            expires = None
-    if len(_expiries) >= _EXPIRY_MAX:
-        _expiries.clear()
-    _expiries[api_key] = expires
-    return expires
 
 
 class RepoToken(BaseModel):
@@ -189,33 +153,32 @@ class TokenInfo(BaseModel):
         by default the current configuration. Raises :class:`TokenNotFoundError` when none is
         stored, unless ``create``; :class:`StorageError` when a store cannot be read.
         """
-        from anaconda_auth import token_storage
+        from anaconda_auth.storage import access, token_memo
 
         manager = None
         entry = None
         requested = domain
         if config is None:
             if not create:
-                remembered = _remembered_load(cls, requested)
+                remembered = token_memo.peek(cls, requested)
                 if remembered is not None:
-                    return remembered
-            from anaconda_auth import _config_cache
-            from anaconda_auth.config import AnacondaAuthConfig
-
+                    return _copy_token(remembered)
             # The memoised configuration comes with the plugin manager it was checked against.
-            hot = _config_cache.current(AnacondaAuthConfig)
+            hot = config_memo.current(AnacondaAuthConfig)
             if hot is not None:
                 config, entry = cast("AnacondaAuthConfig", hot[0]), hot[1]
                 manager = entry.fingerprint.pm
             else:
                 config = AnacondaAuthConfig()
         domain = domain or config.domain
-        found = token_storage.read(KEYRING_NAME, domain, config, manager=manager)
+        found = access.read(KEYRING_NAME, domain, config, manager=manager)
         if found is not None:
             value, backend = found
             info = cls._from_stored(value, backend.name)
             if entry is not None and manager is not None and not backend.read_only:
-                _remember_load(cls, requested, domain, config, entry, manager, found, info)
+                token_memo.remember(
+                    cls, requested, domain, config, entry, manager, found, _copy_token(info)
+                )
             if backend.read_only:
                 info._configured_key = info.api_key
                 try:
@@ -227,13 +190,13 @@ class TokenInfo(BaseModel):
                         info.repo_tokens = stored.repo_tokens
             return info
         for legacy in MIGRATIONS.get(domain, []):
-            found = token_storage.read(KEYRING_NAME, legacy, config, writable_only=True)
+            found = access.read(KEYRING_NAME, legacy, config, writable_only=True)
             if found is not None:
                 data = cls._decode(found[0])
                 data.update(domain=domain, version=TOKEN_INFO_VERSION)
                 info = cls.model_validate(data)
                 info.save(config=config)
-                token_storage.delete(KEYRING_NAME, legacy, config)
+                access.delete(KEYRING_NAME, legacy, config)
                 log.debug("token migrated from legacy domain %s to %s", legacy, domain)
                 return info
         if create:
@@ -243,9 +206,9 @@ class TokenInfo(BaseModel):
     @classmethod
     def _stored_in_preferred(cls, domain: str, config: AnacondaAuthSite) -> TokenInfo | None:
         """The entry in the preferred backend alone (under a configured key, the one saved to)."""
-        from anaconda_auth import token_storage
+        from anaconda_auth.storage import access
 
-        value = token_storage.read_preferred(KEYRING_NAME, domain, config)
+        value = access.read_preferred(KEYRING_NAME, domain, config)
         if value is None:
             return None
         return cls._from_stored(value, config.preferred_token_storage)
@@ -260,9 +223,9 @@ class TokenInfo(BaseModel):
         A key that came from the configuration (``ANACONDA_AUTH_API_KEY``) is not written: the
         entry keeps the key stored before, with this object's repo tokens.
         """
-        from anaconda_auth import token_storage
+        from anaconda_auth.storage import access
 
-        config = config if config is not None else token_storage.current_config()
+        config = config if config is not None else access.current_config()
         payload = self
         if self._configured_key is not None and self.api_key == self._configured_key:
             stored = self._stored_in_preferred(self.domain, config)
@@ -272,16 +235,16 @@ class TokenInfo(BaseModel):
                     "username": self.username or (stored.username if stored else None),
                 }
             )
-        backend = token_storage.write(KEYRING_NAME, self.domain, payload._encode(), config)
+        backend = access.write(KEYRING_NAME, self.domain, payload._encode(), config)
         if payload is self:
             self._source = backend.name
         log.debug("token for %s stored in %s", self.domain, backend.name)
 
     def delete(self, *, config: AnacondaAuthSite | None = None) -> None:
         """Remove the token from every writable backend; :class:`TokenNotFoundError` if none."""
-        from anaconda_auth import token_storage
+        from anaconda_auth.storage import access
 
-        if not token_storage.delete(KEYRING_NAME, self.domain, config):
+        if not access.delete(KEYRING_NAME, self.domain, config):
             raise TokenNotFoundError(f"No stored token for {self.domain}.")
 
     @property
@@ -292,7 +255,7 @@ class TokenInfo(BaseModel):
         """
         if self.api_key is None:
             return None
-        return _expiry(self.api_key)
+        return expiry(self.api_key)
 
     @property
     def expired(self) -> bool:
@@ -345,78 +308,6 @@ class TokenInfo(BaseModel):
 _DECODED_MAX = 16
 #: Decoded stored values (see ``TokenInfo._from_stored``); never handed out, only copied.
 _decoded: dict[tuple[type[TokenInfo], str], TokenInfo] = {}
-
-
-@dataclass(frozen=True)
-class _RememberedLoad:
-    """``TokenInfo.load(domain)`` with the current configuration, found in a writable store:
-    valid while the memoised configuration (``entry``) and the remembered read (``read``) are
-    (see ``anaconda_auth._config_cache`` and ``token_storage``)."""
-
-    entry: Any
-    manager: AnacondaAuthPluginManager
-    config: AnacondaAuthSite
-    read: object
-    domain: str
-    info: TokenInfo
-
-
-_remembered: dict[tuple[type[TokenInfo], str | None], _RememberedLoad] = {}
-#: ``(_config_cache, AnacondaAuthConfig, token_storage)`` for :func:`peek_remembered`, bound by
-#: the first :func:`_remember_load` (a per-call import costs about a microsecond).
-_peek_deps: Any = None
-
-
-def _remember_load(
-    cls: type[TokenInfo],
-    requested: str | None,
-    domain: str,
-    config: AnacondaAuthSite,
-    entry: Any,
-    manager: AnacondaAuthPluginManager,
-    found: tuple[str, Any],
-    info: TokenInfo,
-) -> None:
-    global _peek_deps
-    from anaconda_auth import token_storage
-
-    if _peek_deps is None:
-        from anaconda_auth import _config_cache
-        from anaconda_auth.config import AnacondaAuthConfig
-
-        _peek_deps = (_config_cache, AnacondaAuthConfig, token_storage)
-    remembered = token_storage.remembered_read(KEYRING_NAME, domain, config, manager)
-    if remembered is None or remembered[1] != found:
-        return
-    if len(_remembered) >= _DECODED_MAX:
-        _remembered.clear()
-    _remembered[(cls, requested)] = _RememberedLoad(
-        entry, manager, config, remembered[0], domain, _copy_token(info)
-    )
-
-
-def _remembered_load(cls: type[TokenInfo], requested: str | None) -> TokenInfo | None:
-    """A copy of the remembered ``cls.load(requested)``, if nothing it depends on changed: the
-    hot path of a client's per-request lookup (a few ``stat`` calls, no resolution)."""
-    info = peek_remembered(cls, requested)
-    return _copy_token(info) if info is not None else None
-
-
-def peek_remembered(cls: type[TokenInfo], requested: str | None) -> TokenInfo | None:
-    """The remembered ``cls.load(requested)`` itself, not a copy: for callers that only read
-    it (``BaseClient`` reads ``api_key`` and ``expired`` for each request). ``None`` if there
-    is none or anything it depends on changed; then call ``load``."""
-    hit = _remembered.get((cls, requested))
-    if hit is None:
-        return None
-    config_cache, config_cls, token_storage = _peek_deps  # bound: there is a hit
-    if not config_cache.still_current(config_cls, hit.entry):
-        return None
-    if not token_storage.still_remembered(
-        hit.read, KEYRING_NAME, hit.domain, hit.config, hit.manager
-    ):
-        return None
-    return hit.info
 
 
 def _copy_token(info: TokenInfo) -> TokenInfo:

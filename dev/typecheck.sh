@@ -3,7 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-typedir="$(mktemp -d)"
-trap 'rm -rf "$typedir"' EXIT
-"$root/.venv/bin/python" -m pip install -q --no-deps --no-build-isolation --target "$typedir/site" . >/dev/null 2>&1
-cd "$typedir" && MYPYPATH="$typedir/site" "$root/.venv/bin/mypy" --strict -p anaconda_auth "$@"
+copy="$(./dev/installed-copy.sh)"
+trap 'rm -rf "$copy"' EXIT
+cd "$copy" && MYPYPATH="$copy/site" "$root/.venv/bin/mypy" --strict -p anaconda_auth "$@"

@@ -39,7 +39,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from anaconda_auth._paths import (
+from anaconda_auth.config.constants import ENV_PREFIX, FIELD_NAMES, SOURCE_RANKS
+from anaconda_auth.config.files import (
     config_toml_path,
     display_path,
     dotenv_path,
@@ -47,8 +48,8 @@ from anaconda_auth._paths import (
     read_dotenv,
     secrets_dir,
 )
-from anaconda_auth.config import ENV_PREFIX, FIELD_NAMES, SOURCE_RANKS
-from anaconda_auth.config_loader import LocatedValues, read_sites
+from anaconda_auth.config.loader import LocatedValues
+from anaconda_auth.config.site_tables import read_sites
 from anaconda_auth.exceptions import ConfigError
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import ConfigSource, ConfigValues

@@ -22,16 +22,18 @@ and :func:`discover` / :func:`discover_sync` (the provider's endpoints).
 from __future__ import annotations
 
 import json
-import os
 import re
 import ssl
 import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
+
+from anaconda_auth.flows.discovery import DiscoveryError, OpenIDConfiguration
+from anaconda_auth.http.session import http_timeout
+from anaconda_auth.http.tls import ssl_context, tls_key
 
 if TYPE_CHECKING:
     from panel.auth import GenericLoginHandler
@@ -76,121 +78,18 @@ def redact_uri(uri: str) -> str:
     return _CODE_IN_URI.sub(r"\1[redacted]", uri)
 
 
-class DiscoveryError(Exception):
-    """The discovery document could not be fetched or is not usable."""
-
-
-@dataclass(frozen=True)
-class OIDCEndpoints:
-    """The endpoints of one provider, from its discovery document."""
-
-    issuer: str | None
-    authorization_endpoint: str
-    token_endpoint: str
-    userinfo_endpoint: str | None
-    end_session_endpoint: str | None
-
-    @classmethod
-    def from_document(cls, document: Any, source: str) -> OIDCEndpoints:
-        if not isinstance(document, dict):
-            raise DiscoveryError(f"{source} did not return a JSON object")
-
-        def endpoint(key: str, required: bool) -> str | None:
-            value = document.get(key)
-            if value is None and not required:
-                return None
-            if not isinstance(value, str) or urlparse(value).scheme != "https":
-                raise DiscoveryError(f"{source}: {key!r} is missing or not an https URL")
-            return value
-
-        issuer = document.get("issuer")
-        authorization_endpoint = endpoint("authorization_endpoint", True)
-        token_endpoint = endpoint("token_endpoint", True)
-        assert authorization_endpoint is not None and token_endpoint is not None
-        return cls(
-            issuer=issuer if isinstance(issuer, str) else None,
-            authorization_endpoint=authorization_endpoint,
-            token_endpoint=token_endpoint,
-            userinfo_endpoint=endpoint("userinfo_endpoint", False),
-            end_session_endpoint=endpoint("end_session_endpoint", False),
-        )
+#: The provider's endpoints and the error for a bad discovery document: the core's, shared with
+#: the command-line login (one model, one set of rules for acceptable endpoints).
+OIDCEndpoints = OpenIDConfiguration
 
 
 # --------------------------------------------------------------------------------------------
 # TLS and HTTP
 
 
-def _tls_key(config: AnacondaAuthConfig) -> tuple[str, str | None, str | None]:
-    return (repr(config.ssl_verify), config.client_cert, config.client_cert_key)
-
-
-_ssl_contexts: dict[tuple[str, str | None, str | None], ssl.SSLContext] = {}
-_ssl_lock = threading.Lock()
-
-
-def ssl_context(config: AnacondaAuthConfig) -> ssl.SSLContext:
-    """The TLS context for calls to the provider, built from ``ssl_verify`` and ``client_cert``.
-
-    ``True`` uses the system store (OpenSSL's default paths, so ``SSL_CERT_FILE`` and
-    ``SSL_CERT_DIR`` count) and falls back to certifi's bundle where the system has none;
-    a string is a CA bundle file or a directory of hashed certificates; ``"truststore"`` uses
-    the operating system's verifier; ``False`` disables verification.
-    """
-    key = _tls_key(config)
-    with _ssl_lock:
-        context = _ssl_contexts.get(key)
-        if context is None:
-            context = _build_ssl_context(config)
-            _ssl_contexts[key] = context
-        return context
-
-
-def _build_ssl_context(config: AnacondaAuthConfig) -> ssl.SSLContext:
-    verify = config.ssl_verify
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif verify == "truststore":
-        import truststore
-
-        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    elif isinstance(verify, str):
-        try:
-            if os.path.isdir(verify):
-                context = ssl.create_default_context(capath=verify)
-            else:
-                context = ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(
-                f"ssl_verify = {verify!r}: cannot load CA certificates ({exc})"
-            ) from None
-    else:
-        context = ssl.create_default_context()
-        paths = ssl.get_default_verify_paths()
-        has_system_store = any(
-            p and os.path.exists(p) for p in (paths.cafile, paths.capath)
-        ) or bool(context.get_ca_certs())
-        if not has_system_store:
-            import certifi
-
-            context.load_verify_locations(cafile=certifi.where())
-    if config.client_cert:
-        try:
-            context.load_cert_chain(config.client_cert, config.client_cert_key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(
-                f"client_cert = {config.client_cert!r}: cannot load the client certificate "
-                f"({type(exc).__name__})"
-            ) from None
-    return context
-
-
 def request_timeout(config: AnacondaAuthConfig) -> float:
     """Connect and read timeout of each call to the provider: the core's ``http_timeout``
     (``ANACONDA_AUTH_HTTP_TIMEOUT``), so the login flows and Panel agree."""
-    from anaconda_auth._http import http_timeout
-
     return http_timeout(config)
 
 
@@ -213,7 +112,7 @@ def http_client(config: AnacondaAuthConfig) -> AsyncHTTPClient:
     loop = IOLoop.current()
     per_loop = _clients.setdefault(loop, {})
     timeout = request_timeout(config)
-    key = (*_tls_key(config), timeout)
+    key = (*tls_key(config), timeout)
     client = per_loop.get(key)
     if client is None:
         client = SimpleAsyncHTTPClient(
@@ -235,7 +134,7 @@ _discovered: dict[tuple[str, tuple[str, str | None, str | None]], tuple[float, O
 
 
 def _cache_key(config: AnacondaAuthConfig) -> tuple[str, tuple[str, str | None, str | None]]:
-    return (config.well_known_url, _tls_key(config))
+    return (config.well_known_url, tls_key(config))
 
 
 def _cached(config: AnacondaAuthConfig) -> OIDCEndpoints | None:
@@ -255,7 +154,7 @@ def _parse(body: bytes, url: str) -> OIDCEndpoints:
         document = json.loads(body)
     except ValueError:
         raise DiscoveryError(f"{url} did not return JSON") from None
-    return OIDCEndpoints.from_document(document, url)
+    return OpenIDConfiguration.from_document(document, url)
 
 
 async def discover(config: AnacondaAuthConfig) -> OIDCEndpoints:

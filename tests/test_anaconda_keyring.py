@@ -117,7 +117,7 @@ def test_delete_from_missing_keyring_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_is_the_default_store_for_tokeninfo(keyring: Path) -> None:
-    from anaconda_auth import token_storage
+    from anaconda_auth.storage import access as token_storage
 
     assert token_storage.preferred_backend().name == "anaconda-keyring"
     assert token_storage.all_backends()["anaconda-keyring"] is BACKEND

@@ -3,7 +3,7 @@
 These check behaviour, never timings: each cache must be used when nothing changed (a spy
 counts the work skipped) and must never hide a change (environment, files, plugins, other
 processes). Files are dated back with ``os.utime`` so the caches may trust their stamps; a file
-changed in the last two seconds is never trusted (see anaconda_auth._config_cache).
+changed in the last two seconds is never trusted (see anaconda_auth.freshness).
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from anaconda_auth.storage_backends import anaconda_keyring
 from support import processes
 from support.tokens import jwt as fake_jwt
 
-import anaconda_auth.config as config_module
-from anaconda_auth import _config_cache, token_storage
+import anaconda_auth.config.model as config_module
 from anaconda_auth.config import AnacondaAuthConfig
+from anaconda_auth.config import memo as _config_cache
 from anaconda_auth.exceptions import ConfigError, StorageError, TokenNotFoundError
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.manager import get_plugin_manager
 from anaconda_auth.plugin_types import ConfigSource
+from anaconda_auth.storage import access as token_storage
 from anaconda_auth.token import TokenInfo
 
 
@@ -245,8 +246,13 @@ def test_a_deprecated_source_warns_every_time(monkeypatch: pytest.MonkeyPatch) -
 # Remembered token reads
 
 
+#: One clock reading for the whole module: two keys made with the same arguments are equal
+#: even when a second ticks between them.
+_NOW = int(time.time())
+
+
 def jwt(lifetime: float = 3600, tag: str = "x") -> str:
-    return fake_jwt(time.time() + lifetime, t=tag)
+    return fake_jwt(_NOW + lifetime, t=tag)
 
 
 @pytest.fixture
@@ -534,9 +540,9 @@ def test_remembered_origins_match_a_full_parse_fuzzed() -> None:
 
 def test_internal_config_state_reprs_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """The memo keeps a snapshot of the environment; neither it nor raw values show in reprs."""
-    from anaconda_auth import _config_cache
     from anaconda_auth.config import AnacondaAuthConfig
-    from anaconda_auth.config_loader import LocatedValues, Resolution
+    from anaconda_auth.config import memo as _config_cache
+    from anaconda_auth.config.loader import LocatedValues, Resolution
 
     secret = "sk-repr-check-0123456789"
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", secret)

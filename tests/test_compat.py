@@ -352,7 +352,7 @@ def _authorize(idp: Any, url: str) -> dict[str, str]:
 
 
 def test_the_lower_level_login_steps_of_015(anaconda_idp: Any, anaconda_auth_home: Path) -> None:
-    from anaconda_auth.browser_flow import PKCE
+    from anaconda_auth.flows.browser import PKCE
 
     pkce = PKCE.new()
     url = actions.make_auth_code_request_url(pkce.challenge, "the-state")

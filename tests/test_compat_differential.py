@@ -61,7 +61,7 @@ def emit(value):
 def stored_value(domain):
     # the raw base64 value stored for domain: the plaintext file of 0.15.3, our storage API
     if OURS:
-        from anaconda_auth import token_storage
+        from anaconda_auth.storage import access as token_storage
         from anaconda_auth.config import AnacondaAuthConfig
         found = token_storage.read("Anaconda Cloud", domain, AnacondaAuthConfig())
         return found[0] if found else None

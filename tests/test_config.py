@@ -21,7 +21,6 @@ import pytest
 from support.config_files import config_toml, write_config_toml, write_dotenv
 from support.processes import run_python
 
-from anaconda_auth import _paths
 from anaconda_auth.config import (
     DEFAULT_CLIENT_ID,
     EXPECTED,
@@ -34,6 +33,7 @@ from anaconda_auth.config import (
     explain,
     unknown_keys,
 )
+from anaconda_auth.config import files as _paths
 from anaconda_auth.exceptions import ConfigError, UnknownSiteName
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.manager import PluginWarning, get_plugin_manager, reset_plugin_manager

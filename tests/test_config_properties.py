@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anaconda_auth._paths import parse_dotenv
 from anaconda_auth.config import MASK, AnacondaAuthConfig, explain
+from anaconda_auth.config.files import parse_dotenv
 from anaconda_auth.exceptions import ConfigError
 
 SOURCES = ["explicit", "environment", "secrets-dir", "dotenv", "site", "config-toml"]

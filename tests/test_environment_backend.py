@@ -13,8 +13,8 @@ from support.config_files import write_config_toml
 from anaconda_auth.config import AnacondaAuthConfig
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 from anaconda_auth.manager import get_plugin_manager
+from anaconda_auth.storage.access import using_config
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
-from anaconda_auth.token_storage import using_config
 
 
 def _value(backend: EnvironmentBackend, username: str = "anaconda.com") -> dict[str, object] | None:
@@ -25,7 +25,7 @@ def _value(backend: EnvironmentBackend, username: str = "anaconda.com") -> dict[
 def test_registered_read_only_and_first_in_line() -> None:
     backend = get_plugin_manager().get_storage_backends()["environment"]
     assert backend.read_only and backend.is_available() == (True, "")
-    from anaconda_auth import token_storage
+    from anaconda_auth.storage import access as token_storage
 
     assert token_storage.read_order()[0] is backend
 

@@ -20,10 +20,7 @@ import pytest
 import requests
 from support.login import Browser, RecordingUI, free_port
 
-from anaconda_auth import oidc
-from anaconda_auth._http import ProviderError, TLSError
 from anaconda_auth.actions import current_token, is_logged_in, login
-from anaconda_auth.api_keys import APIKeyError
 from anaconda_auth.config import AnacondaAuthConfig
 from anaconda_auth.exceptions import (
     AuthenticationError,
@@ -33,14 +30,17 @@ from anaconda_auth.exceptions import (
     StorageUnavailableError,
     TokenNotFoundError,
 )
-from anaconda_auth.oidc import DiscoveryError
-from anaconda_auth.redirect_server import (
+from anaconda_auth.flows import discovery
+from anaconda_auth.flows.api_keys import APIKeyError
+from anaconda_auth.flows.discovery import DiscoveryError
+from anaconda_auth.flows.redirect_server import (
     AuthorizationFailed,
     CallbackTimeout,
     RedirectPortInUse,
     RedirectServerError,
     StateMismatch,
 )
+from anaconda_auth.http.session import ProviderError, TLSError
 
 pytestmark = pytest.mark.usefixtures("fresh_discovery")
 
@@ -66,13 +66,13 @@ def test_discovery_server_error(anaconda_idp: Any, login_home: Path) -> None:
 
 def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, login_home: Path) -> None:
     config = AnacondaAuthConfig()
-    first = oidc.discover(config)
+    first = discovery.discover(config)
     anaconda_idp.faults.discovery_status = 503  # a second fetch would fail
-    assert oidc.discover(config) is first
+    assert discovery.discover(config) is first
     assert len(anaconda_idp.requests_to("discovery")) == 1
     # Other TLS settings are another cache entry.
     with pytest.raises(TLSError):
-        oidc.discover(AnacondaAuthConfig(ssl_verify=True))
+        discovery.discover(AnacondaAuthConfig(ssl_verify=True))
 
 
 def test_discovery_timeout(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
@@ -140,7 +140,7 @@ def test_explicit_ca_bundle_wins_over_requests_ca_bundle(
     """Plain requests lets REQUESTS_CA_BUNDLE replace a session's CA path; we do not."""
     from anaconda_auth.plugins.testing.ca import create_tls_files
 
-    from anaconda_auth import _http
+    from anaconda_auth.http import session as _http
 
     other_ca = create_tls_files(tmp_path / "other").ca_path
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
@@ -172,7 +172,7 @@ def test_ssl_verify_truststore(
     """``truststore`` uses the system store (OpenSSL's, which honours SSL_CERT_FILE here)."""
     from anaconda_auth.plugins.testing.ca import create_tls_files
 
-    from anaconda_auth import _http
+    from anaconda_auth.http import session as _http
 
     pytest.importorskip("truststore")
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "truststore")

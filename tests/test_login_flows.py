@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from support.login import BROWSER_SCRIPT, Browser, RecordingUI, free_port
 
-from anaconda_auth import __version__, oidc
+from anaconda_auth import __version__
 from anaconda_auth.actions import (
     current_token,
     is_logged_in,
@@ -30,6 +30,7 @@ from anaconda_auth.actions import (
 )
 from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
 from anaconda_auth.exceptions import TokenNotFoundError, UnknownSiteName
+from anaconda_auth.flows import discovery
 from anaconda_auth.token import TokenInfo
 
 pytestmark = pytest.mark.usefixtures("fresh_discovery")
@@ -176,7 +177,8 @@ def test_device_login_end_to_end(anaconda_idp: Any, login_home: Path) -> None:
 
 def test_device_flow_polls_politely(anaconda_idp: Any, login_home: Path) -> None:
     """The interval is honoured, and ``slow_down`` adds 5 s to it (RFC 8628 §3.5)."""
-    from anaconda_auth import _http, device_flow
+    from anaconda_auth import device_flow
+    from anaconda_auth.http import session as _http
 
     anaconda_idp.settings.device_interval = 1
     anaconda_idp.settings.slow_down_increment = 0
@@ -191,7 +193,7 @@ def test_device_flow_polls_politely(anaconda_idp: Any, login_home: Path) -> None
 
     config = AnacondaAuthConfig()
     with _http.make_session(config) as session:
-        provider = oidc.discover(config, session)
+        provider = discovery.discover(config, session)
         tokens = device_flow.run(config, provider, session, RecordingUI(), sleep=sleep)
     assert tokens.access_token
     assert requested == [1, 1, 1 + device_flow.SLOW_DOWN_STEP]
@@ -223,7 +225,7 @@ def test_device_flow_is_chosen_when_no_browser_can_open(
 def test_browser_available(
     env: dict[str, str], available: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from anaconda_auth.browser_flow import browser_available
+    from anaconda_auth.flows.browser import browser_available
 
     for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY"):
         monkeypatch.delenv(name, raising=False)
@@ -351,7 +353,7 @@ def test_load_site_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_ssl_verify_argument_reaches_the_requests(anaconda_idp: Any, login_home: Path) -> None:
     """``login(ssl_verify=...)`` overrides the config: True means the default trust store,
     which does not know the provider's throwaway CA."""
-    from anaconda_auth._http import TLSError
+    from anaconda_auth.http.session import TLSError
 
     with pytest.raises(TLSError):
         login(ssl_verify=True, device=True, ui=RecordingUI())
@@ -362,7 +364,7 @@ def test_unparsable_browser_variable_is_reported_not_raised(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A $BROWSER with an unbalanced quote must not crash the opener thread."""
-    from anaconda_auth import browser_flow
+    from anaconda_auth.flows import browser as browser_flow
 
     monkeypatch.setenv("BROWSER", '"/usr/bin/firefox %s')
     with caplog.at_level("WARNING", logger="anaconda_auth.browser_flow"):

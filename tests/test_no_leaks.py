@@ -19,8 +19,8 @@ import pytest
 from support.login import Browser
 
 from anaconda_auth.actions import current_token, login
-from anaconda_auth.api_keys import APIKeyError
 from anaconda_auth.exceptions import AuthenticationError
+from anaconda_auth.flows.api_keys import APIKeyError
 
 PROVIDER_LOGGERS = ("authlib", "werkzeug", "anaconda_auth.testing", "anaconda_auth.plugins.testing")
 #: Any JWT (access token, ID token, API key): header and payload are base64url JSON objects.
@@ -141,10 +141,10 @@ def test_an_api_key_in_a_wrong_reply_is_not_quoted(
 
 
 def test_reprs_hide_secrets() -> None:
-    from anaconda_auth._http import BearerAuth
-    from anaconda_auth.browser_flow import PKCE
-    from anaconda_auth.oidc import TokenSet
-    from anaconda_auth.redirect_server import RedirectServer
+    from anaconda_auth.flows.browser import PKCE
+    from anaconda_auth.flows.redirect_server import RedirectServer
+    from anaconda_auth.flows.tokens import TokenSet
+    from anaconda_auth.http.auth import BearerAuth
     from anaconda_auth.token import TokenInfo
 
     pkce = PKCE.new()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from support import plugin_dists as pd
 
-from anaconda_auth import token_storage
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 from anaconda_auth.manager import get_plugin_manager
+from anaconda_auth.storage import access as token_storage
 from anaconda_auth.token import KEYRING_NAME
 
 

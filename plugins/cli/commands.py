@@ -190,7 +190,7 @@ def _describe_source(source: str | None, *, detail: bool = False) -> str:
     if not detail:
         return source
     try:
-        from anaconda_auth.token_storage import all_backends
+        from anaconda_auth.storage.access import all_backends
 
         backend = all_backends().get(source)
     except Exception:  # noqa: BLE001 - describing is best effort
@@ -443,9 +443,9 @@ def api_key(at: AtOption = None) -> None:
 @_command
 def plugins(as_json: JsonOption = False) -> None:
     """``anaconda auth plugins``."""
-    from anaconda_auth.manager import get_plugin_manager
+    from anaconda_auth.plugins.cli.error_handlers import plugin_manager
 
-    pm = get_plugin_manager()
+    pm = plugin_manager()
     infos = pm.plugin_infos()
     backends = pm.get_storage_backends()
     sources = pm.get_config_sources()
@@ -454,12 +454,12 @@ def plugins(as_json: JsonOption = False) -> None:
     read_order: list[str] = []
     config_error: str | None = None
     try:
-        from anaconda_auth import token_storage
         from anaconda_auth.config import AnacondaAuthConfig
+        from anaconda_auth.storage import access
 
         config = AnacondaAuthConfig()
         preferred = config.preferred_token_storage
-        read_order = [b.name for b in token_storage.read_order(config)]
+        read_order = [b.name for b in access.read_order(config)]
     except Exception as exc:  # noqa: BLE001 - still show the plugins when the config is broken
         config_error = f"{type(exc).__name__}: {exc}"
 

@@ -35,9 +35,9 @@ RETRY = -1  # == anaconda_auth.plugin_types.RETRY_AFTER_LOGIN, without importing
 def find_handler(exc: BaseException) -> ErrorHandler | None:
     """The handler for the most specific class in ``type(exc).__mro__`` that has one."""
     try:
-        from anaconda_auth.manager import get_plugin_manager
+        from anaconda_auth.plugins.cli.error_handlers import plugin_manager
 
-        handlers = get_plugin_manager().get_error_handlers()
+        handlers = plugin_manager().get_error_handlers()
     except Exception:  # noqa: BLE001 - e.g. two plugins with one name: use the built-ins
         log.debug("could not collect error handlers from plugins", exc_info=True)
         from anaconda_auth.plugins.cli.error_handlers import builtin_handlers

@@ -10,6 +10,7 @@ handler covers every error of this package that has no more specific one.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -34,10 +35,26 @@ from anaconda_auth.plugin_types import RETRY_AFTER_LOGIN, ErrorHandler
 if TYPE_CHECKING:
     import requests
 
+    from anaconda_auth.manager import AnacondaAuthPluginManager
+
 # requests (and the two exceptions that subclass its HTTPError) are imported only when an error
 # is handled: this module is loaded with the plugin manager, on every token read.
 
 API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
+PLUGIN_NAME = "cli-error-handlers"
+
+
+def plugin_manager() -> AnacondaAuthPluginManager:
+    """The plugin manager, with this module registered as the CLI's built-in plugin.
+
+    The core's manager lists only the plugins below it (storage, config sources); the CLI sits
+    above the core, so it adds its own error handlers when it needs the manager.
+    """
+    from anaconda_auth.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    pm.register_builtin(sys.modules[__name__], PLUGIN_NAME)
+    return pm
 
 
 @cache

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from anaconda_auth import __version__, _http, browser_flow, oidc
+from anaconda_auth import __version__
 from anaconda_auth.actions import current_token, is_logged_in, load_site_config, login
 from anaconda_auth.client import BaseClient
 from anaconda_auth.config import DEFAULT_CLIENT_ID
@@ -44,7 +44,11 @@ from anaconda_auth.exceptions import (
     DeviceFlowError,
     TokenNotFoundError,
 )
-from anaconda_auth.redirect_server import AuthorizationFailed, IssuerMismatch
+from anaconda_auth.flows import browser as browser_flow
+from anaconda_auth.flows import discovery
+from anaconda_auth.flows import tokens as login_tokens
+from anaconda_auth.flows.redirect_server import AuthorizationFailed, IssuerMismatch
+from anaconda_auth.http import session as _http
 from anaconda_auth.token import jwt_claims
 
 pytestmark = pytest.mark.interop
@@ -198,9 +202,9 @@ def node_provider(
 def provider(node_provider: NodeProvider) -> Iterator[NodeProvider]:
     assert node_provider.process.poll() is None, "provider.mjs has exited"
     node_provider.reset()
-    oidc.clear_cache()
+    discovery.clear_cache()
     yield node_provider
-    oidc.clear_cache()
+    discovery.clear_cache()
 
 
 @pytest.fixture
@@ -346,7 +350,7 @@ def s256(verifier: str) -> str:
 
 
 def test_discovery_uses_the_providers_own_paths(home: Path, provider: NodeProvider) -> None:
-    found = oidc.discover(load_site_config())
+    found = discovery.discover(load_site_config())
     assert found.issuer == provider.issuer
     assert found.authorization_endpoint == f"{provider.issuer}/auth"
     assert found.token_endpoint == f"{provider.issuer}/token"
@@ -428,7 +432,7 @@ def test_browser_flow_with_another_client_id_returns_the_refresh_token(
     config = load_site_config(client_id=OTHER_CLIENT_ID)
     session = _http.make_session(config)
     try:
-        found = oidc.discover(config, session)
+        found = discovery.discover(config, session)
         tokens = browser_flow.run(config, found, session, RecordingUI(), lambda t: t)
     finally:
         session.close()
@@ -494,7 +498,7 @@ def test_pkce_is_enforced_by_the_provider(
 
     monkeypatch.setattr(browser_flow.PKCE, "new", staticmethod(tampered))
     browser = use_browser()
-    with pytest.raises(oidc.OAuthError) as caught:
+    with pytest.raises(login_tokens.OAuthError) as caught:
         login(device=False, ui=RecordingUI())
     assert caught.value.error == "invalid_grant"
     assert_nothing_stored()
@@ -558,7 +562,7 @@ def test_device_login_end_to_end(home: Path, provider: NodeProvider, tmp_path: P
         and user_code in parse_qs(urlsplit(complete_uri).query)["user_code"]
     )
     (start,) = provider.recorded("device_authorization")
-    assert start["form"] == {"client_id": DEFAULT_CLIENT_ID, "scope": oidc.SCOPE}
+    assert start["form"] == {"client_id": DEFAULT_CLIENT_ID, "scope": login_tokens.SCOPE}
     polls = provider.polls()
     assert polls and polls[-1]["status"] == 200
     assert all(p["poll"]["spacing"] >= 4.75 for p in polls), polls
@@ -682,7 +686,7 @@ ISSUER = "https://idp.example"
     ids=["match", "match-unadvertised", "absent", "absent-promised", "slash", "twice", "error"],
 )
 def test_redirect_server_checks_iss(query: dict[str, Any], require: bool, accepted: bool) -> None:
-    from anaconda_auth.redirect_server import RedirectServer
+    from anaconda_auth.flows.redirect_server import RedirectServer
 
     state = "s" * 32
     with RedirectServer(
@@ -724,7 +728,7 @@ def test_redirect_server_checks_iss(query: dict[str, Any], require: bool, accept
 
 def test_redirect_server_without_an_issuer_ignores_iss() -> None:
     """No issuer in the discovery document: nothing to compare with (the old behaviour)."""
-    from anaconda_auth.redirect_server import RedirectServer
+    from anaconda_auth.flows.redirect_server import RedirectServer
 
     with RedirectServer(
         "http://127.0.0.1:0/auth/oidc",

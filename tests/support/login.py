@@ -89,11 +89,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def fresh_discovery() -> Iterator[None]:
-    from anaconda_auth import oidc
+    from anaconda_auth.flows import discovery
 
-    oidc.clear_cache()
+    discovery.clear_cache()
     yield
-    oidc.clear_cache()
+    discovery.clear_cache()
 
 
 @pytest.fixture

@@ -1,36 +1,29 @@
-"""Merge the config sources contributed by plugins into raw values, remembering their origin.
+"""Merge the values of the config sources into raw values, remembering where each came from.
 
-This module has no state: every call asks the plugin manager for the sources and asks each
-source for its values, so changes to the environment and to the files are seen at once (the
-file readers in :mod:`anaconda_auth._paths` keep the parsing cheap).
-
-It also reads the ``default_site`` and ``[sites.<name>]`` tables of ``config.toml`` and selects
-a site, for the site source and for :class:`anaconda_auth.config.AnacondaAuthSitesConfig`.
+This module has no state: every call asks each source for its values, so changes to the
+environment and to the files are seen at once (the readers in :mod:`anaconda_auth.config.files`
+keep the parsing cheap). It also turns pydantic's validation errors into messages that name the
+source, the key and the expected form.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+from anaconda_auth.config.constants import DEFAULT, EXPLICIT, SOURCE_RANKS
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from anaconda_auth.exceptions import ConfigError
     from anaconda_auth.plugin_types import ConfigSource
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SITE_ENV = "ANACONDA_DEFAULT_SITE"
-IMPLICIT_SITE = "anaconda.com"
-EXPLICIT = "explicit"
-DEFAULT = "default"
 
 
 @dataclass(frozen=True)
@@ -71,22 +64,14 @@ class Resolution:
         return self.origins.get(key, DEFAULT_ORIGIN)
 
 
-def _config_error(message: str) -> ConfigError:
-    from anaconda_auth.exceptions import ConfigError
-
-    return ConfigError(message)
-
-
 def _is_builtin(source: ConfigSource) -> bool:
-    from anaconda_auth.config import SOURCE_RANKS
-
     return source.name in SOURCE_RANKS and source.load.__module__.startswith("anaconda_auth.")
 
 
 def _load(source: ConfigSource, resolved: Mapping[str, Any]) -> Mapping[str, Any]:
     """Values from one source. A third-party source that fails is skipped with a warning; a
     ``ConfigError`` (a bad file or value the user must fix) always propagates."""
-    from anaconda_auth.exceptions import AnacondaAuthError
+    from anaconda_auth.exceptions import AnacondaAuthError, PluginWarning
 
     try:
         loaded = source.load(resolved)
@@ -98,8 +83,6 @@ def _load(source: ConfigSource, resolved: Mapping[str, Any]) -> Mapping[str, Any
     except Exception as exc:
         if _is_builtin(source):
             raise
-        from anaconda_auth.manager import PluginWarning
-
         log.debug("config source %s failed", source.name, exc_info=True)
         warnings.warn(
             f"anaconda-auth config source {source.name!r} was skipped: {type(exc).__name__}: {exc}",
@@ -111,16 +94,15 @@ def _load(source: ConfigSource, resolved: Mapping[str, Any]) -> Mapping[str, Any
 
 def resolve(
     explicit: Mapping[str, Any],
+    sources: Iterable[ConfigSource],
     fields: Collection[str],
     ignored: Collection[str] = (),
 ) -> Resolution:
-    """Raw values from every source, highest rank first; explicit arguments (not ``None``) win.
+    """Raw values from ``sources`` (highest rank first); explicit arguments (not ``None``) win.
 
     ``fields`` are the model's field names: other keys are left out of the values and listed in
     ``Resolution.unknown`` (except those in ``ignored``, known keys that are not fields).
     """
-    from anaconda_auth.manager import get_plugin_manager
-
     result = Resolution()
     for key, value in explicit.items():
         if value is None:
@@ -131,7 +113,7 @@ def resolve(
             result.origins[key] = origin
         else:
             result.unknown.append((key, origin))
-    for source in get_plugin_manager().get_config_sources():
+    for source in sources:
         loaded = _load(source, dict(result.values))
         locations = loaded.locations if isinstance(loaded, LocatedValues) else {}
         for key, value in loaded.items():
@@ -183,6 +165,8 @@ def raise_config_error(
     """Re-raise a pydantic ``ValidationError`` as a ``ConfigError`` naming source, key and
     the expected form. Values of secret keys never appear in the message, and the original
     error (which holds the raw input) is not chained."""
+    from anaconda_auth.exceptions import ConfigError
+
     lines: list[str] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = error.get("loc", ())
@@ -203,11 +187,8 @@ def raise_config_error(
     if not lines:  # pragma: no cover - pydantic always reports at least one error
         lines.append("Invalid configuration")
     if len(lines) == 1:
-        raise _config_error(lines[0]) from None
-    raise _config_error("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None
-
-
-# --- sites ------------------------------------------------------------------------------------
+        raise ConfigError(lines[0]) from None
+    raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None
 
 
 _NETLOC = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
@@ -215,8 +196,6 @@ _NETLOC = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 def normalize_domain(value: str) -> str:
     """``https://host:port/path`` or ``host:port`` -> ``host:port``; ``ValueError`` if none."""
-    from urllib.parse import urlsplit
-
     text = value.strip()
     if not text:
         raise ValueError("a domain name cannot be empty")
@@ -231,136 +210,3 @@ def normalize_domain(value: str) -> str:
     ):
         raise ValueError(f"{value!r} does not look like a domain name")
     return netloc
-
-
-@dataclass(frozen=True)
-class SitesTables:
-    """The raw site tables of ``config.toml`` and which one is the default."""
-
-    path: Path
-    tables: dict[str, dict[str, Any]]
-    #: the configured default (a site name or a domain) and where it came from
-    default_site: str | None
-    default_origin: str
-
-    def location(self, name: str, key: str | None = None) -> str:
-        from anaconda_auth._paths import display_path
-
-        where = f"{display_path(self.path)} [sites.{_toml_key(name)}]"
-        return f"{where} {key}" if key else where
-
-    def _by_domain(self, domain: str) -> list[str]:
-        try:
-            wanted = normalize_domain(domain)
-        except ValueError:
-            return []
-        found = []
-        for name, table in self.tables.items():
-            raw = table.get("domain", IMPLICIT_SITE)
-            try:
-                if isinstance(raw, str) and normalize_domain(raw) == wanted:
-                    found.append(name)
-            except ValueError:
-                continue
-        return found
-
-    def find(self, key: str, origin: str | None = None) -> str | None:
-        """The site named ``key``, else the one site whose domain is ``key``.
-
-        ``None`` for ``"anaconda.com"`` when no table is for it (the implicit default site).
-        ``UnknownSiteName`` naming the config file otherwise.
-        """
-        if key in self.tables:
-            return key
-        matches = self._by_domain(key)
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            if self.default_site in matches:
-                return self.default_site
-            raise _config_error(
-                f"The domain {key!r}{f' (from {origin})' if origin else ''} matches several "
-                f"sites in {self.location_file()}: {', '.join(matches)}. Select one by name."
-            )
-        if key == IMPLICIT_SITE:
-            return None
-        from anaconda_auth.exceptions import UnknownSiteName
-
-        known = ", ".join(self.tables) or "none"
-        source = f" (from {origin})" if origin else ""
-        raise UnknownSiteName(
-            f"The site {key!r}{source} is not configured in {self.location_file()} "
-            f"(configured sites: {known}). Add a [sites.{_toml_key(key)}] table with its "
-            "domain, or use one of the configured names."
-        )
-
-    def location_file(self) -> str:
-        from anaconda_auth._paths import display_path
-
-        return display_path(self.path)
-
-    def select(self, resolved: Mapping[str, Any], site_origin: str | None = None) -> str | None:
-        """The site for a configuration: by ``site`` (a name or a domain), else by ``domain``
-        (when exactly one site has it), else the default site. ``None`` means no table."""
-        site = resolved.get("site")
-        if isinstance(site, str) and site:
-            return self.find(site, site_origin)
-        domain = resolved.get("domain")
-        if isinstance(domain, str) and domain:
-            matches = self._by_domain(domain)
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                return self.find(domain)  # prefers the default site, else a clear error
-            return None
-        if self.default_site is None:
-            return None
-        return self.find(self.default_site, self.default_origin)
-
-
-def _toml_key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name.replace('"', '\\"') + '"'
-
-
-def read_sites() -> SitesTables:
-    """``default_site`` (``$ANACONDA_DEFAULT_SITE`` first) and the ``[sites.<name>]`` tables.
-
-    The default is ``$ANACONDA_DEFAULT_SITE``, else the top-level ``default_site``, else the
-    first site table, else ``None``. A table of the wrong shape is a ``ConfigError``.
-    """
-    from anaconda_auth._paths import config_toml_path, display_path, read_config_toml
-
-    path = config_toml_path()
-    data = read_config_toml(path)
-    shown = display_path(path)
-    raw_sites = data.get("sites", {})
-    if not isinstance(raw_sites, dict):
-        raise _config_error(
-            f"Invalid sites in {shown}: expected [sites.<name>] tables, got "
-            f"{type(raw_sites).__name__}."
-        )
-    tables: dict[str, dict[str, Any]] = {}
-    for name, table in raw_sites.items():
-        if not isinstance(table, dict):
-            raise _config_error(
-                f"Invalid [sites] entry {name!r} in {shown}: expected a table "
-                f"[sites.{_toml_key(name)}] with at least a domain, got {type(table).__name__}."
-            )
-        tables[name] = table
-    env_default = os.environ.get(DEFAULT_SITE_ENV, "").strip()
-    if env_default:
-        default, origin = env_default, DEFAULT_SITE_ENV
-    else:
-        raw_default = data.get("default_site")
-        if raw_default is not None and not isinstance(raw_default, str):
-            raise _config_error(
-                f"Invalid default_site in {shown}: expected a site name (a string), got "
-                f"{type(raw_default).__name__}."
-            )
-        if raw_default:
-            default, origin = raw_default, f"{shown} default_site"
-        elif tables:
-            default, origin = next(iter(tables)), f"{shown} (the first [sites] table)"
-        else:
-            return SitesTables(path, tables, None, "")
-    return SitesTables(path, tables, default, origin)

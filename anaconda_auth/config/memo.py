@@ -29,22 +29,23 @@ caller gets its own copy, containers included: the config model is mutable.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from anaconda_auth import freshness
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from pydantic import BaseModel
 
-    from anaconda_auth.config_loader import Origin
+    from anaconda_auth.config.loader import Origin
     from anaconda_auth.manager import AnacondaAuthPluginManager
 
-#: A file changed more recently than this (in ns) is not trusted to have a unique stamp.
-_RACY_NS = 2_000_000_000
 _MAX_ENTRIES = 32
 _SECRETS_PREFIX = "ANACONDA_AUTH_"
 
@@ -94,9 +95,6 @@ _entries: dict[tuple[Any, ...], _Entry] = {}
 _builtin_only: dict[tuple[int, int], bool] = {}
 _secrets_listing: dict[str, tuple[_Stamp, tuple[str, ...]]] = {}
 _lock = threading.Lock()
-#: Copied dictionaries share the value objects, so comparing a snapshot with ``os.environ``'s
-#: own mapping is cheap. ``_data`` is a CPython detail; without it the public mapping is used.
-_ENV_DATA: Any = getattr(os.environ, "_data", None)
 
 
 def clear() -> None:
@@ -107,39 +105,15 @@ def clear() -> None:
         _secrets_listing.clear()
 
 
-def _env_snapshot() -> dict[Any, Any]:
-    return dict(_ENV_DATA) if _ENV_DATA is not None else dict(os.environ)
-
-
-def _env_unchanged(snapshot: dict[Any, Any]) -> bool:
-    return bool(snapshot == (_ENV_DATA if _ENV_DATA is not None else os.environ))
-
-
 def _stamp(path: str, now: int, *, usually_missing: bool = False) -> _Stamp:
-    # os.access answers "no such file" without raising, which costs half a failed stat
-    if usually_missing and not os.access(path, os.F_OK, follow_symlinks=False):
-        return None
     try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:  # unreadable: let the source report it, uncached
+        return freshness.stat_stamp(path, now=now, usually_missing=usually_missing)
+    except (freshness.Racy, OSError) as exc:  # unreadable: let the source report it, uncached
         raise _Uncacheable from exc
-    if now - st.st_mtime_ns < _RACY_NS:
-        raise _Uncacheable
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _paths() -> tuple[str, str]:
-    override = os.environ.get("ANACONDA_CONFIG_TOML")
-    if override:
-        toml = os.path.expanduser(os.path.expandvars(override))
-    else:
-        toml = os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
-    secrets = os.path.expanduser(
-        os.path.expandvars(os.environ.get("ANACONDA_SECRETS_DIR") or "/run/secrets")
-    )
-    return toml, secrets
+    return freshness.config_toml_path(), freshness.secrets_dir()
 
 
 def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> tuple[Any, ...]:
@@ -199,12 +173,12 @@ def _builtin_sources_only(pm: AnacondaAuthPluginManager) -> bool:
 
 
 def _fingerprint() -> _Fingerprint | None:
-    from anaconda_auth.manager import get_plugin_manager
+    from anaconda_auth.manager import get_plugin_manager  # pluggy: only once resolving
 
     pm = get_plugin_manager()
     if not _builtin_sources_only(pm):
         return None
-    env = _env_snapshot()
+    env = freshness.env_snapshot()
     try:
         paths = _paths()
         stamps = _stamps(paths)
@@ -213,28 +187,15 @@ def _fingerprint() -> _Fingerprint | None:
     return _Fingerprint(pm, pm.generation, env, paths, stamps)
 
 
-_manager_mod: Any = None
-
-
-def _manager_module() -> Any:
-    """``anaconda_auth.manager``, imported on first use (a per-call import costs ~0.5 µs)."""
-    global _manager_mod
-    if _manager_mod is None:
-        from anaconda_auth import manager
-
-        _manager_mod = manager
-    return _manager_mod
-
-
 def _still_valid(fp: _Fingerprint) -> bool:
     # The plugin manager depends only on the environment and config.toml, both checked here:
     # while they are unchanged the current manager is the one get_plugin_manager() returns
     # (a manager built from a config.toml changed since is impossible: a change in the last
     # two seconds makes the fingerprint uncacheable).
-    current = _manager_module()._current
+    current = sys.modules["anaconda_auth.manager"]._current  # loaded: fp holds a manager
     if current is None or current[1] is not fp.pm or fp.pm.generation != fp.generation:
         return False
-    if fp.env != (_ENV_DATA if _ENV_DATA is not None else os.environ):  # _env_unchanged
+    if not freshness.env_unchanged(fp.env):
         return False
     try:
         return _stamps(fp.paths, fp.stamps) == fp.stamps

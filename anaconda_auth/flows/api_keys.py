@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from anaconda_auth import __version__, _http
+from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import AuthenticationError
+from anaconda_auth.http import session as _http
+from anaconda_auth.http.auth import BearerAuth
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
@@ -53,7 +55,7 @@ def mint_api_key(config: AnacondaAuthSite, access_token: str, session: _http.Log
             url,
             what=what,
             json=payload,
-            auth=_http.BearerAuth(access_token),
+            auth=BearerAuth(access_token),
             headers={"Accept": "application/json"},
         )
         status = response.status_code

@@ -1,4 +1,4 @@
-"""Configuration: ``AnacondaAuthConfig``, the sites of ``config.toml``, and ``explain()``.
+"""The configuration model: ``AnacondaAuthSite`` (one site's settings) and ``AnacondaAuthConfig``.
 
 Sources are plugins (see :mod:`anaconda_auth.plugins.config_sources`) merged by rank, highest
 first: explicit arguments > ``ANACONDA_AUTH_*`` environment > secrets directory > ``.env`` >
@@ -6,10 +6,7 @@ the selected ``[sites.<name>]`` table > ``[plugin.auth]`` of ``config.toml`` > d
 Values are resolved every time a config object is built, so changes to the environment or to
 the files are seen at once; the files are parsed again only when they change, and while none of
 the inputs changed ``AnacondaAuthConfig()`` returns a copy of the last result
-(:mod:`anaconda_auth._config_cache`).
-
-Module-level imports are limited to pydantic and the standard library: anaconda-cli-base imports
-this module to build ``anaconda login --at``, and the client imports it lazily.
+(:mod:`anaconda_auth.config.memo`).
 """
 
 from __future__ import annotations
@@ -17,57 +14,26 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, KeysView
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    RootModel,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from anaconda_auth import plugin_types
+from anaconda_auth._version import __version__
+from anaconda_auth.config import memo
+from anaconda_auth.config.constants import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_DOMAIN,
+    FIELD_NAMES,
+    NON_FIELD_KEYS,
 )
+from anaconda_auth.config.loader import Resolution, normalize_domain, raise_config_error, resolve
+from anaconda_auth.config.site_tables import read_sites
 
-from anaconda_auth import __version__, _config_cache, plugin_types
-from anaconda_auth.config_loader import (
-    Origin,
-    Resolution,
-    SitesTables,
-    is_secret_name,
-    normalize_domain,
-    raise_config_error,
-    read_sites,
-    resolve,
-)
-
-#: Ranks of the built-in sources (higher wins). Explicit arguments beat every source and the
-#: field defaults lose to every source; a third-party source picks a rank in between.
-SOURCE_RANKS: dict[str, int] = {
-    "environment": 600,
-    "secrets-dir": 500,
-    "dotenv": 400,
-    "site": 300,
-    "legacy-env": 250,  # ANACONDA_CLOUD_* (deprecated, anaconda-auth 0.15)
-    "config-toml": 200,
-    "legacy-toml": 150,  # [plugin.cloud] (deprecated, anaconda-auth 0.15)
-    "conda": 100,  # conda's proxy/TLS settings, when conda is installed
-}
-
-ENV_PREFIX = "ANACONDA_AUTH_"
-DEFAULT_SITE_ENV = "ANACONDA_DEFAULT_SITE"
-DEFAULT_DOMAIN = "anaconda.com"
-DEFAULT_CLIENT_ID = "b4ad7f1d-c784-46b5-a9fe-106e50441f5a"
-
-#: ``ANACONDA_AUTH_*`` names that are read elsewhere and are not config fields (not "unknown").
-NON_FIELD_KEYS: frozenset[str] = frozenset({"keyring_passphrase"})
-
-#: Shown instead of a secret value.
-MASK = "********"
+if TYPE_CHECKING:
+    from anaconda_auth.flows.discovery import OpenIDConfiguration
 
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -324,12 +290,13 @@ class AnacondaAuthSite(BaseModel):
     @property
     def oidc(self) -> OpenIDConfiguration:
         """The provider's OpenID configuration (fetched once per process; the 0.15 API)."""
-        from anaconda_auth import oidc
+        from anaconda_auth.flows.discovery import discover  # (the login room sits above)
 
-        return OpenIDConfiguration.model_validate(oidc.discover(self).raw)
+        return discover(self)
 
 
-FIELD_NAMES: tuple[str, ...] = tuple(AnacondaAuthSite.model_fields)
+if tuple(AnacondaAuthSite.model_fields) != FIELD_NAMES:  # pragma: no cover - a developer's slip
+    raise RuntimeError("anaconda_auth.config.constants.FIELD_NAMES must list the model's fields")
 
 
 _BOOL = "true or false (or yes/no, on/off, 1/0)"
@@ -371,29 +338,15 @@ class AnacondaAuthConfig(AnacondaAuthSite):
     """
 
     def __init__(self, **explicit: Any) -> None:
-        # Memoised while nothing it depends on changes (see anaconda_auth._config_cache).
-        key = _config_cache.key_for(type(self), explicit)
-        if key is not None and _config_cache.fill(self, key):
+        # Memoised while nothing it depends on changes (see anaconda_auth.config.memo).
+        key = memo.key_for(type(self), explicit)
+        if key is not None and memo.fill(self, key):
             return
-        fingerprint = _config_cache.begin() if key is not None else None
-        resolution = _resolve(explicit)
-        _validate_into(self, resolution)
+        fingerprint = memo.begin() if key is not None else None
+        resolution = resolve_explicit(explicit)
+        validate_into(self, resolution)
         if key is not None and fingerprint is not None:
-            _config_cache.store(key, fingerprint, self, resolution.origins.values())
-
-
-plugin_types.set_default_config_factory(AnacondaAuthConfig)
-
-
-class OpenIDConfiguration(BaseModel):
-    """The endpoints of the identity provider, from its discovery document (the 0.15 model;
-    the other fields of the document are kept as extra attributes)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    authorization_endpoint: str
-    token_endpoint: str
-    device_authorization_endpoint: str | None = None
+            memo.store(key, fingerprint, self, resolution.origins.values())
 
 
 class AnacondaCloudConfig(AnacondaAuthConfig):
@@ -415,15 +368,21 @@ class AnacondaCloudConfig(AnacondaAuthConfig):
         super().__init__(**explicit)
 
 
-def _resolve(explicit: dict[str, Any]) -> Resolution:
+def resolve_explicit(explicit: dict[str, Any]) -> Resolution:
+    """The raw values of every config source under the explicit arguments."""
     site = explicit.get("site")
     if isinstance(site, str) and site.strip():
         # a site given by its domain is recorded under its name
         explicit = {**explicit, "site": read_sites().find(site.strip()) or site}
-    return resolve(explicit, FIELD_NAMES, NON_FIELD_KEYS)
+    # pluggy and the plugins load only once a configuration is resolved: anaconda-cli-base
+    # imports the sites at every start of `anaconda` to offer `--at <site>`
+    from anaconda_auth.manager import get_plugin_manager
+
+    sources = get_plugin_manager().get_config_sources()
+    return resolve(explicit, sources, FIELD_NAMES, NON_FIELD_KEYS)
 
 
-def _validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
+def validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
     try:
         AnacondaAuthSite.__init__(model, **resolution.values)
     except ValidationError as exc:
@@ -435,214 +394,4 @@ def _validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
     raise_config_error(error, resolution.origins, EXPECTED, resolution.values)
 
 
-# --- explain (for `anaconda auth config`) ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ResolvedValue:
-    """One configuration key for display: its value (secrets masked) and where it came from.
-
-    ``source`` is ``"explicit"``, a config source's name (``"environment"``, ``"secrets-dir"``,
-    ``"dotenv"``, ``"site"``, ``"config-toml"`` or a plugin's), or ``"default"``. ``location``
-    is the precise place: ``"ANACONDA_AUTH_DOMAIN"``,
-    ``"~/.anaconda/config.toml [plugin.auth] ssl_verify"``, ``"default"``... For unknown keys
-    ``value`` is ``None`` (they may hold a misspelt secret).
-    """
-
-    key: str
-    value: Any
-    source: str
-    location: str
-    masked: bool = False
-
-
-def _mask_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
-
-
-def mask_value(key: str, value: Any) -> tuple[Any, bool]:
-    """The value to show for ``key``, and whether anything was hidden."""
-    if value is None:
-        return None, False
-    if is_secret_name(key):
-        return MASK, True
-    if isinstance(value, dict) and key in ("extra_headers", "oidc_request_headers"):
-        shown = {k: MASK if is_secret_name(k) else v for k, v in value.items()}
-        return shown, shown != value
-    if isinstance(value, dict) and key == "proxy_servers":
-        shown = {k: _mask_url(v) if isinstance(v, str) else v for k, v in value.items()}
-        return shown, shown != value
-    if isinstance(value, Path):
-        return str(value), False
-    return value, False
-
-
-def explain(**explicit: Any) -> list[ResolvedValue]:
-    """Every field of the resolved configuration with its source, secrets masked.
-
-    Takes the same keyword arguments as :class:`AnacondaAuthConfig`; raises the same
-    ``ConfigError`` for a bad value.
-    """
-    resolution = _resolve(explicit)
-    config = AnacondaAuthSite.model_construct()
-    _validate_into(config, resolution)
-    rows: list[ResolvedValue] = []
-    for name in FIELD_NAMES:
-        value, masked = mask_value(name, getattr(config, name))
-        origin = resolution.origin(name)
-        location = origin.location
-        if name == "site" and name not in resolution.origins:
-            location = "default (the domain)"
-        rows.append(ResolvedValue(name, value, origin.source, location, masked))
-    return rows
-
-
-def unknown_keys(**explicit: Any) -> list[ResolvedValue]:
-    """Keys set in some source that no field knows (ignored; often a typo). No values."""
-    resolution = _resolve(explicit)
-    return [
-        ResolvedValue(key, None, origin.source, origin.location)
-        for key, origin in resolution.unknown
-    ]
-
-
-# --- sites -------------------------------------------------------------------------------------
-
-
-def _site_from_table(name: str, table: dict[str, Any], tables: SitesTables) -> AnacondaAuthSite:
-    values = {k: v for k, v in table.items() if k in FIELD_NAMES and k != "site"}
-    origins = {k: Origin("site", tables.location(name, k)) for k in values}
-    site = AnacondaAuthSite.model_construct()
-    _validate_into(site, Resolution(values={**values, "site": name}, origins=origins))
-    return site
-
-
-class Sites(RootModel[dict[str, AnacondaAuthSite]]):
-    """The configured sites by name. ``sites[key]`` resolves the full configuration of the
-    site named ``key`` (or of the one site whose domain is ``key``)."""
-
-    root: dict[str, AnacondaAuthSite] = {}
-
-    def find(self, key: str) -> str:
-        """The name of the site called ``key``, else of the one site whose domain is ``key``."""
-        if key in self.root:
-            return key
-        try:
-            domain = normalize_domain(key)
-        except ValueError:
-            domain = key
-        matches = [name for name, site in self.root.items() if site.domain == domain]
-        if len(matches) == 1:
-            return matches[0]
-        from anaconda_auth._paths import config_toml_path, display_path
-        from anaconda_auth.exceptions import ConfigError, UnknownSiteName
-
-        if matches:
-            raise ConfigError(
-                f"The domain {key!r} matches several sites ({', '.join(matches)}) in "
-                f"{display_path(config_toml_path())}. Select one by name."
-            )
-        raise UnknownSiteName(
-            f"The site {key!r} is not configured in {display_path(config_toml_path())} "
-            f"(configured sites: {', '.join(self.root) or 'none'})."
-        )
-
-    def __getitem__(self, key: str) -> AnacondaAuthConfig:
-        return AnacondaAuthConfig(site=self.find(key))
-
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
-        return iter(self.root)
-
-    def __len__(self) -> int:
-        return len(self.root)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.root
-
-    def keys(self) -> KeysView[str]:
-        return self.root.keys()
-
-    def items(self) -> Iterator[tuple[str, AnacondaAuthConfig]]:
-        """(name, resolved config) pairs; use ``.root.items()`` for the bare site tables."""
-        for name in list(self.root):
-            yield name, self[name]
-
-    def values(self) -> Iterator[AnacondaAuthConfig]:
-        for name in list(self.root):
-            yield self[name]
-
-
-class AnacondaAuthSitesConfig(BaseModel):
-    """The ``[sites.<name>]`` tables of ``config.toml`` and the default site.
-
-    Read from the file (and ``$ANACONDA_DEFAULT_SITE``) each time one is constructed; unlike
-    anaconda-auth 0.15 this is not a process-wide singleton, so a changed file or environment
-    is seen by the next instance. With no site tables, one implicit site ``anaconda.com`` is
-    listed. Keyword arguments (``default_site=``, ``sites=``) replace what the file says.
-    """
-
-    model_config = ConfigDict(validate_assignment=True)
-
-    default_site: str | None = None
-    sites: Sites = Field(default_factory=Sites)
-
-    def __init__(self, **overrides: Any) -> None:
-        tables = read_sites()
-        data: dict[str, Any] = {
-            "default_site": tables.default_site,
-            "sites": {
-                name: _site_from_table(name, table, tables) for name, table in tables.tables.items()
-            },
-        }
-        data.update(overrides)
-        super().__init__(**data)
-
-    @model_validator(mode="after")
-    def _fill(self) -> AnacondaAuthSitesConfig:
-        root = self.sites.root
-        if not root:
-            root[DEFAULT_DOMAIN] = AnacondaAuthSite(site=DEFAULT_DOMAIN)
-        for name, site in root.items():
-            if site.site != name:
-                site.site = name
-        if self.default_site is None:
-            self.default_site = next(iter(root))
-        elif self.default_site not in root:
-            # the default may name a site by its domain
-            matches = [name for name, site in root.items() if site.domain == self.default_site]
-            if len(matches) == 1:
-                self.default_site = matches[0]
-        return self
-
-    @classmethod
-    def all_sites(cls) -> list[str]:
-        """The names of the configured sites."""
-        return list(cls().sites.root)
-
-    @classmethod
-    def load_site(cls, site: str | None = None) -> AnacondaAuthConfig:
-        """The resolved configuration of a site (by name or domain); ``None``: the default."""
-        config = cls()
-        return config.sites[site or config.default_site or DEFAULT_DOMAIN]
-
-    def add(self, site: AnacondaAuthSite, name: str | None = None) -> None:
-        """Add (or replace) a site in this object (the file is not written)."""
-        key = name or site.site or site.domain
-        self.sites.root[key] = site
-        site.site = key
-
-    def remove(self, name: str) -> None:
-        """Remove a site (by name or domain) from this object (the file is not written)."""
-        key = self.sites.find(name)
-        del self.sites.root[key]
-        if not self.sites.root:
-            self.sites.root[DEFAULT_DOMAIN] = AnacondaAuthSite(site=DEFAULT_DOMAIN)
-        if self.default_site == key:
-            self.default_site = next(iter(self.sites.root))
+plugin_types.set_default_config_factory(AnacondaAuthConfig)

@@ -32,14 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-import anaconda_auth.config  # noqa: F401 - registers the default configuration for backends
+import anaconda_auth.config.model  # noqa: F401 - registers the default config for backends
 from anaconda_auth import plugin_types
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
+from anaconda_auth.manager import AnacondaAuthPluginManager, get_plugin_manager
 from anaconda_auth.plugin_types import backend_priority, current_config, using_config
 
 if TYPE_CHECKING:
-    from anaconda_auth.config import AnacondaAuthSite
-    from anaconda_auth.manager import AnacondaAuthPluginManager
+    from anaconda_auth.config.model import AnacondaAuthSite
     from anaconda_auth.plugin_types import StorageBackend
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,10 @@ def _config(config: AnacondaAuthSite | None) -> AnacondaAuthSite:
 
 def all_backends() -> dict[str, StorageBackend]:
     """Every installed backend by name (built-ins first)."""
-    from anaconda_auth.manager import get_plugin_manager
-
     return get_plugin_manager().get_storage_backends()
 
 
 def _manager() -> AnacondaAuthPluginManager:
-    from anaconda_auth.manager import get_plugin_manager
-
     return get_plugin_manager()
 
 
@@ -107,9 +103,16 @@ def _unavailable(name: str, reason: str) -> StorageUnavailableError:
 
 def _not_installed(name: str, backends: dict[str, StorageBackend]) -> StorageUnavailableError:
     known = ", ".join(sorted(backends)) or "none"
+    failed = [info for info in _manager().infos.values() if info.status.startswith("failed")]
+    skipped = "".join(
+        f" The plugin {info.name!r} ({info.distribution or info.module}) was skipped, "
+        f"{info.status.removeprefix('failed: ')}; it may be the one that provides {name!r}."
+        for info in failed
+    )
     return StorageUnavailableError(
         f"preferred_token_storage = {name!r} names no installed storage backend "
-        f"(installed: {known}). Set it to one of those, or install the plugin that provides it."
+        f"(installed: {known}).{skipped} Set it to one of the installed ones, or install (or "
+        "fix) the plugin that provides it."
     )
 
 

@@ -1,7 +1,7 @@
 """The browser login: OAuth 2 authorization code with PKCE (RFC 7636) and a loopback redirect.
 
 1. make a PKCE verifier (``secrets.token_urlsafe``), its S256 challenge and a random ``state``;
-2. start the loopback :class:`~anaconda_auth.redirect_server.RedirectServer` on
+2. start the loopback :class:`~anaconda_auth.flows.redirect_server.RedirectServer` on
    ``redirect_uri``;
 3. show the authorize URL through the ``LoginUI`` and open it in a browser (``$BROWSER`` is
    honoured, read when the login runs);
@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlencode
 
-from anaconda_auth import _http, oidc
-from anaconda_auth.redirect_server import RedirectServer
+from anaconda_auth.flows.redirect_server import RedirectServer
+from anaconda_auth.flows.tokens import SCOPE, TokenSet, token_request
+from anaconda_auth.http import session as _http
 
 if TYPE_CHECKING:
-    from anaconda_auth.actions import LoginUI
     from anaconda_auth.config import AnacondaAuthSite
+    from anaconda_auth.flows.discovery import OpenIDConfiguration
+    from anaconda_auth.flows.ui import LoginUI
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ def authorize_url(
         {
             "client_id": client_id,
             "response_type": "code",
-            "scope": oidc.SCOPE,
+            "scope": SCOPE,
             "state": state,
             "redirect_uri": redirect_uri,
             "code_challenge": challenge,
@@ -158,10 +160,10 @@ def browser_available() -> tuple[bool, str]:
 
 def run(
     config: AnacondaAuthSite,
-    provider: oidc.OpenIDConfiguration,
+    provider: OpenIDConfiguration,
     session: _http.LoginSession,
     ui: LoginUI,
-    complete: Callable[[oidc.TokenSet], T],
+    complete: Callable[[TokenSet], T],
     *,
     timeout: float | None = None,
     open_url: Callable[[str], object] = open_browser,
@@ -200,7 +202,7 @@ def run(
             code = server.wait_for_code(timeout)
             _http.drop_idle_connections(session)  # idle while the user was in the browser
             log.debug("exchanging the authorization code at %s", provider.token_endpoint)
-            tokens = oidc.token_request(
+            tokens = token_request(
                 session,
                 provider,
                 {

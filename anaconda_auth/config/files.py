@@ -1,41 +1,30 @@
-"""Where anaconda-auth looks for its files, and cached readers for ``config.toml`` and ``.env``.
+"""Reading the configuration files: ``config.toml`` and ``.env``, parsed once per change.
 
-Every path is computed at call time (tests and tools change ``HOME``, the working directory and
-the environment). Parsed files are cached by their ``stat`` stamp, so an unchanged file is not
-parsed again; a file modified in the last two seconds is always re-read, because a rewrite
-within the file system's timestamp granularity could otherwise keep a stale cache (the
-"racy git" problem).
+Where the files are is :mod:`anaconda_auth.freshness`'s rule (computed at call time: tests and
+tools change ``HOME``, the working directory and the environment). A parsed file is kept with
+its stamp and parsed again only when the stamp changes; a file changed in the last two seconds
+is always re-read (see :func:`anaconda_auth.freshness.stat_stamp`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from anaconda_auth import freshness
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_TOML_ENV = "ANACONDA_CONFIG_TOML"
-SECRETS_DIR_ENV = "ANACONDA_SECRETS_DIR"
-DEFAULT_SECRETS_DIR = "/run/secrets"
+CONFIG_TOML_ENV = freshness.CONFIG_TOML_ENV
 
-#: A file changed more recently than this (in ns) is re-read even if its stamp is unchanged.
-_RACY_NS = 2_000_000_000
-
-_Stamp = tuple[int, int, int, int]
-_toml_cache: dict[Path, tuple[_Stamp, dict[str, Any]]] = {}
-_dotenv_cache: dict[Path, tuple[_Stamp, DotenvFile]] = {}
-
-
-def _expand(value: str) -> Path:
-    return Path(os.path.expandvars(value)).expanduser()
+_toml_cache: freshness.Memo[Path, tuple[freshness.Stamp, dict[str, Any]]] = freshness.Memo(8)
+_dotenv_cache: freshness.Memo[Path, tuple[freshness.Stamp, DotenvFile]] = freshness.Memo(8)
 
 
 def anaconda_dir() -> Path:
@@ -44,21 +33,18 @@ def anaconda_dir() -> Path:
 
 def config_toml_path() -> Path:
     """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``, as anaconda-cli-base uses."""
-    override = os.environ.get(CONFIG_TOML_ENV)
-    if override:
-        return _expand(override)
-    return anaconda_dir() / "config.toml"
+    return Path(freshness.config_toml_path())
 
 
 def secrets_dir() -> Path:
     """``$ANACONDA_SECRETS_DIR`` or ``/run/secrets`` (it may not exist)."""
-    return _expand(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
+    return Path(freshness.secrets_dir())
 
 
 def dotenv_path() -> Path | None:
     """``.env`` in the working directory (``None`` if the working directory is gone)."""
     try:
-        return Path.cwd() / ".env"
+        return Path.cwd() / freshness.DOTENV
     except OSError:
         return None
 
@@ -72,16 +58,13 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _stamp(path: Path) -> _Stamp | None:
+def _stamp(path: Path) -> tuple[bool, freshness.Stamp | None]:
+    """``(exists, stamp)``; the stamp is ``None`` for a file too fresh to trust."""
     try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-def _fresh(stamp: _Stamp) -> bool:
-    return time.time_ns() - stamp[0] > _RACY_NS
+        stamp = freshness.stat_stamp(str(path))
+    except freshness.Racy:
+        return True, None
+    return stamp is not None, stamp
 
 
 def read_config_toml(path: Path | None = None) -> dict[str, Any]:
@@ -90,29 +73,28 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     A malformed file raises :class:`anaconda_auth.exceptions.ConfigError` (a ``ValueError``)
     naming the file and the line of the TOML error.
     """
+    from anaconda_auth.exceptions import ConfigError
+
     path = path or config_toml_path()
-    stamp = _stamp(path)
-    if stamp is None:
-        _toml_cache.pop(path, None)
+    exists, stamp = _stamp(path)
+    if not exists:
+        _toml_cache.pop(path)
         return {}
     cached = _toml_cache.get(path)
-    if cached is not None and cached[0] == stamp and _fresh(stamp):
+    if cached is not None and stamp is not None and cached[0] == stamp:
         return cached[1]
     try:
         with path.open("rb") as fp:
             data = tomllib.load(fp)
     except tomllib.TOMLDecodeError as exc:
-        from anaconda_auth.exceptions import ConfigError
-
         raise ConfigError(
             f"{display_path(path)} is not valid TOML: {exc}. Fix the file or point "
             f"{CONFIG_TOML_ENV} at another one."
         ) from None
     except OSError as exc:
-        from anaconda_auth.exceptions import ConfigError
-
         raise ConfigError(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
-    _toml_cache[path] = (stamp, data)
+    if stamp is not None:
+        _toml_cache.put(path, (stamp, data))
     return data
 
 
@@ -212,19 +194,20 @@ def parse_dotenv(text: str) -> DotenvFile:
 
 def read_dotenv(path: Path) -> DotenvFile:
     """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``."""
-    stamp = _stamp(path)
-    if stamp is None:
-        _dotenv_cache.pop(path, None)
+    from anaconda_auth.exceptions import ConfigError
+
+    exists, stamp = _stamp(path)
+    if not exists:
+        _dotenv_cache.pop(path)
         return DotenvFile({})
     cached = _dotenv_cache.get(path)
-    if cached is not None and cached[0] == stamp and _fresh(stamp):
+    if cached is not None and stamp is not None and cached[0] == stamp:
         return cached[1]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        from anaconda_auth.exceptions import ConfigError
-
         raise ConfigError(f"Cannot read {display_path(path)}: {exc}") from None
     parsed = parse_dotenv(text)
-    _dotenv_cache[path] = (stamp, parsed)
+    if stamp is not None:
+        _dotenv_cache.put(path, (stamp, parsed))
     return parsed

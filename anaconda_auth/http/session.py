@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.auth import AuthBase
 
-from anaconda_auth import __version__
+from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import AuthenticationError, ConfigError
+from anaconda_auth.http.auth import NoAuth
+from anaconda_auth.http.tls import configure_session
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -89,27 +90,6 @@ def http_timeout(config: AnacondaAuthSite | None = None) -> float:
     return float_setting("http_timeout", DEFAULT_HTTP_TIMEOUT, config)
 
 
-class NoAuth(AuthBase):
-    """Sends no credentials; set as the session default so ``~/.netrc`` is never read."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
-
-
-class BearerAuth(AuthBase):
-    """``Authorization: Bearer <token>``; the token stays out of ``repr``."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:
-        return "BearerAuth(<hidden>)"
-
-
 class LoginSession(requests.Session):
     """A ``requests.Session`` whose explicit settings are not overridden by the environment."""
 
@@ -144,17 +124,6 @@ class LoginSession(requests.Session):
             del headers["Authorization"]
 
 
-def _truststore_context() -> ssl.SSLContext:
-    try:
-        import truststore
-    except ImportError:
-        raise ConfigError(
-            'ssl_verify = "truststore" needs the truststore package: '
-            'pip install "anaconda-auth[truststore]" (or conda install truststore)'
-        ) from None
-    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
 def make_session(config: AnacondaAuthSite) -> LoginSession:
     """A session with the config's ``ssl_verify``, proxies, client certificate and timeouts."""
     session = LoginSession()
@@ -164,36 +133,9 @@ def make_session(config: AnacondaAuthSite) -> LoginSession:
     headers["User-Agent"] = USER_AGENT
     session.headers.update(headers)
 
-    verify = config.ssl_verify
-    if verify == "truststore":
-        from anaconda_auth.client import SSLContextAdapter  # shared with BaseClient
-
-        session.mount("https://", SSLContextAdapter(_truststore_context()))
-        session.verify = True
-        session._pin_verify = True
-    elif isinstance(verify, str):
-        path = os.path.expanduser(verify)
-        if not os.path.exists(path):
-            raise ConfigError(
-                f"ssl_verify = {verify!r}: no such file or directory. Set it to the path of a "
-                'CA bundle (PEM), to "truststore", or to true/false.'
-            )
-        session.verify = path
-        session._pin_verify = True
-    else:
-        session.verify = bool(verify)
-        session._pin_verify = not verify
-        if not verify:
-            log.debug("TLS certificate verification is disabled (ssl_verify = false)")
-
+    session._pin_verify = configure_session(session, config)
     if config.proxy_servers:
         session.proxies.update(config.proxy_servers)
-    if config.client_cert:
-        session.cert = (
-            (config.client_cert, config.client_cert_key)
-            if config.client_cert_key
-            else config.client_cert
-        )
     return session
 
 

@@ -1,0 +1,141 @@
+"""Knowing cheaply whether what a remembered result was computed from has changed.
+
+Everything the package remembers between calls (parsed files, the resolved configuration, the
+plugin manager, token reads) is checked against this module's two kinds of evidence:
+
+* **file stamps** — ``(device, inode, mtime, ctime, size)`` of a path from one ``stat``; a
+  missing file is ``None``. A file modified in the last :data:`RACY_NS` is *racy*: a rewrite
+  within the file system's timestamp granularity could keep the same stamp, so its stamp is not
+  trusted (:class:`Racy`) and the caller recomputes (the "racy git" rule);
+* **the environment** — a snapshot of ``os.environ``, compared as a whole (``HOME`` and any
+  ``$VAR`` in a path count as much as the ``ANACONDA_*`` variables).
+
+It also holds the one rule for where the configuration files are, so that the config
+loader, its memo and the plugin manager can never disagree about it. :class:`Memo` is the small
+bounded dictionary the caches use.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Generic, TypeVar
+
+#: A file changed more recently than this (in ns) does not get a trusted stamp.
+RACY_NS = 2_000_000_000
+
+CONFIG_TOML_ENV = "ANACONDA_CONFIG_TOML"
+SECRETS_DIR_ENV = "ANACONDA_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/run/secrets"
+#: ``.env`` is looked up in the working directory, by this relative name.
+DOTENV = ".env"
+
+Stamp = tuple[int, int, int, int, int]
+
+
+class Racy(Exception):
+    """The file changed too recently for its stamp to be trusted."""
+
+
+def is_racy(mtime_ns: int, now: int | None = None) -> bool:
+    """Whether a file modified at ``mtime_ns`` is too fresh to trust its stamp."""
+    return (time.time_ns() if now is None else now) - mtime_ns < RACY_NS
+
+
+def stat_stamp(path: str, *, now: int | None = None, usually_missing: bool = False) -> Stamp | None:
+    """The stamp of ``path`` (following symlinks), ``None`` if it does not exist.
+
+    Raises :class:`Racy` for a file changed in the last :data:`RACY_NS`, and ``OSError`` when
+    it cannot be examined (permissions). ``usually_missing`` looks first with ``os.access``,
+    which answers "no such file" more cheaply than a failed ``stat``.
+    """
+    if usually_missing and not os.access(path, os.F_OK, follow_symlinks=False):
+        return None
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if is_racy(st.st_mtime_ns, now):
+        raise Racy(path)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+# --- the environment ---------------------------------------------------------------------------
+
+#: ``os.environ``'s own mapping (a CPython detail): a copy shares its value objects, so an
+#: unchanged environment compares equal in well under a microsecond. Without it, the public
+#: mapping is used.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+
+
+def env_snapshot() -> dict[Any, Any]:
+    """A copy of the whole environment, for :func:`env_unchanged`. It may hold secrets: never
+    put one in a ``repr``."""
+    return dict(_ENV_DATA) if _ENV_DATA is not None else dict(os.environ)
+
+
+def env_unchanged(snapshot: dict[Any, Any]) -> bool:
+    """Whether the environment is exactly as when ``snapshot`` was taken."""
+    return bool(snapshot == (_ENV_DATA if _ENV_DATA is not None else os.environ))
+
+
+# --- where the configuration lives -------------------------------------------------------------
+
+
+def expand(value: str) -> str:
+    """``$VARS`` then ``~`` expanded, as every configured path is."""
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+def config_toml_path() -> str:
+    """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml`` (as anaconda-cli-base uses)."""
+    override = os.environ.get(CONFIG_TOML_ENV)
+    if override:
+        return expand(override)
+    return os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
+
+
+def secrets_dir() -> str:
+    """``$ANACONDA_SECRETS_DIR`` or ``/run/secrets`` (it may not exist)."""
+    return expand(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
+
+
+# --- a bounded memo ----------------------------------------------------------------------------
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A dictionary that forgets everything when it reaches ``size`` entries.
+
+    The caches here hold a handful of live entries (one per configuration, domain or file), so
+    a full reset is simpler than an eviction order and keeps memory bounded.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._data.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._data) >= self.size and key not in self._data:
+            self._data.clear()
+        self._data[key] = value
+
+    def pop(self, key: K) -> None:
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __repr__(self) -> str:  # keys and values may be secrets
+        return f"<{type(self).__name__} {len(self._data)}/{self.size} entries>"
