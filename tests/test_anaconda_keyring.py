@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import secrets
+import select
 import shutil
 import signal
 import stat
@@ -810,7 +811,9 @@ def _state(i: int) -> str:
     return f"{i}:" + hashlib.sha256(str(i).encode()).hexdigest() * 1000  # ~64 KB
 
 
-def _crash_child(path: Path, start: int) -> None:
+def _crash_child(path: Path, start: int, wrote_fd: int) -> None:
+    """Write new states until killed; tell the parent (a byte on ``wrote_fd``) after the first,
+    so every kill lands while this child is writing, however loaded the machine is."""
     try:
         backend = AnacondaKeyringBackend(path)
         deadline = time.monotonic() + 20
@@ -818,6 +821,8 @@ def _crash_child(path: Path, start: int) -> None:
         while time.monotonic() < deadline:
             i += 1
             backend.set_password("crash", "state", _state(i))
+            if i == start + 1:
+                os.write(wrote_fd, b"w")
     finally:
         os._exit(0)
 
@@ -833,9 +838,18 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_file(tmp_path: Path) -
     last, kills, mid_write = 0, 0, 0
     started = time.monotonic()
     while kills < 120:
+        wrote, wrote_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _crash_child(path, last)
+            os.close(wrote)
+            _crash_child(path, last, wrote_w)
+        os.close(wrote_w)
+        try:
+            ready, _, _ = select.select([wrote], [], [], 30)
+            assert ready, "a writer did not complete its first write within 30 s"
+            assert os.read(wrote, 1) == b"w"
+        finally:
+            os.close(wrote)
         time.sleep(rng.uniform(0.0, 0.015))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -118,6 +118,8 @@ class StorageBackendContract:
     #: Seconds ``is_available()`` may take before the test fails.
     availability_timeout: float = 10.0
 
+    _written: list[tuple[str, str]]
+
     # -- fixtures a subclass overrides -----------------------------------------------------
 
     @pytest.fixture
@@ -161,7 +163,7 @@ class StorageBackendContract:
         ok, reason = self._availability(backend)
         if not ok:
             pytest.skip(f"storage backend {backend.name!r} is not available here: {reason}")
-        self._written: list[tuple[str, str]] = []
+        self._written = []
         yield backend
         for service, username in self._written:
             try:
@@ -183,6 +185,8 @@ class StorageBackendContract:
 
     def write(self, backend: StorageBackend, service: str, username: str, secret: str) -> None:
         """``backend.set_password``, remembering the entry for the cleanup."""
+        if not hasattr(self, "_written"):
+            self._written = []
         self._written.append((service, username))
         backend.set_password(service, username, secret)
 
