@@ -15,10 +15,18 @@ from collections.abc import Iterable
 
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.hookspecs import hookimpl
-from anaconda_auth.plugin_types import StorageBackend
+from anaconda_auth.plugin_types import StorageBackend, current_config
+
+# The 0.15 storage format of a token, fixed by what existing keyrings hold. They equal
+# ``anaconda_auth.token.KEYRING_NAME`` / ``TOKEN_INFO_VERSION`` (a test checks it), and are
+# repeated here because a storage backend imports only the plugin contract, never the core.
+KEYRING_NAME = "Anaconda Cloud"
+TOKEN_INFO_VERSION = 2
 
 
 class EnvironmentBackend:
+    """The configured API key, shaped like a stored :class:`~anaconda_auth.token.TokenInfo`."""
+
     name = "environment"
     description = "API key from ANACONDA_AUTH_API_KEY or api_key in config (read-only)"
     priority = 100
@@ -28,9 +36,6 @@ class EnvironmentBackend:
         return True, ""
 
     def get_password(self, service: str, username: str) -> str | None:
-        from anaconda_auth.plugin_types import current_config
-        from anaconda_auth.token import KEYRING_NAME, TOKEN_INFO_VERSION
-
         if service != KEYRING_NAME:
             return None
         config = current_config()
@@ -44,7 +49,7 @@ class EnvironmentBackend:
         return base64.b64encode(json.dumps(payload).encode()).decode()
 
     def read_stamp(self, service: str, username: str) -> object:
-        """What the answer depends on besides the configuration (nothing): see token_storage."""
+        """What the answer depends on besides the configuration: nothing."""
         return ()
 
     def set_password(self, service: str, username: str, password: str) -> None:

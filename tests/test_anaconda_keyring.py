@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import secrets
+import select
 import shutil
 import signal
 import stat
@@ -58,6 +59,19 @@ def keyring(isolated_home: Path) -> Path:
 
 def key_of(path: Path) -> Path:
     return path.with_name(path.name + ".key")
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, ...]]:
+    """Wrap ``owner.name`` (for the test) so each call's arguments are recorded in the list."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
 
 
 def read_doc(path: Path) -> dict[str, dict[str, str]]:
@@ -336,13 +350,11 @@ def test_passphrase_key_is_derived_once_per_process(
     monkeypatch.setattr(scrypt, "Scrypt", counting)
     monkeypatch.setenv(PASSPHRASE_ENV, "pp")
     backend = AnacondaKeyringBackend(tmp_path / "keyring")
-    started = time.perf_counter()
     for i in range(5):
         backend.set_password("svc", f"u{i}", "v")
         kr._snapshots.clear()  # force a full read each time; the derived key stays cached
         assert backend.get_password("svc", f"u{i}") == "v"
     assert len(derivations) == 1
-    assert time.perf_counter() - started < 5
 
 
 def test_setting_a_passphrase_re_encrypts_a_key_file_keyring(
@@ -522,12 +534,25 @@ def test_unavailable_when_the_directory_is_not_writable(tmp_path: Path) -> None:
         directory.chmod(0o700)
 
 
-def test_is_available_is_fast(keyring: Path) -> None:
+def test_is_available_is_cheap(keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answered from ``stat``/``access`` alone: it never opens, reads or decrypts the keyring,
+    and looks for the crypto library once per process. (Its speed is measured in benchmarks/.)"""
+    import importlib.util
+
     backend = AnacondaKeyringBackend(keyring)
-    started = time.perf_counter()
-    for _ in range(1000):
-        backend.is_available()
-    assert (time.perf_counter() - started) / 1000 < 200e-6
+    opens = count_calls(monkeypatch, os, "open")
+    loads = count_calls(monkeypatch, kr, "_load")
+    lookups = count_calls(monkeypatch, importlib.util, "find_spec")
+    monkeypatch.setattr(kr, "_crypto_available", None)
+    for _ in range(100):
+        assert backend.is_available() == (True, "")  # no file yet: it can be created
+    backend.set_password("s", "u", "v")
+    opens.clear()
+    loads.clear()
+    for _ in range(100):
+        assert backend.is_available() == (True, "")
+    assert opens == [] and loads == []
+    assert len(lookups) == 1
 
 
 # ------------------------------------------------------------------------------------------
@@ -675,12 +700,14 @@ def test_warm_reads_stat_only_and_see_other_processes_writes(
     backend = AnacondaKeyringBackend(keyring)
     clear_caches()
     assert backend.get_password(KEYRING_NAME, "example.test") is not None
-    started = time.perf_counter()
-    for _ in range(2000):
-        backend.get_password(KEYRING_NAME, "example.test")
-    per_call = (time.perf_counter() - started) / 2000
+    with monkeypatch.context() as patched:
+        opens = count_calls(patched, os, "open")
+        stats = count_calls(patched, os, "stat")
+        for _ in range(200):
+            backend.get_password(KEYRING_NAME, "example.test")
     assert len(decrypts) == 1
-    assert per_call < 100e-6, f"{per_call * 1e6:.1f} µs per warm read"
+    assert opens == [], "a warm read opened a file"
+    assert len(stats) <= 2 * 200, "a warm read is a stat of the keyring and of its key file"
 
     (tmp_path / "go").touch()
     done = run_writer("save", "fromother", "1", str(tmp_path / "ready"), str(tmp_path / "go"))
@@ -784,7 +811,9 @@ def _state(i: int) -> str:
     return f"{i}:" + hashlib.sha256(str(i).encode()).hexdigest() * 1000  # ~64 KB
 
 
-def _crash_child(path: Path, start: int) -> None:
+def _crash_child(path: Path, start: int, wrote_fd: int) -> None:
+    """Write new states until killed; tell the parent (a byte on ``wrote_fd``) after the first,
+    so every kill lands while this child is writing, however loaded the machine is."""
     try:
         backend = AnacondaKeyringBackend(path)
         deadline = time.monotonic() + 20
@@ -792,6 +821,8 @@ def _crash_child(path: Path, start: int) -> None:
         while time.monotonic() < deadline:
             i += 1
             backend.set_password("crash", "state", _state(i))
+            if i == start + 1:
+                os.write(wrote_fd, b"w")
     finally:
         os._exit(0)
 
@@ -807,9 +838,18 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_file(tmp_path: Path) -
     last, kills, mid_write = 0, 0, 0
     started = time.monotonic()
     while kills < 120:
+        wrote, wrote_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _crash_child(path, last)
+            os.close(wrote)
+            _crash_child(path, last, wrote_w)
+        os.close(wrote_w)
+        try:
+            ready, _, _ = select.select([wrote], [], [], 30)
+            assert ready, "a writer did not complete its first write within 30 s"
+            assert os.read(wrote, 1) == b"w"
+        finally:
+            os.close(wrote)
         time.sleep(rng.uniform(0.0, 0.015))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -96,3 +96,13 @@ def test_key_is_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     info = TokenInfo.load()
     assert "very-secret-key" not in repr(info)
     assert "very-secret-key" not in repr(EnvironmentBackend())
+
+
+def test_storage_format_constants_match_the_token_module() -> None:
+    """The backend repeats two constants of the token format instead of importing the core."""
+    from anaconda_auth.storage_backends import environment
+
+    from anaconda_auth import token
+
+    assert environment.KEYRING_NAME == token.KEYRING_NAME
+    assert environment.TOKEN_INFO_VERSION == token.TOKEN_INFO_VERSION
