@@ -364,7 +364,7 @@ class Revocation(_OnServerState, RevocationEndpoint):  # type: ignore[misc]
             token.revoked = True
 
 
-def build_authorization_server(app: Any, state: ProviderState) -> Any:
+def build_authorization_server(app: Any, state: ProviderState) -> ProviderServer:
     """An authlib ``AuthorizationServer`` bound to ``app`` and ``state``."""
     server = ProviderServer(app, state)
     server.register_token_generator("default", TokenGenerator(state))

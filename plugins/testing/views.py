@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from anaconda_auth.plugins.testing.faults import Faults
 from anaconda_auth.plugins.testing.models import Settings, User
+from anaconda_auth.plugins.testing.oauth_server import ProviderServer
 from anaconda_auth.plugins.testing.state import ProviderState
 from flask import Flask, render_template, request, session
 from flask.typing import ResponseReturnValue
@@ -36,7 +37,7 @@ class Views:
 
     ROUTES: ClassVar[tuple[Route, ...]] = ()
 
-    def __init__(self, state: ProviderState, server: Any, faults: Faults) -> None:
+    def __init__(self, state: ProviderState, server: ProviderServer, faults: Faults) -> None:
         self.state = state
         self.server = server
         self.faults = faults
