@@ -822,6 +822,32 @@ def test_provider_logs_carry_no_secrets(
         assert secret not in text  # ... but not what they carry
 
 
+# -- module layout ---------------------------------------------------------------------------
+
+
+def test_published_names_stay_importable() -> None:
+    """Names published by ``idp`` and ``oauth_server`` before the split still import there."""
+    from anaconda_auth.plugins.testing import idp, oauth_server
+
+    for name in ("IdentityProvider", "Faults", "RecordedRequest", "create_app", "main"):
+        assert callable(getattr(idp, name)), name
+    assert idp.DEFAULT_API_KEY_SCOPES == ["cloud:read", "cloud:write", "repo:read"]
+    for name in ("User", "Client", "Settings", "ProviderState", "build_authorization_server"):
+        assert callable(getattr(oauth_server, name)), name
+    assert oauth_server.SCOPES == ["openid", "email", "profile", "offline_access"]
+
+
+def test_server_certificate_is_for_loopback_only(idp: IdentityProvider) -> None:
+    from cryptography import x509
+
+    pem = idp.tls.cert_path.read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert pem.endswith(idp.ca_path.read_bytes())  # the chain up to the CA, as servers send it
+
+
 # -- standalone ------------------------------------------------------------------------------
 
 
