@@ -62,7 +62,8 @@ def login(
     ``config=`` (deprecated in 0.15: use ``site=``) and ``basic=False`` are accepted for code
     written for anaconda-auth 0.15; the username/password login (``basic=True``) is gone.
     """
-    from anaconda_auth.flows import browser, device, discovery
+    from anaconda_auth.flows import browser, discovery
+    from anaconda_auth.flows import device as device_flow
     from anaconda_auth.http.session import make_session
 
     if basic:
@@ -86,7 +87,7 @@ def login(
         provider = discovery.discover(config, session)
         log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
         if use_device:
-            tokens = device.run(config, provider, session, ui)
+            tokens = device_flow.run(config, provider, session, ui)
             _store_api_key(config, provider, session, tokens)
         else:
             browser.run(

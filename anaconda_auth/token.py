@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from anaconda_auth.config import memo as config_memo
 from anaconda_auth.config.model import AnacondaAuthConfig
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+from anaconda_auth.plugin_types import current_config
 from anaconda_auth.token_claims import expiry
 from anaconda_auth.token_claims import jwt_claims as jwt_claims  # importable here, as before
 
@@ -225,7 +226,7 @@ class TokenInfo(BaseModel):
         """
         from anaconda_auth.storage import access
 
-        config = config if config is not None else access.current_config()
+        config = config if config is not None else current_config()
         payload = self
         if self._configured_key is not None and self.api_key == self._configured_key:
             stored = self._stored_in_preferred(self.domain, config)

@@ -47,7 +47,7 @@ PRELUDE = """
 import json, os, sys, warnings
 warnings.simplefilter("ignore")
 import importlib.util
-OURS = importlib.util.find_spec("anaconda_auth.token_storage") is not None
+OURS = importlib.util.find_spec("anaconda_auth.storage") is not None
 def plain(value):
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}

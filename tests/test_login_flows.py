@@ -367,7 +367,7 @@ def test_unparsable_browser_variable_is_reported_not_raised(
     from anaconda_auth.flows import browser as browser_flow
 
     monkeypatch.setenv("BROWSER", '"/usr/bin/firefox %s')
-    with caplog.at_level("WARNING", logger="anaconda_auth.browser_flow"):
+    with caplog.at_level("WARNING", logger="anaconda_auth.flows.browser"):
         thread = browser_flow.open_browser("https://example.invalid/authorize")
         thread.join(5)
     assert not thread.is_alive()

@@ -443,6 +443,7 @@ def api_key(at: AtOption = None) -> None:
 @_command
 def plugins(as_json: JsonOption = False) -> None:
     """``anaconda auth plugins``."""
+    from anaconda_auth.plugin_types import backend_priority
     from anaconda_auth.plugins.cli.error_handlers import plugin_manager
 
     pm = plugin_manager()
@@ -476,7 +477,7 @@ def plugins(as_json: JsonOption = False) -> None:
                 "available": ok,
                 "reason": reason,
                 "read_only": backend.read_only,
-                "priority": backend.priority,
+                "priority": backend_priority(backend),
                 "preferred": name == preferred,
             }
         )
