@@ -443,8 +443,9 @@ def api_key(at: AtOption = None) -> None:
 @_command
 def plugins(as_json: JsonOption = False) -> None:
     """``anaconda auth plugins``."""
-    from anaconda_auth.plugin_types import backend_priority
     from anaconda_auth.plugins.cli.error_handlers import plugin_manager
+
+    from anaconda_auth.plugin_types import backend_priority
 
     pm = plugin_manager()
     infos = pm.plugin_infos()
