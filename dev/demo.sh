@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+# pip's notices go to a log, shown only when an install fails: the demo's output stays readable.
 pip_log="$(mktemp)"
-.venv/bin/python -m pip install -q -e ".[testing]" 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+.venv/bin/python -m pip install -q -e ".[testing]" 2>>"$pip_log" || { cat "$pip_log"; exit 1; }
 rm -f "$pip_log"
 export PATH="$root/.venv/bin:$PATH"
 
