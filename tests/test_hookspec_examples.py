@@ -142,3 +142,26 @@ def test_error_handler_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert handler.exception is module.QuotaExceeded
     assert handler.handle(module.QuotaExceeded("100 of 100 requests used")) == 1
     assert "Quota exceeded: 100 of 100 requests used" in capsys.readouterr().err
+
+
+def test_storage_backend_example_keeps_a_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selected with preferred_token_storage, the example stores and serves a real token."""
+    from support.tokens import jwt
+
+    from anaconda_auth.manager import get_plugin_manager
+    from anaconda_auth.token import TokenInfo
+
+    module = load_example("anaconda_auth_storage_backends")
+    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "memory")
+    pm = get_plugin_manager()
+    pm.register(module, name="my-plugin")
+    try:
+        key = jwt(sub="alice")
+        TokenInfo(domain="anaconda.com", api_key=key).save()
+        loaded = TokenInfo.load("anaconda.com")
+        assert (loaded.api_key, loaded.source) == (key, "memory")
+        loaded.delete()
+        [backend] = [b for b in pm.get_storage_backends().values() if b.name == "memory"]
+        assert backend.get_password("Anaconda Cloud", "anaconda.com") is None
+    finally:
+        pm.unregister(module, name="my-plugin")
