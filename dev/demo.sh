@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+# pip's notices go to a log, shown only when an install fails: the demo's output stays readable.
 pip_log="$(mktemp)"
-.venv/bin/python -m pip install -q -e ".[testing]" 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel 2>"$pip_log" || { cat "$pip_log"; exit 1; }
+.venv/bin/python -m pip install -q -e ".[testing]" 2>>"$pip_log" || { cat "$pip_log"; exit 1; }
 rm -f "$pip_log"
 export PATH="$root/.venv/bin:$PATH"
 
@@ -21,7 +22,9 @@ idp_pid=""
 cleanup() { [ -n "$idp_pid" ] && kill "$idp_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# Bold step headings on a terminal only: a log file or a pipe gets plain text.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
 echo "Starting the local identity provider (auto-approve mode)..."
 anaconda-auth-idp --auto-approve --state-dir "$work/idp" --print-env "$work/idp.env" >"$work/idp.log" 2>&1 &
