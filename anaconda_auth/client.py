@@ -21,14 +21,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from anaconda_auth._version import __version__
-from anaconda_auth.exceptions import (
-    AuthenticationMissingError,
-    InvalidAuthentication,
-)
 from anaconda_auth.exceptions import TokenExpiredError as TokenExpiredError  # as in 0.15
 from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  # as in 0.15
 from anaconda_auth.http import auth as _auth
 from anaconda_auth.http.hostname import client_hostname
+from anaconda_auth.http.responses import AnacondaResponse as AnacondaResponse
+from anaconda_auth.http.responses import login_required as login_required
 from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
 from anaconda_auth.http.tls import configure_session
 
@@ -126,77 +124,6 @@ def _version_key(version: str) -> tuple[int, ...] | None:
     while len(key) > 1 and key[-1] == 0:
         key.pop()
     return tuple(key)
-
-
-# --------------------------------------------------------------------------------------------
-# Responses: raise_for_status that knows about "auth_required"
-# --------------------------------------------------------------------------------------------
-
-
-def _error_code(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except (ValueError, RuntimeError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if not isinstance(error, dict):
-        return None
-    code = error.get("code")
-    return code if isinstance(code, str) else None
-
-
-class AnacondaResponse(requests.Response):
-    """The responses a :class:`BaseClient` returns.
-
-    ``raise_for_status()`` turns a 401/403 whose JSON body says
-    ``{"error": {"code": "auth_required"}}`` into :class:`AuthenticationMissingError` (the
-    request carried no API key) or :class:`InvalidAuthentication` (it carried one); both
-    are ``requests.HTTPError`` with ``.response`` and ``.request`` set. Everything else
-    behaves exactly like ``requests.Response``.
-    """
-
-    def raise_for_status(self) -> None:
-        if self.status_code in (401, 403) and _error_code(self) == "auth_required":
-            request = self.request
-            sent_key = request is not None and "Authorization" in request.headers
-            kind = f"{self.status_code} Client Error"
-            if sent_key:
-                raise InvalidAuthentication(
-                    f"{kind}: your API key or login token is invalid or has expired; log in "
-                    f"again with `anaconda login --force`, for url: {self.url}",
-                    response=self,
-                    request=request,
-                )
-            raise AuthenticationMissingError(
-                f"{kind}: you must log in (`anaconda login`) or give the client an api_key "
-                f"before using this endpoint, for url: {self.url}",
-                response=self,
-                request=request,
-            )
-        super().raise_for_status()
-
-
-def login_required(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    """A ``requests`` response hook (the 0.15 API): for a 401/403 whose JSON body says
-    ``{"error": {"code": "auth_required"}}``, replace ``response.reason`` with what to do, so
-    ``raise_for_status()`` on a plain ``requests`` response explains it.
-
-    :class:`BaseClient` does not need it (its responses raise
-    :class:`AuthenticationMissingError` / :class:`InvalidAuthentication`); it is kept for code
-    that adds it to its own sessions, ``session.hooks["response"].append(login_required)``.
-    """
-    if response.status_code in (401, 403) and _error_code(response) == "auth_required":
-        request = response.request
-        if request is not None and "Authorization" in request.headers:
-            response.reason = "Your API key or login token is invalid."
-        else:
-            response.reason = (
-                "You must log in before using this API endpoint or provide an api_key to "
-                "your client."
-            )
-    return response
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ echo "== ruff"
 echo "== mypy --strict (on an installed copy: mypy does not follow the package-dir mapping)"
 ./dev/typecheck.sh || failed="$failed mypy"
 
+echo "== lint-imports (import layers, on an installed copy)"
+./dev/lint-imports.sh || failed="$failed lint-imports"
+
 echo "== pytest"
 # No session bus is inherited: the Secret Service tests start their own dbus + gnome-keyring.
 env -u DBUS_SESSION_BUS_ADDRESS .venv/bin/pytest "$@" || failed="$failed pytest"

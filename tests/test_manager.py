@@ -348,3 +348,62 @@ def test_protocol_needs_no_base_class() -> None:
 def test_importing_the_package_loads_no_plugins() -> None:
     watched = ["anaconda_auth.manager", "pluggy", "keyring"]
     assert modules_loaded_by(["anaconda_auth", "anaconda_auth.token"], watched) == []
+
+
+def test_config_toml_named_with_variables_is_read_for_disabled_plugins(
+    site: Site, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANACONDA_CONFIG_TOML expands $VARS for the plugin manager as for the config model."""
+    site.add("acme-vault", "acme", _backend_plugin("acme-vault"))
+    (isolated_home / "cfg.toml").write_text('[plugin.auth]\ndisabled_plugins = ["acme"]\n')
+    monkeypatch.setenv("HOME", str(isolated_home))
+    monkeypatch.setenv("ANACONDA_CONFIG_TOML", "$HOME/cfg.toml")
+    assert "acme-vault" not in get_plugin_manager().get_storage_backends()
+    assert _infos()["acme"].status == "disabled"
+
+
+def test_backend_without_priority_is_accepted(site: Site) -> None:
+    source = _backend_plugin("no-priority").replace("    priority = 1\n", "")
+    assert "priority =" not in source
+    site.add("plain-dist", "plain", source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backends = get_plugin_manager().get_storage_backends()
+    from anaconda_auth.plugin_types import DEFAULT_PRIORITY, backend_priority
+    from anaconda_auth.storage.access import read_order
+
+    assert backend_priority(backends["no-priority"]) == DEFAULT_PRIORITY
+    assert [b.name for b in read_order()][-1] == "no-priority"  # after system (10)
+
+
+def test_preferred_storage_of_a_rejected_plugin_names_it(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.exceptions import StorageUnavailableError
+    from anaconda_auth.token import TokenInfo
+
+    site.add(
+        "half-dist",
+        "half-plugin",
+        textwrap.dedent(
+            """
+            from anaconda_auth import hookimpl
+
+            class HalfBackend:
+                name = "half"
+
+            @hookimpl
+            def anaconda_auth_storage_backends():
+                return [HalfBackend()]
+            """
+        ),
+    )
+    monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "half")
+    with (
+        pytest.warns(PluginWarning, match="'half-plugin'"),
+        pytest.raises(StorageUnavailableError) as caught,
+    ):
+        TokenInfo.load()
+    message = str(caught.value)
+    assert "The plugin 'half-plugin' (half-dist) was skipped" in message
+    assert "not a storage backend" in message

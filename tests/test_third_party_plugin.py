@@ -1,7 +1,7 @@
-"""The storage plugin example of CONTRIBUTING.md, installed as a real distribution, works.
+"""The JSON-file storage example of docs/storage-backends.md, installed as a distribution, works.
 
-The test copies the code blocks of "Writing a storage plugin" as they are: the plugin module,
-the ``pyproject.toml`` (its ``anaconda_auth`` entry points become the distribution's
+The test copies the code blocks of "A second example: tokens in a JSON file" as they are: the
+plugin module, the ``pyproject.toml`` (its ``anaconda_auth`` entry points become the distribution's
 ``entry_points.txt``) and the ``config.toml`` that selects the backend. Fresh interpreters then
 save a token through ``TokenInfo.save()`` and read it back.
 """
@@ -28,8 +28,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONTRIBUTING = Path(__file__).resolve().parent.parent / "CONTRIBUTING.md"
-SECTION = "### Writing a storage plugin"
+CONTRIBUTING = Path(__file__).resolve().parent.parent / "docs" / "storage-backends.md"
+SECTION = "## A second example: tokens in a JSON file"
 
 
 def example_blocks() -> dict[str, str]:

@@ -105,8 +105,8 @@ def _not_installed(name: str, backends: dict[str, StorageBackend]) -> StorageUna
     known = ", ".join(sorted(backends)) or "none"
     failed = [info for info in _manager().infos.values() if info.status.startswith("failed")]
     skipped = "".join(
-        f" The plugin {info.name!r} ({info.distribution or info.module}) was skipped, "
-        f"{info.status.removeprefix('failed: ')}; it may be the one that provides {name!r}."
+        f" The plugin {info.name!r} ({info.distribution or info.module}) was skipped "
+        f"({info.status.removeprefix('failed: ')}); it may be the one that provides {name!r}."
         for info in failed
     )
     return StorageUnavailableError(
