@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from anaconda_auth import freshness
 from anaconda_auth.exceptions import StorageError
 
 log = logging.getLogger("anaconda_auth.storage_backends.anaconda_keyring")
@@ -27,7 +28,7 @@ Stamp = tuple[int, int, int]
 
 #: A file modified this recently may be rewritten within the same timestamp tick, keeping its
 #: stamp: such "racily clean" files are compared by content, as git does for its index.
-RACY_NS = 2_000_000_000
+RACY_NS = freshness.RACY_NS
 O_BINARY: int = getattr(os, "O_BINARY", 0)
 O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 WINDOWS = sys.platform == "win32"
@@ -45,7 +46,7 @@ def stamp(st: os.stat_result) -> Stamp:
 
 def is_trusted(st: os.stat_result) -> bool:
     """Whether the stamp alone identifies the content (the file is not racily clean)."""
-    return st.st_mtime_ns < time.time_ns() - RACY_NS
+    return not freshness.is_racy(st.st_mtime_ns)
 
 
 def read_fd(fd: int, size: int) -> bytes:
