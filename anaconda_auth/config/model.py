@@ -358,7 +358,7 @@ class AnacondaCloudConfig(AnacondaAuthConfig):
 
     def __init__(self, raise_deprecation_warning: bool = True, **explicit: Any) -> None:
         if raise_deprecation_warning:
-            import warnings
+
 
             warnings.warn(
                 "AnacondaCloudConfig is deprecated; use AnacondaAuthConfig.",
