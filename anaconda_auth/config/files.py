@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from anaconda_auth import freshness
+from anaconda_auth.config.errors import config_error
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,8 +74,6 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     A malformed file raises :class:`anaconda_auth.exceptions.ConfigError` (a ``ValueError``)
     naming the file and the line of the TOML error.
     """
-    from anaconda_auth.exceptions import ConfigError
-
     path = path or config_toml_path()
     exists, stamp = _stamp(path)
     if not exists:
@@ -87,12 +86,12 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
         with path.open("rb") as fp:
             data = tomllib.load(fp)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
+        raise config_error(
             f"{display_path(path)} is not valid TOML: {exc}. Fix the file or point "
             f"{CONFIG_TOML_ENV} at another one."
         ) from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
+        raise config_error(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
     if stamp is not None:
         _toml_cache.put(path, (stamp, data))
     return data
@@ -194,8 +193,6 @@ def parse_dotenv(text: str) -> DotenvFile:
 
 def read_dotenv(path: Path) -> DotenvFile:
     """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``."""
-    from anaconda_auth.exceptions import ConfigError
-
     exists, stamp = _stamp(path)
     if not exists:
         _dotenv_cache.pop(path)
@@ -206,7 +203,7 @@ def read_dotenv(path: Path) -> DotenvFile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read {display_path(path)}: {exc}") from None
+        raise config_error(f"Cannot read {display_path(path)}: {exc}") from None
     parsed = parse_dotenv(text)
     if stamp is not None:
         _dotenv_cache.put(path, (stamp, parsed))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from anaconda_auth.config.constants import DEFAULT, EXPLICIT, SOURCE_RANKS
+from anaconda_auth.config.errors import config_error
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -165,8 +166,6 @@ def raise_config_error(
     """Re-raise a pydantic ``ValidationError`` as a ``ConfigError`` naming source, key and
     the expected form. Values of secret keys never appear in the message, and the original
     error (which holds the raw input) is not chained."""
-    from anaconda_auth.exceptions import ConfigError
-
     lines: list[str] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = error.get("loc", ())
@@ -187,8 +186,8 @@ def raise_config_error(
     if not lines:  # pragma: no cover - pydantic always reports at least one error
         lines.append("Invalid configuration")
     if len(lines) == 1:
-        raise ConfigError(lines[0]) from None
-    raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None
+        raise config_error(lines[0]) from None
+    raise config_error("Invalid configuration:\n  - " + "\n  - ".join(lines)) from None
 
 
 _NETLOC = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -358,8 +359,6 @@ class AnacondaCloudConfig(AnacondaAuthConfig):
 
     def __init__(self, raise_deprecation_warning: bool = True, **explicit: Any) -> None:
         if raise_deprecation_warning:
-
-
             warnings.warn(
                 "AnacondaCloudConfig is deprecated; use AnacondaAuthConfig.",
                 DeprecationWarning,

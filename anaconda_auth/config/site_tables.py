@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from anaconda_auth.config.constants import DEFAULT_SITE_ENV, IMPLICIT_SITE
+from anaconda_auth.config.errors import config_error, unknown_site
 from anaconda_auth.config.files import config_toml_path, display_path, read_config_toml
 from anaconda_auth.config.loader import normalize_domain
 
@@ -52,8 +53,6 @@ class SitesTables:
         ``None`` for ``"anaconda.com"`` when no table is for it (the implicit default site).
         ``UnknownSiteName`` naming the config file otherwise.
         """
-        from anaconda_auth.exceptions import ConfigError, UnknownSiteName
-
         if key in self.tables:
             return key
         matches = self._by_domain(key)
@@ -62,7 +61,7 @@ class SitesTables:
         if len(matches) > 1:
             if self.default_site in matches:
                 return self.default_site
-            raise ConfigError(
+            raise config_error(
                 f"The domain {key!r}{f' (from {origin})' if origin else ''} matches several "
                 f"sites in {self.location_file()}: {', '.join(matches)}. Select one by name."
             )
@@ -70,7 +69,7 @@ class SitesTables:
             return None
         known = ", ".join(self.tables) or "none"
         source = f" (from {origin})" if origin else ""
-        raise UnknownSiteName(
+        raise unknown_site(
             f"The site {key!r}{source} is not configured in {self.location_file()} "
             f"(configured sites: {known}). Add a [sites.{_toml_key(key)}] table with its "
             "domain, or use one of the configured names."
@@ -108,21 +107,19 @@ def read_sites() -> SitesTables:
     The default is ``$ANACONDA_DEFAULT_SITE``, else the top-level ``default_site``, else the
     first site table, else ``None``. A table of the wrong shape is a ``ConfigError``.
     """
-    from anaconda_auth.exceptions import ConfigError
-
     path = config_toml_path()
     data = read_config_toml(path)
     shown = display_path(path)
     raw_sites = data.get("sites", {})
     if not isinstance(raw_sites, dict):
-        raise ConfigError(
+        raise config_error(
             f"Invalid sites in {shown}: expected [sites.<name>] tables, got "
             f"{type(raw_sites).__name__}."
         )
     tables: dict[str, dict[str, Any]] = {}
     for name, table in raw_sites.items():
         if not isinstance(table, dict):
-            raise ConfigError(
+            raise config_error(
                 f"Invalid [sites] entry {name!r} in {shown}: expected a table "
                 f"[sites.{_toml_key(name)}] with at least a domain, got {type(table).__name__}."
             )
@@ -133,7 +130,7 @@ def read_sites() -> SitesTables:
     else:
         raw_default = data.get("default_site")
         if raw_default is not None and not isinstance(raw_default, str):
-            raise ConfigError(
+            raise config_error(
                 f"Invalid default_site in {shown}: expected a site name (a string), got "
                 f"{type(raw_default).__name__}."
             )

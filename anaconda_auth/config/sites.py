@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from anaconda_auth.config.constants import DEFAULT_DOMAIN, FIELD_NAMES
+from anaconda_auth.config.errors import config_error, unknown_site
 from anaconda_auth.config.files import config_toml_path, display_path
 from anaconda_auth.config.loader import Origin, Resolution, normalize_domain
 from anaconda_auth.config.model import AnacondaAuthConfig, AnacondaAuthSite, validate_into
@@ -31,8 +32,6 @@ class Sites(RootModel[dict[str, AnacondaAuthSite]]):
 
     def find(self, key: str) -> str:
         """The name of the site called ``key``, else of the one site whose domain is ``key``."""
-        from anaconda_auth.exceptions import ConfigError, UnknownSiteName
-
         if key in self.root:
             return key
         try:
@@ -43,11 +42,11 @@ class Sites(RootModel[dict[str, AnacondaAuthSite]]):
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise ConfigError(
+            raise config_error(
                 f"The domain {key!r} matches several sites ({', '.join(matches)}) in "
                 f"{display_path(config_toml_path())}. Select one by name."
             )
-        raise UnknownSiteName(
+        raise unknown_site(
             f"The site {key!r} is not configured in {display_path(config_toml_path())} "
             f"(configured sites: {', '.join(self.root) or 'none'})."
         )
