@@ -206,7 +206,7 @@ def test_access_denied_at_the_provider(anaconda_idp: Any, fake_browser: Browser)
         login(device=False, ui=RecordingUI())
     assert info.value.error == "access_denied"
     assert "Nothing was stored" in str(info.value)
-    (callback,) = fake_browser.callback_hops(wait_for=1)
+    (callback,) = fake_browser.callback_hops()
     assert callback["location"] == AnacondaAuthConfig().login_error_url
     assert anaconda_idp.requests_to("token") == []
     assert_nothing_stored()
@@ -216,7 +216,7 @@ def test_state_mismatch_aborts_the_login(anaconda_idp: Any, fake_browser: Browse
     anaconda_idp.faults.wrong_state = True
     with pytest.raises(StateMismatch, match="did not carry the state"):
         login(device=False, ui=RecordingUI())
-    (callback,) = fake_browser.callback_hops(wait_for=1)
+    (callback,) = fake_browser.callback_hops()
     assert callback["status"] == 400 and "rejected" in callback["body"]
     assert anaconda_idp.requests_to("token") == []  # the code was never used
     assert_nothing_stored()
@@ -228,7 +228,7 @@ def test_a_replayed_callback_is_rejected_while_the_login_runs(
     fake_browser.mode("concurrent-replay")
     anaconda_idp.faults.delay["token"] = 1.5  # keep the first callback held a while
     login(device=False, ui=RecordingUI())
-    first, second = sorted(fake_browser.callback_hops(wait_for=2), key=lambda h: h["status"])
+    first, second = sorted(fake_browser.callback_hops(), key=lambda h: h["status"])
     assert first["status"] == 302 and first["location"] == AnacondaAuthConfig().login_success_url
     assert second["status"] == 400 and "already" in second["body"]
     assert len(anaconda_idp.requests_to("token")) == 1
@@ -242,7 +242,7 @@ def test_an_old_callback_replayed_into_a_new_login_is_rejected(
     monkeypatch.setenv("ANACONDA_AUTH_REDIRECT_URI", uri)
     login(device=False, ui=RecordingUI())
     first_key = current_token().api_key
-    (old_callback,) = fake_browser.callback_hops(wait_for=1)
+    (old_callback,) = fake_browser.callback_hops()
 
     # After the login the loopback server is gone.
     with pytest.raises(requests.ConnectionError):
@@ -299,7 +299,7 @@ def test_code_exchange_server_error(anaconda_idp: Any, fake_browser: Browser) ->
     anaconda_idp.faults.token_status = 500
     with pytest.raises(ProviderError, match=r"Exchanging the authorization code failed.*HTTP 500"):
         login(device=False, ui=RecordingUI())
-    (callback,) = fake_browser.callback_hops(wait_for=1)
+    (callback,) = fake_browser.callback_hops()
     assert callback["location"] == AnacondaAuthConfig().login_error_url
     assert_nothing_stored()
 
@@ -445,7 +445,8 @@ def test_ctrl_c_cancels_cleanly(anaconda_idp: Any, fake_browser: Browser, flow: 
         lines.append(line)
         if line.startswith("Waiting for you"):
             break
-    time.sleep(0.3)
+    if flow == "browser":
+        fake_browser.runs.wait_idle(runs=1)  # the authorize request is made and answered
     process.send_signal(signal.SIGINT)
     try:
         _, rest = process.communicate(timeout=20)
