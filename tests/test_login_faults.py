@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +77,9 @@ def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, login_home: Pa
 def test_discovery_timeout(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ANACONDA_AUTH_HTTP_TIMEOUT", "0.5")
     anaconda_idp.faults.delay["discovery"] = 5
-    started = time.monotonic()
     with pytest.raises(ProviderError, match=r"no response from https://.* within 0\.5 s"):
         login(device=True, ui=RecordingUI())
-    assert time.monotonic() - started < 4
+    assert len(anaconda_idp.requests_to("discovery")) == 1  # gave up after one try, no retry
     assert_nothing_stored()
 
 
@@ -332,10 +330,9 @@ def test_device_code_expired_at_the_provider(anaconda_idp: Any, login_home: Path
 
 def test_device_code_lifetime_runs_out(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.settings.device_code_lifetime = 1
-    started = time.monotonic()
     with pytest.raises(DeviceFlowTimeout):
         login(device=True, ui=RecordingUI())
-    assert time.monotonic() - started < 5
+    assert len(anaconda_idp.requests_to("token")) <= 2  # the interval is the lifetime: 1 s
     assert_nothing_stored()
 
 
