@@ -5,6 +5,9 @@ Code shared by several test modules lives in the ``support`` package next to thi
 pytest runs with ``--import-mode=importlib``, which leaves ``sys.path`` alone, so this folder
 (never the checkout root: the package-dir mapping needs the installed package) is put on it
 here; test modules then ``from support.<module> import ...``.
+
+Slow tests are marked here, in one place (:func:`pytest_collection_modifyitems`), so that
+``pytest -m "not slow"`` (``tox -e fast``) is a quick tier while ``pytest`` runs everything.
 """
 
 from __future__ import annotations
@@ -23,6 +26,37 @@ pytest.register_assert_rewrite("support")
 
 #: Fixtures shared by several modules (the login tests' fake browser and home).
 pytest_plugins = ["support.login"]
+
+#: Folders (under tests/) whose tests are all slow: real browsers, CLI subprocesses, Node.js.
+SLOW_FOLDERS = frozenset({"e2e", "interop"})
+#: Modules (paths under tests/) that are slow as a whole.
+SLOW_MODULES = frozenset(
+    {
+        "test_compat_differential.py",
+    }
+)
+#: Single tests (``module::name``, every parametrization), slow in an otherwise quick module.
+SLOW_TESTS = frozenset(
+    {
+        "test_login_faults.py::test_ctrl_c_cancels_cleanly",
+    }
+)
+
+
+def is_slow(item: pytest.Item) -> bool:
+    path = item.path.relative_to(TESTS_DIR)
+    name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
+    return (
+        path.parts[0] in SLOW_FOLDERS
+        or path.as_posix() in SLOW_MODULES
+        or f"{path.as_posix()}::{name}" in SLOW_TESTS
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -272,7 +272,9 @@ def test_use_device_flow_config_and_the_device_argument(
 # -- when to log in ---------------------------------------------------------------------------
 
 
-def test_login_is_a_no_op_while_the_key_is_valid(anaconda_idp: Any, anaconda_logged_in: Any):
+def test_login_is_a_no_op_while_the_key_is_valid(
+    anaconda_idp: Any, anaconda_logged_in: Any
+) -> None:
     login(device=True, ui=RecordingUI())
     assert anaconda_idp.requests == []
     assert current_token().api_key == anaconda_logged_in.api_key
