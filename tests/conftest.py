@@ -64,6 +64,8 @@ SLOW_TESTS = frozenset(
 
 
 def is_slow(item: pytest.Item) -> bool:
+    if not item.path.is_relative_to(TESTS_DIR):
+        return False
     path = item.path.relative_to(TESTS_DIR)
     name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
     return (

@@ -74,7 +74,9 @@ def test_discovery_is_fetched_once_per_process(anaconda_idp: Any, login_home: Pa
         oidc.discover(AnacondaAuthConfig(ssl_verify=True))
 
 
-def test_discovery_timeout(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_discovery_timeout(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_HTTP_TIMEOUT", "0.5")
     anaconda_idp.faults.delay["discovery"] = 5
     with pytest.raises(ProviderError, match=r"no response from https://.* within 0\.5 s"):
@@ -99,7 +101,9 @@ def test_discovery_document_without_endpoints(
     assert_nothing_stored()
 
 
-def test_discovery_not_found(anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_discovery_not_found(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_OPENID_CONFIG_PATH", "/no/such/document")
     with pytest.raises(DiscoveryError, match="no OpenID configuration at .*HTTP 404"):
         login(device=True, ui=RecordingUI())
@@ -187,7 +191,9 @@ def test_ssl_verify_truststore(
         assert _http.send(session, "GET", url, what="test").status_code == 200
 
 
-def test_ssl_verify_path_that_does_not_exist(login_home: Path, monkeypatch: pytest.MonkeyPatch):
+def test_ssl_verify_path_that_does_not_exist(
+    login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from anaconda_auth.exceptions import ConfigError
 
     monkeypatch.setenv("ANACONDA_AUTH_SSL_VERIFY", "/no/such/ca.pem")
