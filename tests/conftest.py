@@ -5,6 +5,9 @@ Code shared by several test modules lives in the ``support`` package next to thi
 pytest runs with ``--import-mode=importlib``, which leaves ``sys.path`` alone, so this folder
 (never the checkout root: the package-dir mapping needs the installed package) is put on it
 here; test modules then ``from support.<module> import ...``.
+
+Slow tests are marked here, in one place (:func:`pytest_collection_modifyitems`), so that
+``pytest -m "not slow"`` (``tox -e fast``) is a quick tier while ``pytest`` runs everything.
 """
 
 from __future__ import annotations
@@ -23,6 +26,59 @@ pytest.register_assert_rewrite("support")
 
 #: Fixtures shared by several modules (the login tests' fake browser and home).
 pytest_plugins = ["support.login"]
+
+#: Folders (under tests/) whose tests are all slow: real browsers, CLI subprocesses, Node.js.
+SLOW_FOLDERS = frozenset({"e2e", "interop"})
+#: Modules (paths under tests/) that are slow as a whole: subprocesses, D-Bus, the 0.15.3 venv.
+SLOW_MODULES = frozenset(
+    {
+        "test_compat_differential.py",
+        "test_packaging.py",
+        "test_panel_import.py",
+        "test_system_backend.py",
+    }
+)
+#: Single tests (``module::name``, every parametrization) of more than about 2 s, in otherwise
+#: quick modules.
+SLOW_TESTS = frozenset(
+    {
+        "test_anaconda_keyring.py::test_any_entries_round_trip",
+        "test_anaconda_keyring.py::test_concurrent_writers_lose_nothing",
+        "test_anaconda_keyring.py::test_headless_copy_needs_the_key_file_too",
+        "test_anaconda_keyring.py::test_headless_copy_with_a_passphrase",
+        "test_anaconda_keyring.py::test_keyring_written_by_anaconda_auth_0_15_3",
+        "test_anaconda_keyring.py::test_sigkill_at_random_moments_never_leaves_a_partial_file",
+        "test_anaconda_keyring.py::test_threads_in_one_process_do_not_lose_writes",
+        "test_anaconda_keyring.py::test_warm_reads_stat_only_and_see_other_processes_writes",
+        "test_caches.py::test_a_token_written_by_another_process_is_seen",
+        "test_cli.py::test_config_command_masks_secrets",
+        "test_cli.py::test_config_error_is_reported",
+        "test_cli.py::test_plugins_command",
+        "test_idp.py::test_device_flow_pending_slow_down_approve",
+        "test_idp.py::test_fixtures_in_a_downstream_project",
+        "test_idp.py::test_readme_fixture_examples",
+        "test_login_faults.py::test_a_replayed_callback_is_rejected_while_the_login_runs",
+        "test_login_faults.py::test_ctrl_c_cancels_cleanly",
+    }
+)
+
+
+def is_slow(item: pytest.Item) -> bool:
+    if not item.path.is_relative_to(TESTS_DIR):
+        return False
+    path = item.path.relative_to(TESTS_DIR)
+    name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
+    return (
+        path.parts[0] in SLOW_FOLDERS
+        or path.as_posix() in SLOW_MODULES
+        or f"{path.as_posix()}::{name}" in SLOW_TESTS
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

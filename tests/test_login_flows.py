@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from support.login import BROWSER_SCRIPT, Browser, RecordingUI, free_port
+from support.login import BROWSER_SCRIPT, HANG_TIMEOUT, Browser, RecordingUI, free_port
 
 from anaconda_auth import __version__
 from anaconda_auth.actions import (
@@ -36,20 +36,37 @@ from anaconda_auth.token import TokenInfo
 pytestmark = pytest.mark.usefixtures("fresh_discovery")
 
 
-def approve_device_later(idp: Any, deny: bool = False) -> threading.Thread:
-    """Approve (or deny) the next device code from a thread, as a user in a browser would."""
+class ApprovingUI(RecordingUI):
+    """Approves the device code from a thread once the login shows it, as a user in a browser
+    would: the thread waits for the login's own call, not for a guessed delay."""
 
-    def run() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if idp.pending_user_codes():
-                (idp.deny_device if deny else idp.approve_device)()
-                return
-            time.sleep(0.05)
+    def __init__(self, idp: Any) -> None:
+        super().__init__()
+        self._idp = idp
+        self._shown = threading.Event()
+        self.approver = threading.Thread(target=self._approve, daemon=True)
+        self.approver.start()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    def show_device_code(
+        self, verification_uri: str, user_code: str, complete_uri: str | None
+    ) -> None:
+        super().show_device_code(verification_uri, user_code, complete_uri)
+        self._shown.set()
+
+    def _approve(self) -> None:
+        if self._shown.wait(HANG_TIMEOUT):
+            self._idp.approve_device(self.device_codes[-1][1])
+
+
+class FrozenProviderClock:
+    """The provider's clocks with monotonic time standing still: to the provider, every device
+    poll comes at once after the previous one, however slowly this machine runs."""
+
+    time = staticmethod(time.time)
+
+    @staticmethod
+    def monotonic() -> float:
+        return 0.0
 
 
 def whoami(idp: Any, api_key: str) -> dict[str, Any]:
@@ -154,10 +171,9 @@ def test_the_python_api_prints_the_url_when_no_ui_is_given(
 
 
 def test_device_login_end_to_end(anaconda_idp: Any, login_home: Path) -> None:
-    ui = RecordingUI()
-    approver = approve_device_later(anaconda_idp)
+    ui = ApprovingUI(anaconda_idp)
     login(device=True, ui=ui)
-    approver.join()
+    ui.approver.join(HANG_TIMEOUT)
 
     info = current_token()
     assert info.api_key and info.username == "alice@example.com"
@@ -175,11 +191,16 @@ def test_device_login_end_to_end(anaconda_idp: Any, login_home: Path) -> None:
     assert not anaconda_idp.requests_to("authorize")
 
 
-def test_device_flow_polls_politely(anaconda_idp: Any, login_home: Path) -> None:
+def test_device_flow_polls_politely(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The interval is honoured, and ``slow_down`` adds 5 s to it (RFC 8628 §3.5)."""
+    from anaconda_auth.plugins.testing import oauth_server
+
     from anaconda_auth import device_flow
     from anaconda_auth.http import session as _http
 
+    monkeypatch.setattr(oauth_server, "time", FrozenProviderClock)
     anaconda_idp.settings.device_interval = 1
     anaconda_idp.settings.slow_down_increment = 0
     requested: list[float] = []
@@ -188,8 +209,7 @@ def test_device_flow_polls_politely(anaconda_idp: Any, login_home: Path) -> None
         requested.append(seconds)
         if len(requested) < 3:
             return  # poll at once: the second poll comes too early, the answer is slow_down
-        anaconda_idp.approve_device()
-        time.sleep(1.1)
+        anaconda_idp.approve_device()  # an approved code is answered whenever it is polled
 
     config = AnacondaAuthConfig()
     with _http.make_session(config) as session:
@@ -254,7 +274,9 @@ def test_use_device_flow_config_and_the_device_argument(
 # -- when to log in ---------------------------------------------------------------------------
 
 
-def test_login_is_a_no_op_while_the_key_is_valid(anaconda_idp: Any, anaconda_logged_in: Any):
+def test_login_is_a_no_op_while_the_key_is_valid(
+    anaconda_idp: Any, anaconda_logged_in: Any
+) -> None:
     login(device=True, ui=RecordingUI())
     assert anaconda_idp.requests == []
     assert current_token().api_key == anaconda_logged_in.api_key

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import CliResult, cli_command, run_in_pty
+from support.cli import Answer, CliResult, cli_command, run_in_pty
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def run_pty(cli_env: dict[str, str]) -> RunPty:
 
     def run(
         *args: str,
-        answers: Sequence[tuple[str, str]] = (),
+        answers: Sequence[tuple[str, Answer]] = (),
         standalone: bool = False,
         env: dict[str, str] | None = None,
         command: list[str] | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from support.cli import ANACONDA, running
+from support.login import HANG_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +98,7 @@ def test_whoami_json(run_cli: Any, anaconda_logged_in: Any) -> None:
 
 def test_device_flow(run_cli: Any, cli_env: dict[str, str], anaconda_idp: Any) -> None:
     with running([ANACONDA, "auth", "login", "--device"], cli_env) as proc:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_TIMEOUT
         while not anaconda_idp.pending_user_codes():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no device code was requested"

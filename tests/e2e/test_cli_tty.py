@@ -72,24 +72,10 @@ def test_spinner_while_waiting_for_device_approval(
     run_pty: Any, anaconda_auth_home: Path, anaconda_idp: Any
 ) -> None:
     anaconda_idp.settings.device_auto_approve = False
-    import threading
-    import time
-
-    def approve() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if anaconda_idp.pending_user_codes():
-                time.sleep(1.5)  # let the spinner spin
-                anaconda_idp.approve_device()
-                return
-            time.sleep(0.1)
-
-    approver = threading.Thread(target=approve)
-    approver.start()
-    try:
-        code, out = run_pty("login", "--device")
-    finally:
-        approver.join()
+    # Approved once the spinner shows: rich draws a frame together with the message.
+    code, out = run_pty(
+        "login", "--device", answers=[("Waiting for you to approve", anaconda_idp.approve_device)]
+    )
     assert code == 0, out
     assert "and enter the code:" in out
     assert "Waiting for you to approve" in out

@@ -14,15 +14,22 @@ already signed in at an auto-approving provider. Every hop is appended to the JS
   same callback URL again;
 - ``visit:<url>``: ignore the given URL and open ``<url>`` instead (an old callback);
 - ``fail``: exit with status 1 without doing anything (a broken browser command).
+
+With ``BROWSER_SCRIPT_NOTIFY`` (``host:port``) set, a run first connects there and waits for one
+byte before it opens anything, and keeps the connection until it exits: the test then knows
+when every run it caused is over (see ``support.login.BrowserRuns``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -57,7 +64,24 @@ def _get(session: requests.Session, url: str) -> requests.Response | None:
     return response
 
 
+@contextlib.contextmanager
+def _reporting_run() -> Iterator[None]:
+    address = os.environ.get("BROWSER_SCRIPT_NOTIFY")
+    if not address:
+        yield
+        return
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=60) as conn:
+        conn.recv(1)
+        yield
+
+
 def main(argv: list[str]) -> int:
+    with _reporting_run():
+        return _browse(argv)
+
+
+def _browse(argv: list[str]) -> int:
     mode = os.environ.get("BROWSER_SCRIPT_MODE", "follow")
     if mode == "fail":
         return 1

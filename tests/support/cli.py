@@ -9,7 +9,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +48,21 @@ def cli_command(args: Sequence[str], standalone: bool = False) -> list[str]:
     return [ANACONDA, "auth", *args]
 
 
+#: What :func:`run_in_pty` does when a text shows: type a string, or call a function.
+Answer = str | Callable[[], None]
+
+
 def run_in_pty(
     cmd: list[str],
     env: dict[str, str],
-    answers: Sequence[tuple[str, str]] = (),
+    answers: Sequence[tuple[str, Answer]] = (),
     timeout: float = 90,
 ) -> tuple[int, str]:
     """Run ``cmd`` with stdin, stdout and stderr on a pseudo-terminal (200 columns).
 
-    ``answers``: (text to wait for, what to type), in order. Returns the exit code and
-    everything the terminal showed, without escape sequences.
+    ``answers``: (text to wait for, what to type), in order; instead of text to type, a
+    function to call once the text has shown (to act on what the program shows). Returns the
+    exit code and everything the terminal showed, without escape sequences.
     """
     import fcntl  # POSIX only: imported here so the other e2e tests still load elsewhere
     import struct
@@ -98,7 +103,11 @@ def run_in_pty(
                 text = strip_ansi(raw.decode(errors="replace"))
                 if pending and pending[0][0] in text[searched_from:]:
                     searched_from = text.index(pending[0][0], searched_from) + len(pending[0][0])
-                    os.write(master, pending.pop(0)[1].encode())
+                    answer = pending.pop(0)[1]
+                    if callable(answer):
+                        answer()
+                    else:
+                        os.write(master, answer.encode())
             elif proc.poll() is not None:
                 break
         proc.wait(timeout=max(1.0, deadline - time.monotonic()))

@@ -5,7 +5,9 @@
 - ``login_home``: the provider's home (``anaconda_auth_home``) with any free loopback port for
   the redirect server, and no ``$BROWSER``/SSH variables of the developer's session;
 - ``fake_browser``: ``$BROWSER`` is ``browser_script.py`` run as a real subprocess, logging
-  its hops; the provider approves logins at once.
+  its hops; the provider approves logins at once. Each run of the script reports its start and
+  its exit to the test (:class:`BrowserRuns`), so the hops are read once the browser is done,
+  never after a guessed delay.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,34 +51,105 @@ class RecordingUI:
         yield
 
 
+#: Only guards against a hang: how long to wait for the fake browser to finish.
+HANG_TIMEOUT = 120.0
+
+
+class BrowserRuns:
+    """Counts the runs of the fake browser, which report to a loopback socket.
+
+    Each run connects when it starts and waits for one byte back before it opens any URL, so a
+    run that made a request the login saw is already counted; its connection closes when the
+    process exits (also when it crashes).
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._changed = threading.Condition()
+        self._started = 0
+        self._finished = 0
+        self._closing = False
+        self._acceptor = threading.Thread(target=self._accept, name="fake-browser-runs")
+        self._acceptor.daemon = True
+        self._acceptor.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._closing:
+                conn.close()
+                return
+            with self._changed:
+                self._started += 1
+            threading.Thread(target=self._watch, args=(conn,), daemon=True).start()
+
+    def _watch(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"\n")
+                while conn.recv(64):
+                    pass
+            except OSError:
+                pass
+        with self._changed:
+            self._finished += 1
+            self._changed.notify_all()
+
+    def wait_idle(self, runs: int = 0) -> None:
+        """Wait until at least ``runs`` runs have started and every started run has exited."""
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: self._started >= runs and self._finished == self._started, HANG_TIMEOUT
+            )
+            started, finished = self._started, self._finished
+        if not done:
+            raise AssertionError(
+                f"the fake browser hangs: {started} runs started, {finished} finished, "
+                f"{runs} expected"
+            )
+
+    def close(self) -> None:
+        self._closing = True
+        host, port = self._listener.getsockname()[:2]
+        socket.create_connection((host, port), timeout=HANG_TIMEOUT).close()
+        self._acceptor.join(HANG_TIMEOUT)
+        self._listener.close()
+
+
 class Browser:
     """Controls the fake ``$BROWSER`` and reads the hops it logged."""
 
-    def __init__(self, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, log: Path, runs: BrowserRuns, monkeypatch: pytest.MonkeyPatch) -> None:
         self.log = log
+        self.runs = runs
         self._monkeypatch = monkeypatch
 
     def mode(self, mode: str) -> None:
         self._monkeypatch.setenv("BROWSER_SCRIPT_MODE", mode)
 
-    def hops(self, wait_for: int = 0, timeout: float = 10) -> list[dict[str, Any]]:
-        """Every hop logged so far; first waits (up to ``timeout``) for ``wait_for`` of them."""
-        return self._read(wait_for, timeout, callbacks_only=False)
+    def hops(self) -> list[dict[str, Any]]:
+        """Every hop logged, once every browser run started so far has exited."""
+        return self._read(callbacks_only=False)
 
-    def callback_hops(self, wait_for: int = 0, timeout: float = 10) -> list[dict[str, Any]]:
+    def callback_hops(self) -> list[dict[str, Any]]:
         """The hops to the loopback redirect server, as :meth:`hops`."""
-        return self._read(wait_for, timeout, callbacks_only=True)
+        return self._read(callbacks_only=True)
 
-    def _read(self, wait_for: int, timeout: float, callbacks_only: bool) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.log.read_text().splitlines() if self.log.exists() else []
-            found = [json.loads(line) for line in lines]
-            if callbacks_only:
-                found = [hop for hop in found if hop["url"].startswith(LOOPBACK)]
-            if len(found) >= wait_for or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
+    def _read(self, callbacks_only: bool) -> list[dict[str, Any]]:
+        self.runs.wait_idle()
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        found = [json.loads(line) for line in lines]
+        if callbacks_only:
+            found = [hop for hop in found if hop["url"].startswith(LOOPBACK)]
+        return found
 
 
 def free_port() -> int:
@@ -108,11 +181,16 @@ def login_home(anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 @pytest.fixture
 def fake_browser(
     login_home: Path, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Browser:
+) -> Iterator[Browser]:
     """``$BROWSER`` is the fake browser script; the provider approves logins at once."""
     anaconda_idp.settings.auto_approve = True
     log = tmp_path / "browser.jsonl"
+    runs = BrowserRuns()
     monkeypatch.setenv("BROWSER", f'"{sys.executable}" "{BROWSER_SCRIPT}" %s')
     monkeypatch.setenv("BROWSER_SCRIPT_CA", str(anaconda_idp.ca_path))
     monkeypatch.setenv("BROWSER_SCRIPT_LOG", str(log))
-    return Browser(log, monkeypatch)
+    monkeypatch.setenv("BROWSER_SCRIPT_NOTIFY", runs.address)
+    try:
+        yield Browser(log, runs, monkeypatch)
+    finally:
+        runs.close()
