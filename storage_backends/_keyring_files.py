@@ -19,16 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from anaconda_auth import freshness
 from anaconda_auth.exceptions import StorageError
+from anaconda_auth.freshness import RACY_NS as RACY_NS
+from anaconda_auth.freshness import is_racy
 
 log = logging.getLogger("anaconda_auth.storage_backends.anaconda_keyring")
 
 Stamp = tuple[int, int, int]
 
-#: A file modified this recently may be rewritten within the same timestamp tick, keeping its
-#: stamp: such "racily clean" files are compared by content, as git does for its index.
-RACY_NS = freshness.RACY_NS
 O_BINARY: int = getattr(os, "O_BINARY", 0)
 O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 WINDOWS = sys.platform == "win32"
@@ -46,7 +44,7 @@ def stamp(st: os.stat_result) -> Stamp:
 
 def is_trusted(st: os.stat_result) -> bool:
     """Whether the stamp alone identifies the content (the file is not racily clean)."""
-    return not freshness.is_racy(st.st_mtime_ns)
+    return not is_racy(st.st_mtime_ns)
 
 
 def read_fd(fd: int, size: int) -> bytes:

@@ -210,6 +210,7 @@ def guide_blocks() -> dict[str, str]:
     text = GUIDE.read_text(encoding="utf-8")
     assert EXAMPLE_SECTION in text, f"{GUIDE} has no {EXAMPLE_SECTION!r} section"
     section = text.split(EXAMPLE_SECTION, 1)[1]
+    section = re.split(r"\n## ", section, maxsplit=1)[0]  # up to the next section
     blocks: dict[str, str] = {}
     for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
         first = body.splitlines()[0]

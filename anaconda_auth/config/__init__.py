@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from anaconda_auth import plugin_types
 from anaconda_auth.config.constants import (
     DEFAULT_CLIENT_ID,
     DEFAULT_DOMAIN,
@@ -66,6 +67,16 @@ __all__ = [
     "SOURCE_RANKS",
     *_LAZY,
 ]
+
+
+def _default_config() -> AnacondaAuthSite:
+    """``AnacondaAuthConfig()``: what storage backends get outside a storage operation."""
+    from anaconda_auth.config.model import AnacondaAuthConfig  # pydantic, on first use
+
+    return AnacondaAuthConfig()
+
+
+plugin_types.set_default_config_factory(_default_config)
 
 
 def __getattr__(name: str) -> Any:

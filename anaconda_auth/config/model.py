@@ -21,7 +21,6 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from anaconda_auth import plugin_types
 from anaconda_auth._version import __version__
 from anaconda_auth.config import memo
 from anaconda_auth.config.constants import (
@@ -391,6 +390,3 @@ def validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
     # raised outside the except block: the ValidationError (which holds the raw input, maybe
     # a secret) is not even attached as __context__
     raise_config_error(error, resolution.origins, EXPECTED, resolution.values)
-
-
-plugin_types.set_default_config_factory(AnacondaAuthConfig)

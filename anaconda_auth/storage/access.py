@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-import anaconda_auth.config.model  # noqa: F401 - registers the default config for backends
+import anaconda_auth.config  # noqa: F401 - registers the default config for backends
 from anaconda_auth import plugin_types
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 from anaconda_auth.manager import AnacondaAuthPluginManager, get_plugin_manager
