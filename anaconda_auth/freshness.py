@@ -131,6 +131,9 @@ class Memo(Generic[K, V]):
     def clear(self) -> None:
         self._data.clear()
 
+    def values(self) -> list[V]:
+        return list(self._data.values())
+
     def __len__(self) -> int:
         return len(self._data)
 

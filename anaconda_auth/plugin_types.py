@@ -67,6 +67,12 @@ class StorageBackend(Protocol):
     def delete_password(self, service: str, username: str) -> None: ...
 
 
+#: The format of a stored login, shared with anaconda-auth 0.15: the service name of every
+#: entry (the username is the domain), and the version inside its value (the base64 of the
+#: ``TokenInfo`` JSON). A backend that synthesises entries (``environment``) needs both.
+KEYRING_NAME = "Anaconda Cloud"
+TOKEN_INFO_VERSION = 2
+
 #: The ``priority`` of a storage backend that does not set one.
 DEFAULT_PRIORITY = 0.0
 

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from anaconda_auth.config import memo as config_memo
 from anaconda_auth.config.model import AnacondaAuthConfig
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+from anaconda_auth.plugin_types import KEYRING_NAME as KEYRING_NAME
+from anaconda_auth.plugin_types import TOKEN_INFO_VERSION as TOKEN_INFO_VERSION
 from anaconda_auth.plugin_types import current_config
 from anaconda_auth.token_claims import expiry
 from anaconda_auth.token_claims import jwt_claims as jwt_claims  # importable here, as before
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEYRING_NAME = "Anaconda Cloud"
-TOKEN_INFO_VERSION = 2
 
 #: Older domains whose tokens are moved to the new domain the first time they are read.
 MIGRATIONS: dict[str, list[str]] = {"anaconda.com": ["id.anaconda.cloud", "anaconda.cloud"]}

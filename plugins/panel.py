@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -78,9 +79,30 @@ def redact_uri(uri: str) -> str:
     return _CODE_IN_URI.sub(r"\1[redacted]", uri)
 
 
-#: The provider's endpoints and the error for a bad discovery document: the core's, shared with
-#: the command-line login (one model, one set of rules for acceptable endpoints).
-OIDCEndpoints = OpenIDConfiguration
+@dataclass(frozen=True)
+class OIDCEndpoints:
+    """The endpoints Panel's login uses, from the provider's discovery document.
+
+    The document is checked by the core's :class:`OpenIDConfiguration` (one set of rules for
+    acceptable endpoints, one :class:`DiscoveryError`); this keeps the five values Panel needs.
+    """
+
+    issuer: str | None
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str | None
+    end_session_endpoint: str | None
+
+    @classmethod
+    def from_document(cls, document: Any, source: str) -> OIDCEndpoints:
+        found = OpenIDConfiguration.from_document(document, source)
+        return cls(
+            issuer=found.issuer,
+            authorization_endpoint=found.authorization_endpoint,
+            token_endpoint=found.token_endpoint,
+            userinfo_endpoint=found.userinfo_endpoint,
+            end_session_endpoint=found.end_session_endpoint,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +176,7 @@ def _parse(body: bytes, url: str) -> OIDCEndpoints:
         document = json.loads(body)
     except ValueError:
         raise DiscoveryError(f"{url} did not return JSON") from None
-    return OpenIDConfiguration.from_document(document, url)
+    return OIDCEndpoints.from_document(document, url)
 
 
 async def discover(config: AnacondaAuthConfig) -> OIDCEndpoints:

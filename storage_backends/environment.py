@@ -15,13 +15,12 @@ from collections.abc import Iterable
 
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.hookspecs import hookimpl
-from anaconda_auth.plugin_types import StorageBackend, current_config
-
-# The 0.15 storage format of a token, fixed by what existing keyrings hold. They equal
-# ``anaconda_auth.token.KEYRING_NAME`` / ``TOKEN_INFO_VERSION`` (a test checks it), and are
-# repeated here because a storage backend imports only the plugin contract, never the core.
-KEYRING_NAME = "Anaconda Cloud"
-TOKEN_INFO_VERSION = 2
+from anaconda_auth.plugin_types import (
+    KEYRING_NAME,
+    TOKEN_INFO_VERSION,
+    StorageBackend,
+    current_config,
+)
 
 
 class EnvironmentBackend:

@@ -71,7 +71,7 @@ def test_entry_points_name_importable_modules(wheel: Path, tmp_path: Path) -> No
         "from anaconda_auth.manager import BUILTIN_PLUGINS\n"
         "import importlib\n"
         "for mod in BUILTIN_PLUGINS.values():\n"
-        "    importlib.import_module(mod)\n"
+        "    importlib.import_module(mod.__name__)\n"
         "print('ok')\n"
     )
     out = subprocess.run(

@@ -91,9 +91,9 @@ class _Entry:
     ssl_path: str | None
 
 
-_entries: dict[tuple[Any, ...], _Entry] = {}
-_builtin_only: dict[tuple[int, int], bool] = {}
-_secrets_listing: dict[str, tuple[_Stamp, tuple[str, ...]]] = {}
+_entries: freshness.Memo[tuple[Any, ...], _Entry] = freshness.Memo(_MAX_ENTRIES)
+_builtin_only: freshness.Memo[tuple[int, int], bool] = freshness.Memo(8)
+_secrets_listing: freshness.Memo[str, tuple[_Stamp, tuple[str, ...]]] = freshness.Memo(8)
 _lock = threading.Lock()
 
 
@@ -132,7 +132,7 @@ def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> t
             )
         except OSError as exc:
             raise _Uncacheable from exc
-        _secrets_listing[directory] = (dir_stamp, names)
+        _secrets_listing.put(directory, (dir_stamp, names))
     else:
         names = listed[1]
     # each file is stamped through symlinks (Kubernetes swaps a ..data link on update)
@@ -166,9 +166,7 @@ def _builtin_sources_only(pm: AnacondaAuthPluginManager) -> bool:
             source.name in KNOWN_SOURCES and source.load.__module__.startswith("anaconda_auth.")
             for source in pm.get_config_sources()
         )
-        if len(_builtin_only) > 8:
-            _builtin_only.clear()
-        _builtin_only[key] = known
+        _builtin_only.put(key, known)
     return known
 
 
@@ -297,6 +295,4 @@ def store(
     ssl_verify = getattr(model, "ssl_verify", None)
     ssl_path = ssl_verify if isinstance(ssl_verify, str) and ssl_verify != "truststore" else None
     with _lock:
-        if len(_entries) >= _MAX_ENTRIES:
-            _entries.clear()
-        _entries[key] = _Entry(fingerprint, template, ssl_path)
+        _entries.put(key, _Entry(fingerprint, template, ssl_path))

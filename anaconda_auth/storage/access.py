@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import anaconda_auth.config  # noqa: F401 - registers the default config for backends
-from anaconda_auth import plugin_types
+from anaconda_auth import freshness, plugin_types
 from anaconda_auth.exceptions import StorageError, StorageUnavailableError
 from anaconda_auth.manager import AnacondaAuthPluginManager, get_plugin_manager
 from anaconda_auth.plugin_types import backend_priority, current_config, using_config
@@ -187,7 +187,7 @@ class _ReadMemo:
     result: tuple[str, StorageBackend] | None
 
 
-_read_memos: dict[tuple[str, str, bool], _ReadMemo] = {}
+_read_memos: freshness.Memo[tuple[str, str, bool], _ReadMemo] = freshness.Memo(_READ_MEMO_MAX)
 
 
 def _read_stamp(backend: StorageBackend, service: str, username: str) -> object | None:
@@ -269,10 +269,8 @@ def read(
         stamps: list[tuple[StorageBackend, object]] = []
         result = _read(service, username, config, writable_only, stamps, pm)
         if all(stamp is not None for _, stamp in stamps):
-            if len(_read_memos) >= _READ_MEMO_MAX:
-                _read_memos.clear()
-            _read_memos[memo_key] = _ReadMemo(
-                pm, generation, dict(config.__dict__), tuple(stamps), result
+            _read_memos.put(
+                memo_key, _ReadMemo(pm, generation, dict(config.__dict__), tuple(stamps), result)
             )
         return result
 

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from anaconda_auth import freshness
 from anaconda_auth.config import memo as config_memo
 from anaconda_auth.config.model import AnacondaAuthConfig
+from anaconda_auth.plugin_types import KEYRING_NAME
 from anaconda_auth.storage import access
 
 if TYPE_CHECKING:
     from anaconda_auth.config.model import AnacondaAuthSite
     from anaconda_auth.manager import AnacondaAuthPluginManager
 
-#: The service name of every stored token (``anaconda_auth.token.KEYRING_NAME``).
-SERVICE = "Anaconda Cloud"
 
 T = TypeVar("T")
 
@@ -57,7 +56,7 @@ def remember(
     info: T,
 ) -> None:
     """Remember ``info`` (a private copy) as the result of ``cls.load(requested)``."""
-    remembered = access.remembered_read(SERVICE, domain, config, manager)
+    remembered = access.remembered_read(KEYRING_NAME, domain, config, manager)
     if remembered is None or remembered[1] != found:
         return
     _remembered.put(
@@ -74,7 +73,7 @@ def peek(cls: type[T], requested: str | None) -> T | None:
         return None
     if not config_memo.still_current(AnacondaAuthConfig, hit.entry):
         return None
-    if not access.still_remembered(hit.read, SERVICE, hit.domain, hit.config, hit.manager):
+    if not access.still_remembered(hit.read, KEYRING_NAME, hit.domain, hit.config, hit.manager):
         return None
     info: T = hit.info
     return info
