@@ -24,6 +24,7 @@ from anaconda_auth.storage_backends.anaconda_keyring import AnacondaKeyringBacke
 from anaconda_auth.storage_backends.environment import EnvironmentBackend
 from anaconda_auth.storage_backends.system import SystemKeyringBackend
 from support.config_files import write_config_toml
+from support.docs import code_blocks
 from support.plugin_dists import write_dist
 from support.processes import run_python
 from support.secret_service import (
@@ -207,16 +208,7 @@ def test_backend_without_priority_works_end_to_end(
 
 def guide_blocks() -> dict[str, str]:
     """The fenced blocks of the guide's example, by the path in their first-line comment."""
-    text = GUIDE.read_text(encoding="utf-8")
-    assert EXAMPLE_SECTION in text, f"{GUIDE} has no {EXAMPLE_SECTION!r} section"
-    section = text.split(EXAMPLE_SECTION, 1)[1]
-    section = re.split(r"\n## ", section, maxsplit=1)[0]  # up to the next section
-    blocks: dict[str, str] = {}
-    for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
-        first = body.splitlines()[0]
-        assert first.startswith("# "), f"a {lang} block must start with '# <path>'"
-        blocks[first[2:].strip()] = body
-    return blocks
+    return code_blocks(GUIDE, EXAMPLE_SECTION)
 
 
 def example_module() -> types.ModuleType:

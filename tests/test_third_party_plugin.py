@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import stat
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from support.config_files import write_config_toml
+from support.docs import code_blocks
 from support.plugin_dists import write_dist
 from support.processes import run_python
 from support.tokens import jwt
@@ -34,16 +34,7 @@ SECTION = "## A second example: tokens in a JSON file"
 
 def example_blocks() -> dict[str, str]:
     """The fenced blocks of the section, by the path in their first-line comment."""
-    text = CONTRIBUTING.read_text()
-    assert SECTION in text, f"{CONTRIBUTING} has no {SECTION!r} section"
-    section = text.split(SECTION, 1)[1]
-    section = re.split(r"\n#{2,3} ", section, maxsplit=1)[0]  # up to the next heading
-    blocks: dict[str, str] = {}
-    for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S):
-        first = body.splitlines()[0]
-        assert first.startswith("# "), f"a {lang} block must start with '# <path>'"
-        blocks[first[2:].strip()] = body
-    return blocks
+    return code_blocks(CONTRIBUTING, SECTION)
 
 
 def install_example(site: Path) -> dict[str, Any]:

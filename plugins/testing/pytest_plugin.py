@@ -16,13 +16,14 @@ this module is cheap and never fails: the provider is imported when a fixture fi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from anaconda_auth.plugins.testing.home import KEPT_VARIABLES as KEPT_VARIABLES
+from anaconda_auth.plugins.testing.home import isolate_home
 
 if TYPE_CHECKING:
     from anaconda_auth.plugins.testing.idp import IdentityProvider
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from anaconda_auth.token import TokenInfo
 
 #: Variables kept when ``anaconda_auth_home`` clears ``ANACONDA_*``.
-KEPT_VARIABLES = frozenset({"ANACONDA_CLI_DISABLE_TELEMETRY"})
 
 
 @pytest.fixture(scope="session")
@@ -63,15 +63,7 @@ def anaconda_auth_home(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
     """An isolated home whose anaconda-auth configuration points at ``anaconda_idp``."""
-    home = tmp_path_factory.mktemp("anaconda-home")
-    for name in list(os.environ):
-        if name.startswith("ANACONDA_") and name not in KEPT_VARIABLES:
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))
-    monkeypatch.setenv("ANACONDA_CONFIG_TOML", str(home / ".anaconda" / "config.toml"))
-    monkeypatch.setenv("ANACONDA_SECRETS_DIR", str(home / "no-secrets"))
-    monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PATH", str(home / ".anaconda" / "keyring"))
+    home = isolate_home(monkeypatch, tmp_path_factory.mktemp("anaconda-home"))
     monkeypatch.setenv("ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE", "anaconda-keyring")
     for name, value in anaconda_idp.env().items():
         monkeypatch.setenv(name, value)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anaconda_auth.plugins.testing.home import isolate_home
 
 import anaconda_auth.config  # noqa: F401 - registers the default behind current_config()
 from anaconda_auth.plugin_types import (
@@ -43,7 +44,6 @@ from anaconda_auth.plugin_types import (
 __all__ = ["StorageBackendContract"]
 
 #: Variables kept when the kit clears ``ANACONDA_*`` (they never point at a store).
-_KEPT_VARIABLES = frozenset({"ANACONDA_CLI_DISABLE_TELEMETRY"})
 
 #: A value the size of a stored token with a few repository tokens (base64 of JSON).
 _TOKEN_SIZED = "eyJkb21haW4iOiAiYW5hY29uZGEuY29tIiwgImFwaV9rZXkiOiAi" * 40
@@ -145,16 +145,7 @@ class StorageBackendContract:
         self, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
     ) -> Path:
         """A fresh HOME for the test, with anaconda-auth's configuration and keyring in it."""
-        home = tmp_path_factory.mktemp("storage-home")
-        for name in list(os.environ):
-            if name.startswith("ANACONDA_") and name not in _KEPT_VARIABLES:
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.setenv("USERPROFILE", str(home))
-        monkeypatch.setenv("ANACONDA_CONFIG_TOML", str(home / ".anaconda" / "config.toml"))
-        monkeypatch.setenv("ANACONDA_SECRETS_DIR", str(home / "no-secrets"))
-        monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PATH", str(home / ".anaconda" / "keyring"))
-        return home
+        return isolate_home(monkeypatch, tmp_path_factory.mktemp("storage-home"))
 
     @pytest.fixture
     def available_backend(self, backend: StorageBackend) -> Iterator[StorageBackend]:
