@@ -23,13 +23,13 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
 
 from anaconda_auth import hookspecs
 from anaconda_auth.exceptions import PluginError
+from anaconda_auth.plugin_discovery import PluginEntryPoint, entry_points_for  # perf
 from anaconda_auth.plugin_types import ConfigSource, ErrorHandler, StorageBackend
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,8 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
             self.register(importlib.import_module(module_name), name=name)
 
     def load_entry_points(self, disabled: frozenset[str]) -> None:
-        seen: dict[str, EntryPoint] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        seen: dict[str, PluginEntryPoint] = {}
+        for ep in entry_points_for(ENTRY_POINT_GROUP):  # perf: was importlib.metadata's
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
             if ep.name in seen and seen[ep.name].value == ep.value:

@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFoundError
+from anaconda_auth.plugin_discovery import load_pydantic_plugins
+
+# perf: pydantic looks for its plugins when the first model class below is created, reading
+# every distribution's entry_points.txt; let it look through the stat-validated cache instead.
+load_pydantic_plugins()
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
