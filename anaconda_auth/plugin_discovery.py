@@ -50,6 +50,8 @@ _MAX_ENTRIES = 64
 
 _Stamp = tuple[int, int, int, int, int] | None
 _lock = threading.Lock()
+#: The ``sys.path`` entries this process scanned (not found current in the cache), for tests.
+scanned: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _stamp(path: str) -> _Stamp:
 
 
 def _racy(stamp: _Stamp, now: int) -> bool:
-    return stamp is not None and now - max(stamp[2], stamp[3]) < _RACY_NS
+    return stamp is not None and now - stamp[2] < _RACY_NS
 
 
 # ---------------------------------------------------------------- scanning one sys.path entry
@@ -156,6 +158,8 @@ def _normalized_name(dist: importlib.metadata.Distribution) -> str:
 def _scan(entry: str, groups: tuple[str, ...]) -> _Entry:
     """Scan one ``sys.path`` entry; its stamp is taken first, so a change during the scan
     leaves a stamp that no longer matches."""
+    scanned.append(entry)
+    del scanned[:-256]
     stamp = _stamp(entry or ".")
     extra: dict[str, _Stamp] = {}
     names: list[str] = []
