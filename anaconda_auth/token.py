@@ -11,6 +11,7 @@ import binascii
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -104,8 +105,27 @@ def _expiry(api_key: str) -> dt.datetime | None:
             expires = None
     if len(_expiries) >= _EXPIRY_MAX:
         _expiries.clear()
+        _expiry_seconds.clear()
     _expiries[api_key] = expires
     return expires
+
+
+#: perf: the same expiries as POSIX seconds, for ``expired`` (checked on every request of a
+#: client): comparing with ``time.time()`` skips building an aware datetime per call.
+_expiry_seconds: dict[str, float | None] = {}
+
+
+def _expiry_epoch(api_key: str) -> float | None:
+    try:
+        return _expiry_seconds[api_key]
+    except KeyError:
+        pass
+    expires = _expiry(api_key)
+    seconds = expires.timestamp() if expires is not None else None
+    if len(_expiry_seconds) >= _EXPIRY_MAX:
+        _expiry_seconds.clear()
+    _expiry_seconds[api_key] = seconds
+    return seconds
 
 
 class RepoToken(BaseModel):
@@ -305,10 +325,11 @@ class TokenInfo(BaseModel):
 
         A key without a readable expiry is not expired here: the server decides.
         """
-        if self.api_key is None:
+        api_key = self.api_key
+        if api_key is None:
             return True
-        expires = self.expires_at
-        return expires is not None and expires <= dt.datetime.now(tz=dt.timezone.utc)
+        expires = _expiry_epoch(api_key)  # perf: was expires_at <= datetime.now(timezone.utc)
+        return expires is not None and expires <= time.time()
 
     def get_access_token(self) -> str:
         """The API key, loading it from storage if needed; raises if missing or expired."""
