@@ -211,6 +211,32 @@ def _fingerprint(passphrase: str) -> bytes:
     return hashlib.sha256(b"anaconda-keyring passphrase\0" + passphrase.encode()).digest()
 
 
+#: perf: the largest file :func:`_content_stamp` reads (a keyring holds a few KiB).
+_CONTENT_STAMP_MAX = 1 << 20
+
+
+def _content_stamp(path: str, st: os.stat_result) -> tuple[str, int, bytes] | None:
+    """A file's mode and bytes, as the stamp of a file changed in the last two seconds (a later
+    change within the file system's timestamp granularity could keep its stat). One read of a
+    small file, far cheaper than the full read (and decryption) a missing stamp causes.
+    ``None`` when it cannot be read or is large."""
+    if st.st_size > _CONTENT_STAMP_MAX:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = _read_fd(fd, st.st_size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > _CONTENT_STAMP_MAX:
+        return None
+    return ("content", st.st_mode, data)
+
+
 def _key_id(key: bytes) -> bytes:
     return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).digest()[:8]
 
@@ -786,8 +812,15 @@ class AnacondaKeyringBackend:
             st = os.stat(path)
         except OSError:
             return None
+        file: object
         if now - st.st_mtime_ns < _RACY_NS:
-            return None
+            # perf: changed in the last two seconds, so the stat may not be unique yet: its
+            # bytes are (was: None, which made every read in that window a full one)
+            file = _content_stamp(path, st)
+            if file is None:
+                return None
+        else:
+            file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         key: object = None
         try:
             kst = os.stat(path + ".key")
@@ -797,11 +830,13 @@ class AnacondaKeyringBackend:
             return None
         else:
             if now - kst.st_mtime_ns < _RACY_NS:
-                return None
-            key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
+                key = _content_stamp(path + ".key", kst)  # perf: as for the keyring itself
+                if key is None:
+                    return None
+            else:
+                key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
         passphrase = _passphrase()
         phrase = _fingerprint(passphrase) if passphrase is not None else None
-        file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         return (path, file, st.st_uid, st.st_gid, key, phrase)
 
     def get_password(self, service: str, username: str) -> str | None:
