@@ -243,14 +243,23 @@ def _write_cache(path: str, entries: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- the public function
 
 
+def _searches_sys_path(finder: object) -> bool:
+    """The standard finder, or the ``importlib_metadata`` backport's (importing the backport
+    puts it on ``sys.meta_path`` and takes over the standard one's distribution lookup): both
+    find distributions on ``sys.path`` only, by the same rules."""
+    if finder is importlib.machinery.PathFinder:
+        return True
+    cls = finder if isinstance(finder, type) else type(finder)
+    return cls.__module__ == "importlib_metadata" and cls.__name__ == "MetadataPathFinder"
+
+
 def _cacheable() -> bool:
-    """Whether every distribution comes from ``sys.path`` through the standard finder."""
-    standard = importlib.machinery.PathFinder
+    """Whether every distribution comes from ``sys.path`` through a finder that only looks
+    there (anything else, say a zip application's finder, turns the cache off)."""
     for finder in sys.meta_path:
-        if finder is standard:
+        if getattr(finder, "find_distributions", None) is None or _searches_sys_path(finder):
             continue
-        if getattr(finder, "find_distributions", None) is not None:
-            return False
+        return False
     return True
 
 

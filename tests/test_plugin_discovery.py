@@ -280,3 +280,29 @@ def test_pydantic_finds_its_plugins(tmp_path: Path, cache_home: Path, disabled: 
         out = run_python(PYDANTIC, env)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout) == ([] if disabled else ["MyPydanticPlugin"])
+
+
+BACKPORT = """
+import importlib.metadata, json, sys
+import importlib_metadata  # puts its finder on sys.meta_path
+from anaconda_auth import plugin_discovery
+assert plugin_discovery._cacheable()
+ours = [[e.name, e.value] for e in plugin_discovery.entry_points_for("anaconda_auth")]
+std = [[e.name, e.value] for e in importlib.metadata.entry_points(group="anaconda_auth")]
+print(json.dumps({"ours": ours, "std": std, "scanned": plugin_discovery.scanned}))
+"""
+
+
+def test_the_importlib_metadata_backport_keeps_the_cache(tmp_path: Path, cache_home: Path) -> None:
+    pytest.importorskip("importlib_metadata")
+    site = tmp_path / "site"
+    info = write_dist(site, "bp-plugin", "1.0", {"bp": "bp_plugin"})
+    backdate_all(site)
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(site)}
+    for _ in range(2):
+        out = run_python(BACKPORT, env)
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        assert data["ours"] == data["std"] and ["bp", "bp_plugin"] in data["ours"]
+    assert str(site) not in data["scanned"]
+    assert info.exists()
