@@ -40,8 +40,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-#: Groups collected whenever an entry is scanned: ours, and pydantic's (it scans at start-up).
-DEFAULT_GROUPS = ("anaconda_auth", "pydantic")
+#: Groups collected whenever an entry is scanned: ours, pydantic's (it scans when the first
+#: model class is created) and keyring's (it scans when the system backend is first asked).
+DEFAULT_GROUPS = ("anaconda_auth", "pydantic", "keyring.backends")
 #: A stamp that changed more recently than this (in ns) is not trusted.
 _RACY_NS = 2_000_000_000
 _FORMAT = 1
@@ -366,3 +367,40 @@ def load_pydantic_plugins() -> None:
         _loader.get_plugins()
     finally:
         setattr(_loader, "entry_points", importlib.metadata.entry_points)  # noqa: B010
+
+
+class _MetadataShim:
+    """Stands in for the ``importlib.metadata`` module a library looks entry points up in."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def entry_points(self, **params: Any) -> Any:
+        group = params.get("group")
+        if isinstance(group, str) and set(params) == {"group"}:
+            return entry_points_for(group)
+        return self._real.entry_points(**params)  # pragma: no cover - not how keyring asks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def load_keyring_backends() -> None:
+    """``keyring.backend.get_all_keyring()`` (which loads keyring's backend plugins, group
+    ``keyring.backends``, once per process), with :func:`entry_points_for` doing the lookup.
+
+    keyring finds its plugins through ``keyring.backend.metadata`` (``importlib.metadata`` or
+    the ``importlib_metadata`` backport); that name points at a stand-in for this one call.
+    With another layout, keyring is called as it is.
+    """
+    import keyring.backend
+
+    real = getattr(keyring.backend, "metadata", None)
+    if real is None or not callable(getattr(real, "entry_points", None)):
+        keyring.backend.get_all_keyring()  # pragma: no cover - another keyring layout
+        return
+    setattr(keyring.backend, "metadata", _MetadataShim(real))  # noqa: B010 - for this call
+    try:
+        keyring.backend.get_all_keyring()
+    finally:
+        setattr(keyring.backend, "metadata", real)  # noqa: B010

@@ -306,3 +306,36 @@ def test_the_importlib_metadata_backport_keeps_the_cache(tmp_path: Path, cache_h
         assert data["ours"] == data["std"] and ["bp", "bp_plugin"] in data["ours"]
     assert str(site) not in data["scanned"]
     assert info.exists()
+
+
+KEYRING = """
+import json, sys
+from anaconda_auth import plugin_discovery
+import keyring.backend
+plugin_discovery.load_keyring_backends()
+import kr_plugin_mod
+print(json.dumps({"called": kr_plugin_mod.CALLED, "scanned": plugin_discovery.scanned,
+                  "restored": not isinstance(keyring.backend.metadata,
+                                             plugin_discovery._MetadataShim)}))
+"""
+
+
+def test_keyring_backend_plugins_are_loaded(tmp_path: Path, cache_home: Path) -> None:
+    site = tmp_path / "site"
+    source = "CALLED = []\n\ndef init():\n    CALLED.append(1)\n"
+    write_dist(
+        site,
+        "kr-plugin",
+        "1.0",
+        {"mine": "kr_plugin_mod:init"},
+        {"kr_plugin_mod": source},
+        group="keyring.backends",
+    )
+    backdate_all(site)
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(site)}
+    for _ in range(2):
+        out = run_python(KEYRING, env)
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        assert data["called"] == [1] and data["restored"]
+    assert str(site) not in data["scanned"]
