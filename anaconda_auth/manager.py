@@ -21,7 +21,6 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,6 +31,7 @@ from anaconda_auth import freshness, hookspecs
 from anaconda_auth._version import __version__
 from anaconda_auth.config.files import read_config_toml
 from anaconda_auth.exceptions import PluginError, PluginWarning
+from anaconda_auth.plugin_discovery import PluginEntryPoint, entry_points_for
 from anaconda_auth.plugin_types import ConfigSource, ErrorHandler, StorageBackend
 from anaconda_auth.plugins import config_sources
 from anaconda_auth.storage_backends import anaconda_keyring, environment, system
@@ -169,8 +169,8 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
             self.register(module, name=name)
 
     def load_entry_points(self, disabled: frozenset[str]) -> None:
-        seen: dict[str, EntryPoint] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        seen: dict[str, PluginEntryPoint] = {}
+        for ep in entry_points_for(ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else None
             version = ep.dist.version if ep.dist is not None else None
             if ep.name in seen and seen[ep.name].value == ep.value:

@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +25,7 @@ from anaconda_auth.exceptions import StorageError, TokenExpiredError, TokenNotFo
 from anaconda_auth.plugin_types import KEYRING_NAME as KEYRING_NAME
 from anaconda_auth.plugin_types import TOKEN_INFO_VERSION as TOKEN_INFO_VERSION
 from anaconda_auth.plugin_types import current_config
-from anaconda_auth.token_claims import expiry
+from anaconda_auth.token_claims import expiry, expiry_epoch
 from anaconda_auth.token_claims import jwt_claims as jwt_claims  # importable here, as before
 
 if TYPE_CHECKING:
@@ -264,10 +265,11 @@ class TokenInfo(BaseModel):
 
         A key without a readable expiry is not expired here: the server decides.
         """
-        if self.api_key is None:
+        api_key = self.api_key
+        if api_key is None:
             return True
-        expires = self.expires_at
-        return expires is not None and expires <= dt.datetime.now(tz=dt.timezone.utc)
+        expires = expiry_epoch(api_key)
+        return expires is not None and expires <= time.time()
 
     def get_access_token(self) -> str:
         """The API key, loading it from storage if needed; raises if missing or expired."""

@@ -48,5 +48,25 @@ def expiry(api_key: str) -> dt.datetime | None:
             expires = None
     if len(_expiries) >= _EXPIRY_MAX:
         _expiries.clear()
+        _expiry_seconds.clear()
     _expiries[api_key] = expires
     return expires
+
+
+#: The same expiries as POSIX seconds: ``TokenInfo.expired`` is checked on every request of a
+#: client, and comparing with ``time.time()`` skips building an aware datetime each time.
+_expiry_seconds: dict[str, float | None] = {}
+
+
+def expiry_epoch(api_key: str) -> float | None:
+    """:func:`expiry` as POSIX seconds (remembered per key)."""
+    try:
+        return _expiry_seconds[api_key]
+    except KeyError:
+        pass
+    expires = expiry(api_key)
+    seconds = expires.timestamp() if expires is not None else None
+    if len(_expiry_seconds) >= _EXPIRY_MAX:
+        _expiry_seconds.clear()
+    _expiry_seconds[api_key] = seconds
+    return seconds

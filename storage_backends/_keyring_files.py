@@ -47,6 +47,32 @@ def is_trusted(st: os.stat_result) -> bool:
     return not is_racy(st.st_mtime_ns)
 
 
+#: The largest file :func:`content_stamp` reads (a keyring holds a few KiB).
+CONTENT_STAMP_MAX = 1 << 20
+
+
+def content_stamp(path: str, st: os.stat_result) -> tuple[str, int, bytes] | None:
+    """A file's mode and bytes: the stamp of a file changed in the last two seconds, whose stat
+    a later change within the file system's timestamp granularity could keep. One read of a
+    small file, far cheaper than the full read and decryption a missing stamp causes. ``None``
+    when it cannot be read or is large."""
+    if st.st_size > CONTENT_STAMP_MAX:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = read_fd(fd, st.st_size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > CONTENT_STAMP_MAX:
+        return None
+    return ("content", st.st_mode, data)
+
+
 def read_fd(fd: int, size: int) -> bytes:
     """Everything left in ``fd`` (``size`` is a hint: the file may have grown)."""
     chunks: list[bytes] = []

@@ -30,6 +30,7 @@ from anaconda_auth.storage_backends._keyring_files import (
     O_CLOEXEC,
     RACY_NS,
     Stamp,
+    content_stamp,
     ensure_directory,
     is_trusted,
     lock_file_path,
@@ -345,15 +346,21 @@ class AnacondaKeyringBackend:
         """A value that changes whenever ``is_available()`` or ``get_password()`` may answer
         differently (see ``StampedStorageBackend``): the path, the stat of the file and of its
         key file (or the passphrase's fingerprint). ``None`` (do not remember the read) when the
-        file is missing or was changed in the last two seconds (its stamp may not be unique yet)."""
+        file is missing. A file changed in the last two seconds, whose stat may not be unique
+        yet, is stamped by its bytes: reads right after a login or a save stay remembered."""
         path = os.fspath(self.path)
         now = time.time_ns()
         try:
             st = os.stat(path)
         except OSError:
             return None
+        file: object
         if now - st.st_mtime_ns < RACY_NS:
-            return None
+            file = content_stamp(path, st)
+            if file is None:
+                return None
+        else:
+            file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         key: object = None
         try:
             kst = os.stat(path + ".key")
@@ -363,11 +370,13 @@ class AnacondaKeyringBackend:
             return None
         else:
             if now - kst.st_mtime_ns < RACY_NS:
-                return None
-            key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
+                key = content_stamp(path + ".key", kst)
+                if key is None:
+                    return None
+            else:
+                key = (kst.st_dev, kst.st_ino, kst.st_mtime_ns, kst.st_ctime_ns, kst.st_size)
         configured = passphrase()
         phrase = fingerprint(configured) if configured is not None else None
-        file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         return (path, file, st.st_uid, st.st_gid, key, phrase)
 
     def get_password(self, service: str, username: str) -> str | None:

@@ -153,7 +153,11 @@ def _detect() -> Any:
     """
     import keyring.backend
 
-    keyring.backend.get_all_keyring()  # loads keyring's backend plugins (cached by keyring)
+    from anaconda_auth.plugin_discovery import load_keyring_backends
+
+    # perf: loads keyring's backend plugins (cached by keyring) through the entry-point cache
+    # (was keyring.backend.get_all_keyring(), which reads every distribution's metadata)
+    load_keyring_backends()
     best: tuple[float, Any] | None = None
     for cls in keyring.backend.KeyringBackend.get_viable_backends():
         try:

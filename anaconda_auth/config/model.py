@@ -31,6 +31,11 @@ from anaconda_auth.config.constants import (
 )
 from anaconda_auth.config.loader import Resolution, normalize_domain, raise_config_error, resolve
 from anaconda_auth.config.site_tables import read_sites
+from anaconda_auth.plugin_discovery import load_pydantic_plugins
+
+# pydantic looks for its plugins when the first model class is created, reading every
+# distribution's entry points: let it look through the stat-validated cache instead.
+load_pydantic_plugins()
 
 if TYPE_CHECKING:
     from anaconda_auth.flows.discovery import OpenIDConfiguration

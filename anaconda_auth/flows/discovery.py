@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from anaconda_auth.http import session as _http
+from anaconda_auth.plugin_discovery import load_pydantic_plugins
+
+load_pydantic_plugins()  # before the first model class (see anaconda_auth.plugin_discovery)
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
