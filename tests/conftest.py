@@ -97,6 +97,8 @@ def isolated_home(
     # Never the developer's real keyring: tests that need a Secret Service start their own.
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    # The entry-point cache (anaconda_auth.plugin_discovery) goes to the test's HOME.
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     monkeypatch.setenv("ANACONDA_SECRETS_DIR", str(home / "no-secrets"))
     monkeypatch.chdir(home)
