@@ -42,7 +42,7 @@ REF_VENV = Path(os.environ.get("ANACONDA_AUTH_REF_VENV", CACHE / "ref-0.15.3"))
 OURS_VENV = CACHE / "bench-ours"
 REF_VERSION = "0.15.3"
 DOMAIN = "anaconda.com"
-#: What ``import anaconda_auth.client`` must not import (issue #5, DESIGN.md §2).
+#: What ``import anaconda_auth.client`` must not import (see docs/dev/decisions/0018).
 LAZY = ("typer", "rich", "pydantic_settings", "cryptography", "keyring", "pluggy", "filelock")
 LAZY_OURS = ("anaconda_auth.manager", "anaconda_auth.config", "pydantic")
 
