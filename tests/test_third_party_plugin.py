@@ -28,13 +28,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONTRIBUTING = Path(__file__).resolve().parent.parent / "docs" / "storage-backends.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "storage-backends.md"
 SECTION = "## A second example: tokens in a JSON file"
 
 
 def example_blocks() -> dict[str, str]:
     """The fenced blocks of the section, by the path in their first-line comment."""
-    return code_blocks(CONTRIBUTING, SECTION)
+    return code_blocks(GUIDE, SECTION)
 
 
 def install_example(site: Path) -> dict[str, Any]:

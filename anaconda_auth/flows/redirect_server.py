@@ -1,6 +1,6 @@
 """The loopback server that receives the browser's redirect at the end of the browser login.
 
-Rules (see CONTRIBUTING.md, "Login flows"):
+Rules (see docs/dev/decisions/0013):
 
 * it binds the loopback address of ``redirect_uri`` only (``127.0.0.1`` for ``127.0.0.1`` and
   ``localhost``, ``::1`` for ``[::1]``), never ``0.0.0.0``; port ``0`` picks a free port;

@@ -21,7 +21,8 @@ Writes go to the preferred backend only; if it is unavailable or read-only the w
 the reason, and nothing is written elsewhere behind the user's back. Deletes remove the entry
 from every available writable backend holding it, and fail if the preferred one is unavailable.
 
-Backends that need configuration (a file path, say) call :func:`current_config`, which returns
+Backends that need configuration (a file path, say) call
+:func:`anaconda_auth.plugin_types.current_config`, which returns
 the configuration of the operation in progress without resolving it again.
 """
 
@@ -173,7 +174,7 @@ def read_order(
 # answer for that entry may change (``None``: cannot tell). When every backend a read consulted
 # offered one, the result is remembered with the stamps, the configuration's values and the
 # plugin manager; while all of them are unchanged the next read returns it without asking the
-# backends. Errors are never remembered. See CONTRIBUTING.md, "Performance".
+# backends. Errors are never remembered. See docs/dev/decisions/0011.
 
 _READ_MEMO_MAX = 32
 
