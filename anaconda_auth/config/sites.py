@@ -143,3 +143,76 @@ class AnacondaAuthSitesConfig(BaseModel):
             self.sites.root[DEFAULT_DOMAIN] = AnacondaAuthSite(site=DEFAULT_DOMAIN)
         if self.default_site == key:
             self.default_site = next(iter(self.sites.root))
+
+    # --- writing config.toml (anaconda_auth.config.writer) ---------------------------------
+
+    def _changes(
+        self,
+        preserve_existing_keys: bool = True,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> Any:
+        """What writing this object would change in ``config.toml`` (a ``SitesChanges``).
+
+        ``extra``: by site name, further keys to set in the site's table as given (keys that
+        this version's site model does not know).
+        """
+        from anaconda_auth.config.writer import SitesChanges, site_changes
+
+        on_disk = type(self)()
+        tables = read_sites().tables
+        defaults = AnacondaAuthSite().model_dump(mode="json")
+        changes = SitesChanges()
+        if self.default_site != on_disk.default_site:
+            changes.default_site, changes.set_default = self.default_site, True
+        for name, site in self.sites.root.items():
+            new = site.model_dump(mode="json")
+            in_file = tables.get(name)
+            old_site = on_disk.sites.root.get(name)
+            old = old_site.model_dump(mode="json") if old_site is not None else None
+            if in_file is None and old is not None and old == new and not (extra or {}).get(name):
+                continue  # the implicit anaconda.com site, unchanged: not written
+            values = site_changes(
+                old if in_file is not None else None,
+                new,
+                defaults,
+                in_file,
+                preserve_existing_keys,
+            )
+            if in_file is None:
+                values = {"domain": site.domain, **values}
+            values.update((extra or {}).get(name, {}))
+            if values or in_file is None:
+                changes.sites[name] = values
+        for name in tables:
+            if name not in self.sites.root:
+                changes.sites[name] = None
+        return changes
+
+    def plan_write(
+        self,
+        preserve_existing_keys: bool = True,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> Any:
+        """The file as it is and as :meth:`write_config` would write it (a writer ``Plan``:
+        ``.diff()``, ``.changed``). Raises ``ConfigError`` for a file it cannot read or parse."""
+        from anaconda_auth.config import writer
+
+        return writer.plan(self._changes(preserve_existing_keys, extra))
+
+    def write_config(self, preserve_existing_keys: bool = True, dry_run: bool = False) -> None:
+        """Write ``default_site`` and the sites of this object to ``config.toml``.
+
+        Only what changed is written; comments, ordering and other tables are kept, and the
+        write is atomic (see :mod:`anaconda_auth.config.writer`). A value changed back to its
+        default is removed from its table, unless the table had the key and
+        ``preserve_existing_keys``. Site tables no longer in this object are removed.
+        ``dry_run``: print a unified diff of the change on stdout and write nothing.
+        Raises ``ConfigError`` (the file untouched) when the file cannot be parsed or written.
+        """
+        from anaconda_auth.config import writer
+
+        plan = self.plan_write(preserve_existing_keys)
+        if dry_run:
+            print(plan.diff() or f"No change to {plan.path}")
+            return
+        writer.commit(plan)
