@@ -115,8 +115,7 @@ def _load_document(target: Path, shown: str) -> tuple[Any, str, bool]:
         doc = tomlkit.parse(text)
     except (TOMLKitError, ValueError) as exc:
         raise config_error(
-            f"{shown} is not valid TOML ({exc}); it was left unchanged. Fix the file and "
-            "try again."
+            f"{shown} is not valid TOML ({exc}); it was left unchanged. Fix the file and try again."
         ) from None
     return doc, text, exists
 
@@ -162,6 +161,10 @@ def _apply(doc: Any, changes: SitesChanges, shown: str) -> None:
         for key, value in values.items():
             if value is REMOVE:
                 table.pop(key, None)
+            elif isinstance(value, dict):
+                inline = tomlkit.inline_table()  # `extra_headers = {...}`, not a sub-table
+                inline.update(value)
+                table[key] = inline
             else:
                 table[key] = value
 

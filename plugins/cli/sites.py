@@ -1,0 +1,449 @@
+"""The ``anaconda sites`` command (as in anaconda-auth 0.15): list, show, add, modify, remove
+the ``[sites.<name>]`` tables of ``config.toml``.
+
+Mounted by anaconda-cli-base (entry point ``sites``), imported every time any ``anaconda``
+command starts: only :mod:`typer` is imported at module level; the configuration, rich and the
+storage are imported inside the commands.
+
+Exit codes as 0.15: 0 success (also when a confirmation is declined), 1 a program error
+(unknown site, duplicate name, a config.toml that cannot be read, parsed or written), 2 wrong
+usage (missing ``--domain``, an option that is not valid JSON, conflicting options).
+Results (the table, JSON, the diff) go to stdout; warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+PROGRAM_ERROR = 1
+ARGUMENT_ERROR = 2
+CHECK_MARK = "[bold green]✔︎[/bold green]"
+
+#: Fields ``show`` leaves out unless ``--show-hidden`` (0.15's list).
+HIDDEN = {
+    "api_key",
+    "auth_domain_override",
+    "client_id",
+    "hash_hostname",
+    "keyring",
+    "keyring_path",
+    "preferred_token_storage",
+    "login_success_path",
+    "login_error_path",
+    "openid_config_path",
+    "oidc_request_headers",
+    "redirect_uri",
+    "env_manager_channel",
+    "env_manager_package",
+    "env_manager_version",
+}
+
+app = typer.Typer(
+    name="sites",
+    help="Manage your Anaconda site configuration (the sites of ~/.anaconda/config.toml).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message)
+
+
+def _out() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = PROGRAM_ERROR) -> typer.Exit:
+    _err(message)
+    return typer.Exit(code=code)
+
+
+def _guarded(func: F) -> F:
+    """Configuration errors and unknown sites: a message on stderr and exit code 1; an
+    invalid option value: exit code 2. Nothing else is caught."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from anaconda_auth.exceptions import AnacondaAuthError
+
+        try:
+            return func(*args, **kwargs)
+        except AnacondaAuthError as exc:
+            raise _fail(f"[bold red]Error:[/] {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+            )
+            raise _fail(f"[bold red]Invalid value:[/] {problems}", ARGUMENT_ERROR) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config_path() -> str:
+    from anaconda_auth.config.files import config_toml_path
+
+    return str(config_toml_path())
+
+
+@app.command(name="list")
+@_guarded
+def sites_list() -> None:
+    """List configured sites by name and domain, the default site, and where you are logged in."""
+    from rich.table import Table
+
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    sites = AnacondaAuthSitesConfig()
+    table = Table(
+        "Site name", "Domain name", "Default site", "Logged in", header_style="bold green"
+    )
+    problems: list[str] = []
+    for name, site in sites.sites.root.items():
+        is_default = CHECK_MARK if name == sites.default_site else ""
+        table.add_row(name, site.domain, is_default, _logged_in(name, problems))
+    console = _out()
+    console.print(table)
+    for problem in problems:
+        _err(f"[yellow]Warning:[/] {problem}")
+    console.print(
+        "[dim italic]To view full site details use[/] "
+        "[dim bold]anaconda sites show \\[name or domain][/]"
+    )
+
+
+def _logged_in(name: str, problems: list[str]) -> str:
+    """✔︎ when a key is stored (or configured) for the site; the error's name when its storage
+    cannot be read (the error is added to ``problems``)."""
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+    from anaconda_auth.exceptions import TokenNotFoundError
+    from anaconda_auth.token import TokenInfo
+
+    try:
+        config = AnacondaAuthSitesConfig.load_site(name)
+        info = TokenInfo.load(config.domain, config=config)
+    except TokenNotFoundError:
+        return ""
+    except Exception as exc:  # noqa: BLE001 - one broken site never hides the others
+        problems.append(f"site {name!r}: cannot read the stored login: {exc}")
+        return f"[red]error ({type(exc).__name__})[/]"
+    if info.api_key is None:
+        return ""
+    try:
+        expired = info.expired
+    except Exception:  # noqa: BLE001
+        expired = False
+    return "[yellow]expired[/]" if expired else CHECK_MARK
+
+
+def _public_dump(site: Any, show_hidden: bool) -> dict[str, Any]:
+    data: dict[str, Any] = site.model_dump(mode="json")
+    if not show_hidden:
+        data = {k: v for k, v in data.items() if k not in HIDDEN}
+    elif data.get("api_key"):
+        data["api_key"] = "**********"  # never print a secret, even when asked for everything
+    return data
+
+
+@app.command(name="show")
+@_guarded
+def sites_show(
+    site: Annotated[
+        str | None,
+        typer.Argument(
+            help="A configured site name or domain. Default: the configured default site."
+        ),
+    ] = None,
+    all_sites: Annotated[bool, typer.Option("--all", help="Show all site configurations")] = False,
+    show_hidden: Annotated[bool, typer.Option(help="Show hidden fields")] = False,
+) -> None:
+    """Show the configuration of the default site, or of the site given by name or domain."""
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    console = _out()
+    if all_sites:
+        sites = AnacondaAuthSitesConfig()
+        data = {
+            name: {"site": name, **_public_dump(config, show_hidden)}
+            for name, config in sites.sites.root.items()
+        }
+        console.print_json(data=data)
+        return
+    config = AnacondaAuthSitesConfig.load_site(site=site)
+    console.print_json(data={"site": config.site, **_public_dump(config, show_hidden)})
+
+
+def _json_option(option: str, text: str | None, what: str = "an object") -> Any:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            f"{option}={text} could not be parsed as JSON ({exc.msg} at character {exc.pos}).",
+            ARGUMENT_ERROR,
+        ) from None
+    if not isinstance(value, dict):
+        raise _fail(f"{option} must be a JSON object ({what}).", ARGUMENT_ERROR)
+    return value
+
+
+def _confirm_write(sites: Any, yes: bool | None, preserve: bool, extra: Any = None) -> None:
+    """``--yes``: write; ``--dry-run``: print the diff; neither: print the diff and ask."""
+    from anaconda_auth.config import writer
+
+    plan = sites.plan_write(preserve_existing_keys=preserve, extra=extra)
+    if plan.target != plan.path:
+        _err(f"Note: {plan.path} is a symbolic link; its target {plan.target} is written.")
+    console = _out()
+    if yes is not True:
+        if not plan.changed:
+            console.print(f"[bold green]No change to {plan.path}[/bold green]")
+            return
+        from rich.syntax import Syntax
+
+        console.print(Syntax(plan.diff(), "diff", word_wrap=True))
+        if yes is False:
+            return
+        from rich.prompt import Confirm
+
+        try:
+            confirmed = Confirm.ask("Confirm:", console=console)
+        except (EOFError, KeyboardInterrupt):
+            raise _fail(
+                f"\nNo answer: {plan.path} was not changed (use --yes to write, or --dry-run).",
+            ) from None
+        if not confirmed:
+            _err(f"{plan.path} was not changed.")
+            return
+    writer.commit(plan)
+    if plan.changed:
+        _err(f"Wrote {plan.path}")
+
+
+YesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--yes/--dry-run",
+        "-y",
+        help="Confirm changes and write; --dry-run prints the diff and writes nothing",
+    ),
+]
+
+
+def _ssl_value(ssl_verify: bool | None, use_truststore: bool | None) -> Any:
+    if ssl_verify is None and use_truststore is None:
+        return None
+    if use_truststore and ssl_verify is False:
+        raise _fail("Cannot set both --use-truststore and --no-ssl-verify", ARGUMENT_ERROR)
+    if use_truststore:
+        return "truststore"
+    return ssl_verify is not False
+
+
+def _sites_add_or_modify(
+    ctx: typer.Context,
+    domain: Annotated[
+        str | None, typer.Option(help="Domain name for site, defaults to 'anaconda.com'")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name for site, defaults to domain if not supplied")
+    ] = None,
+    default: Annotated[bool, typer.Option(help="Set this site as default")] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="API key for site. CAUTION: this will get written to config.toml"),
+    ] = None,
+    preferred_token_storage: Annotated[str | None, typer.Option(hidden=True)] = None,
+    auth_domain_override: Annotated[str | None, typer.Option(hidden=True)] = None,
+    keyring: Annotated[str | None, typer.Option(hidden=True)] = None,
+    ssl_verify: Annotated[bool | None, typer.Option("--ssl-verify/--no-ssl-verify")] = None,
+    use_truststore: Annotated[
+        bool | None, typer.Option("--use-truststore/--no-use-truststore")
+    ] = None,
+    extra_headers: Annotated[
+        str | None, typer.Option(help="Extra headers in JSON format to use for all requests")
+    ] = None,
+    client_id: Annotated[str | None, typer.Option(hidden=True)] = None,
+    redirect_uri: Annotated[str | None, typer.Option(hidden=True)] = None,
+    openid_config_path: Annotated[str | None, typer.Option(hidden=True)] = None,
+    oidc_request_headers: Annotated[str | None, typer.Option(hidden=True)] = None,
+    login_success_path: Annotated[str | None, typer.Option(hidden=True)] = None,
+    login_error_path: Annotated[str | None, typer.Option(hidden=True)] = None,
+    use_unified_repo_api_key: Annotated[
+        bool | None,
+        typer.Option("--use-unified-repo-api-key/--no-use-unified-repo-api-key"),
+    ] = None,
+    hash_hostname: Annotated[
+        bool | None, typer.Option("--hash-host-name/--no-hash-host-name", hidden=True)
+    ] = None,
+    proxy_servers: Annotated[
+        str | None, typer.Option(help="JSON string of proxy server mapping")
+    ] = None,
+    client_cert: Annotated[str | None, typer.Option()] = None,
+    client_cert_key: Annotated[str | None, typer.Option()] = None,
+    use_device_flow: Annotated[
+        bool | None, typer.Option("--use-device-flow/--no-use-device-flow")
+    ] = None,
+    disable_conda_auto_config: Annotated[
+        bool | None,
+        typer.Option("--disable-conda-auto-config/--no-disable-conda-auto-config"),
+    ] = None,
+    remove_anaconda_com: Annotated[
+        bool, typer.Option(help="Remove the site named 'anaconda.com' if present")
+    ] = True,
+    yes: YesOption = None,
+) -> None:
+    values: dict[str, Any] = {
+        "ssl_verify": _ssl_value(ssl_verify, use_truststore),
+        "auth_domain_override": auth_domain_override,
+        "preferred_token_storage": preferred_token_storage,
+        "extra_headers": _json_option("extra-headers", extra_headers, "header: value"),
+        "proxy_servers": _json_option("proxy-servers", proxy_servers, "scheme: proxy URL"),
+        "keyring": _json_option("keyring", keyring),
+        "oidc_request_headers": _json_option("oidc-request-headers", oidc_request_headers),
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "openid_config_path": openid_config_path,
+        "login_success_path": login_success_path,
+        "login_error_path": login_error_path,
+        "use_unified_repo_api_key": use_unified_repo_api_key,
+        "hash_hostname": hash_hostname,
+        "client_cert": client_cert,
+        "client_cert_key": client_cert_key,
+        "use_device_flow": use_device_flow,
+        "disable_conda_auto_config": disable_conda_auto_config,
+        "api_key": api_key,
+        "domain": domain,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    if api_key is not None:
+        _err(
+            "[bold yellow]WARNING:[/bold yellow] Your API Key will be stored in "
+            f"{_config_path()} and may not be secure"
+        )
+    if keyring is not None:
+        _err(
+            "[bold yellow]WARNING:[/bold yellow] Your Keyring contents will be stored in "
+            f"{_config_path()} and may not be secure"
+        )
+    if ctx.command.name == "add":
+        _add(domain, name, default, remove_anaconda_com, values, yes)
+    else:
+        _modify(domain, name, default, values, yes)
+
+
+def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(fields the site model knows, other keys written as given)."""
+    from anaconda_auth.config import AnacondaAuthSite
+
+    known = AnacondaAuthSite.model_fields
+    return (
+        {k: v for k, v in values.items() if k in known},
+        {k: v for k, v in values.items() if k not in known},
+    )
+
+
+@_guarded
+def _add(
+    domain: str | None,
+    name: str | None,
+    default: bool,
+    remove_anaconda_com: bool,
+    values: dict[str, Any],
+    yes: bool | None,
+) -> None:
+    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+    from anaconda_auth.config.constants import DEFAULT_DOMAIN
+    from anaconda_auth.config.site_tables import read_sites
+
+    if domain is None:
+        raise _fail("You must supply at least --domain to add a new site", ARGUMENT_ERROR)
+    name = name or domain
+    sites = AnacondaAuthSitesConfig()
+    # the implicit anaconda.com site (no [sites] table) may be added explicitly
+    if name in sites.sites.root and (name != DEFAULT_DOMAIN or name in read_sites().tables):
+        raise _fail(
+            f"A site with name {name} already exists, use the modify subcommand to alter it"
+        )
+    if remove_anaconda_com and DEFAULT_DOMAIN in sites.sites.root and name != DEFAULT_DOMAIN:
+        sites.sites.root.pop(DEFAULT_DOMAIN)
+        if sites.default_site == DEFAULT_DOMAIN:
+            sites.default_site = None
+    known, extra = _split(values)
+    site = AnacondaAuthSite(**known)
+    sites.add(site, name=name)
+    if default or len(sites.sites.root) == 1 or sites.default_site not in sites.sites.root:
+        sites.default_site = name
+    _confirm_write(sites, yes, preserve=True, extra={name: extra} if extra else None)
+
+
+@_guarded
+def _modify(
+    domain: str | None,
+    name: str | None,
+    default: bool,
+    values: dict[str, Any],
+    yes: bool | None,
+) -> None:
+    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+
+    if domain is None and name is None:
+        raise _fail(
+            "You must supply at least one of --domain or --name to modify a site", ARGUMENT_ERROR
+        )
+    sites = AnacondaAuthSitesConfig()
+    key = sites.sites.find(name or domain or "")
+    current = sites.sites.root[key]
+    known, extra = _split(values)
+    if name is not None and domain is not None:
+        known["domain"] = domain  # --name selects the site, --domain changes its domain
+    else:
+        known.pop("domain", None)
+    site = AnacondaAuthSite.model_validate({**current.model_dump(), **known})
+    sites.add(site, name=key)
+    if default:
+        sites.default_site = key
+    _confirm_write(sites, yes, preserve=True, extra={key: extra} if extra else None)
+
+
+app.command(name="add", no_args_is_help=True, help="Add a new site configuration to config.toml")(
+    _sites_add_or_modify
+)
+app.command(name="modify", no_args_is_help=True, help="Modify a site configuration in config.toml")(
+    _sites_add_or_modify
+)
+
+
+@app.command(name="remove", no_args_is_help=True)
+@_guarded
+def sites_remove(
+    site: Annotated[str, typer.Argument(help="Site name or domain name to remove.")],
+    yes: YesOption = None,
+) -> None:
+    """Remove a site configuration by name or domain."""
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    sites = AnacondaAuthSitesConfig()
+    if len(sites.sites.root) == 1 and (
+        site in sites.sites.root or [site] == [s.domain for s in sites.sites.root.values()]
+    ):
+        raise _fail(f"{site} is the only configured site and cannot be removed")
+    key = sites.sites.find(site)
+    sites.remove(key)
+    _confirm_write(sites, yes, preserve=False)
