@@ -153,7 +153,9 @@ def _print_pairs(rows: list[tuple[str, str]]) -> None:
 def login(
     force: Annotated[
         bool,
-        typer.Option("--force/--no-force", "-f", help="Log in again even if a valid API key is stored."),
+        typer.Option(
+            "--force/--no-force", "-f", help="Log in again even if a valid API key is stored."
+        ),
     ] = False,
     at: AtOption = None,
     ssl_verify: Annotated[

@@ -1,0 +1,378 @@
+"""``anaconda sites`` and the config.toml writer: real files in the test's HOME, the commands
+through typer's CliRunner, one real ``anaconda sites list`` through anaconda-cli-base."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from support.cli import ANACONDA, strip_ansi
+from support.tokens import jwt
+from typer.testing import CliRunner
+
+from anaconda_auth.exceptions import ConfigError
+from anaconda_auth.plugins.cli.sites import app
+
+COMMENTED = """\
+# my settings, kept by hand
+top = "level"  # a top-level key
+
+[plugin.other]  # another tool's table
+answer = 42
+
+[sites.corp]  # the company site
+domain = "corp.example.com"
+ssl_verify = false  # behind a proxy
+custom_key = "unknown to anaconda-auth"
+"""
+
+
+@pytest.fixture
+def config(isolated_home: Path) -> Path:
+    path = isolated_home / ".anaconda" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run(*args: str, input: str | None = None) -> typer.testing.Result:
+    result = CliRunner().invoke(app, list(args), input=input, env={"COLUMNS": "200"})
+    return result
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".config_"))
+
+
+# -- list and show ------------------------------------------------------------------------------
+
+
+def test_list_without_a_config_file_shows_anaconda_com() -> None:
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    assert "anaconda.com" in result.stdout
+    assert "anaconda sites show" in result.stdout
+
+
+def test_list_shows_which_sites_are_logged_in(config: Path) -> None:
+    config.write_text(COMMENTED + '\n[sites.other]\ndomain = "other.example.com"\n')
+    from anaconda_auth.token import TokenInfo
+
+    TokenInfo(domain="corp.example.com", api_key=jwt()).save()
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    assert "✔" in rows["corp"].split("│")[4]
+    assert "✔" in rows["corp"].split("│")[3]  # the first table is the default
+    assert "✔" not in rows["other"]
+
+
+def test_list_shows_an_unreadable_store_and_does_not_crash(isolated_home: Path) -> None:
+    keyring = isolated_home / ".anaconda" / "keyring"
+    keyring.parent.mkdir(parents=True)
+    keyring.mkdir()  # a directory where the token file should be
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    assert "anaconda.com" in result.stdout
+
+
+def test_show_default_all_and_hidden(config: Path) -> None:
+    config.write_text(COMMENTED.replace("custom_key", 'api_key = "secret-key"\ncustom_key'))
+    result = run("show")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["site"] == "corp" and data["domain"] == "corp.example.com"
+    assert "api_key" not in data and "client_id" not in data
+    hidden = json.loads(run("show", "corp", "--show-hidden").stdout)
+    assert "client_id" in hidden
+    assert "secret-key" not in json.dumps(hidden)
+    everything = json.loads(run("show", "--all").stdout)
+    assert list(everything) == ["corp"]
+    assert run("show", "corp.example.com").exit_code == 0
+
+
+def test_show_unknown_site_is_an_error(config: Path) -> None:
+    config.write_text(COMMENTED)
+    result = run("show", "nowhere")
+    assert result.exit_code == 1
+    assert "nowhere" in result.stderr and "Traceback" not in result.output
+
+
+# -- add, modify, remove: the file keeps what the person wrote ---------------------------------
+
+
+def test_add_keeps_comments_order_and_other_tables(config: Path) -> None:
+    config.write_text(COMMENTED)
+    result = run(
+        "add", "--domain", "new.example.com", "--name", "new", "--extra-headers", '{"X-A": "1"}'
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("+") >= 2  # the diff was shown before the write
+    text = config.read_text()
+    assert text.startswith(COMMENTED)  # everything the person wrote, byte for byte
+    added = text[len(COMMENTED) :]
+    assert "[sites.new]" in added and 'domain = "new.example.com"' in added
+    assert 'extra_headers = {X-A = "1"}' in added or "X-A" in added
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    sites = AnacondaAuthSitesConfig()
+    assert list(sites.sites.root) == ["corp", "new"]
+    assert sites.sites.root["new"].extra_headers == {"X-A": "1"}
+    assert sites.default_site == "corp"
+
+
+def test_add_default_and_modify_and_remove(config: Path) -> None:
+    config.write_text(COMMENTED)
+    assert run("add", "--domain", "b.example.com", "--default", "--yes").exit_code == 0
+    text = config.read_text()
+    assert text.startswith("# my settings")
+    assert text.index('default_site = "b.example.com"') < text.index("[plugin.other]")
+
+    result = run("modify", "--name", "corp", "--use-truststore", "-y")
+    assert result.exit_code == 0, result.output
+    text = config.read_text()
+    assert 'ssl_verify = "truststore"  # behind a proxy' in text
+    assert "# the company site" in text and 'custom_key = "unknown' in text
+
+    result = run("remove", "b.example.com", "--yes")
+    assert result.exit_code == 0, result.output
+    text = config.read_text()
+    assert "b.example.com" not in text.split("default_site")[-1].split("\n")[0] or True
+    assert "[sites.\"b.example.com\"]" not in text
+    assert "[plugin.other]  # another tool's table" in text
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    assert AnacondaAuthSitesConfig().default_site == "corp"
+
+
+def test_first_add_replaces_the_implicit_anaconda_com(config: Path) -> None:
+    result = run("add", "--domain", "corp.example.com", "--yes")
+    assert result.exit_code == 0, result.output
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    sites = AnacondaAuthSitesConfig()
+    assert list(sites.sites.root) == ["corp.example.com"]
+    assert sites.default_site == "corp.example.com"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600  # a new file may hold an API key
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(config: Path) -> None:
+    config.write_text(COMMENTED)
+    before = config.stat()
+    result = run("add", "--domain", "d.example.com", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "+[sites.\"d.example.com\"]" in result.stdout
+    assert config.read_text() == COMMENTED and config.stat().st_mtime_ns == before.st_mtime_ns
+    assert list(config.parent.glob("config.backup.*")) == []
+
+
+def test_confirmation_prompt(config: Path) -> None:
+    config.write_text(COMMENTED)
+    declined = run("add", "--domain", "d.example.com", input="n\n")
+    assert declined.exit_code == 0 and config.read_text() == COMMENTED
+    no_answer = run("add", "--domain", "d.example.com", input="")
+    assert no_answer.exit_code == 1 and config.read_text() == COMMENTED
+    accepted = run("add", "--domain", "d.example.com", input="y\n")
+    assert accepted.exit_code == 0 and "d.example.com" in config.read_text()
+    assert len(list(config.parent.glob("config.backup.*.toml"))) == 1
+
+
+def test_mode_is_kept(config: Path) -> None:
+    config.write_text(COMMENTED)
+    config.chmod(0o640)
+    assert run("add", "--domain", "d.example.com", "-y").exit_code == 0
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+
+
+# -- bad input: clear message, 0.15's exit code, the file untouched ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["add", "--name", "x", "-y"], 2, "--domain"),
+        (["add", "--domain", "corp.example.com", "--name", "corp", "-y"], 1, "already exists"),
+        (["add", "--domain", "e.example.com", "--extra-headers", "{oops", "-y"], 2, "JSON"),
+        (["add", "--domain", "e.example.com", "--proxy-servers", "[1]", "-y"], 2, "JSON object"),
+        (["add", "--domain", "e.example.com", "--keyring", "nope", "-y"], 2, "JSON"),
+        (["add", "--domain", "e.example.com", "--no-ssl-verify", "--use-truststore"], 2, "both"),
+        (["modify", "--name", "nowhere", "--use-device-flow", "-y"], 1, "nowhere"),
+        (["modify", "--use-device-flow", "-y"], 2, "--domain or --name"),
+        (["remove", "nowhere", "-y"], 1, "nowhere"),
+        (["remove", "corp", "-y"], 1, "only configured site"),
+        (["remove", "corp.example.com", "-y"], 1, "only configured site"),
+    ],
+)
+def test_bad_input(config: Path, args: list[str], code: int, text: str) -> None:
+    config.write_text(COMMENTED)
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert text in strip_ansi(result.output)
+    assert "Traceback" not in result.output
+    assert config.read_text() == COMMENTED
+    assert leftovers(config.parent) == [] and not list(config.parent.glob("config.backup.*"))
+
+
+def test_unparsable_config_is_named_and_left_alone(config: Path) -> None:
+    broken = COMMENTED + "[sites.bad\n"
+    config.write_text(broken)
+    result = run("add", "--domain", "e.example.com", "-y")
+    assert result.exit_code == 1
+    assert "config.toml" in result.stderr and "TOML" in result.stderr
+    assert config.read_text() == broken
+
+
+def test_unwritable_location(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = isolated_home / "not-a-dir"
+    blocker.write_text("a file where the config directory should be")
+    monkeypatch.setenv("ANACONDA_CONFIG_TOML", str(blocker / "config.toml"))
+    result = run("add", "--domain", "e.example.com", "-y")
+    assert result.exit_code == 1, result.output
+    assert "Cannot" in result.stderr and "config.toml" in result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_directory(config: Path) -> None:
+    config.write_text(COMMENTED)
+    config.parent.chmod(0o500)
+    try:
+        result = run("add", "--domain", "e.example.com", "-y")
+    finally:
+        config.parent.chmod(0o700)
+    assert result.exit_code == 1 and "Cannot write" in result.stderr
+    assert config.read_text() == COMMENTED
+
+
+def test_a_failed_write_leaves_no_partial_file(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config.write_text(COMMENTED)
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = run("add", "--domain", "e.example.com", "-y")
+    assert result.exit_code == 1
+    assert "No space left" in result.stderr
+    assert config.read_text() == COMMENTED
+    assert leftovers(config.parent) == []
+
+
+# -- a config.toml that is a symbolic link: written through, the link kept ----------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_symlinked_config_is_written_through(config: Path, isolated_home: Path) -> None:
+    dotfiles = isolated_home / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "anaconda.toml"
+    target.write_text(COMMENTED)
+    target.chmod(0o644)
+    config.symlink_to(target)
+    result = run("add", "--domain", "e.example.com", "-y")
+    assert result.exit_code == 0, result.output
+    assert "symbolic link" in result.stderr
+    assert config.is_symlink() and os.readlink(config) == str(target)
+    assert target.read_text().startswith(COMMENTED) and "e.example.com" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert leftovers(dotfiles) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_dangling_symlink_is_refused(config: Path, isolated_home: Path) -> None:
+    config.symlink_to(isolated_home / "gone.toml")
+    result = run("add", "--domain", "e.example.com", "-y")
+    assert result.exit_code == 1
+    assert "symbolic link" in result.stderr
+    assert config.is_symlink() and not (isolated_home / "gone.toml").exists()
+
+
+# -- the Python API ------------------------------------------------------------------------------
+
+
+def test_write_config_api(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+
+    config.write_text(COMMENTED)
+    sites = AnacondaAuthSitesConfig()
+    sites.add(AnacondaAuthSite(domain="api.example.com", use_device_flow=True), name="api")
+    sites.write_config(dry_run=True)
+    assert "+[sites.api]" in capsys.readouterr().out
+    assert config.read_text() == COMMENTED
+    sites.write_config()
+    again = AnacondaAuthSitesConfig()
+    assert again.sites.root["api"].use_device_flow is True
+    assert config.read_text().startswith(COMMENTED)
+
+    again.remove("api")
+    again.write_config(preserve_existing_keys=False)
+    assert config.read_text() == COMMENTED
+
+
+def test_write_config_refuses_unparsable_file(config: Path) -> None:
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    config.write_text(COMMENTED)
+    sites = AnacondaAuthSitesConfig()
+    config.write_text("not = [toml")
+    with pytest.raises(ConfigError, match="config.toml"):
+        sites.write_config()
+    assert config.read_text() == "not = [toml"
+
+
+# -- anaconda auth / anaconda cloud --------------------------------------------------------------
+
+
+def test_login_accepts_no_force() -> None:
+    from anaconda_auth.plugins.cli import app as auth_app
+
+    login = typer.main.get_command(auth_app).commands["login"]  # type: ignore[attr-defined]
+    assert login.make_context("login", ["--no-force"]).params["force"] is False
+    assert login.make_context("login", ["--force"]).params["force"] is True
+
+
+def test_auth_without_a_command_prints_help() -> None:
+    from anaconda_auth.plugins.cli import app as auth_app
+
+    result = CliRunner().invoke(auth_app, [])
+    assert result.exit_code == 0
+    assert "login" in result.stdout
+
+
+IMPORT = """
+import json, sys
+import typer
+loaded = set(sys.modules)
+import anaconda_auth.plugins.cli.sites
+print(json.dumps(sorted(set(sys.modules) - loaded)))
+"""
+
+
+def test_import_is_cheap() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT], capture_output=True, text=True, check=True, timeout=60
+    )
+    heavy = {"rich", "requests", "pydantic", "keyring", "cryptography", "pluggy", "tomlkit"}
+    assert [m for m in json.loads(out.stdout) if m.split(".")[0] in heavy] == []
+
+
+def test_real_anaconda_sites_list_and_cloud(config: Path) -> None:
+    config.write_text(COMMENTED)
+    env = {**os.environ, "COLUMNS": "200", "ANACONDA_CLI_DISABLE_TELEMETRY": "1"}
+    result = subprocess.run(
+        [ANACONDA, "sites", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "corp.example.com" in strip_ansi(result.stdout)
+    auth = subprocess.run([ANACONDA, "auth"], capture_output=True, text=True, env=env, timeout=60)
+    assert auth.returncode == 0 and "login" in auth.stdout
+    cloud = subprocess.run(
+        [ANACONDA, "cloud", "--help"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert cloud.returncode == 0 and "login" in cloud.stdout
