@@ -109,10 +109,17 @@ def test_show_unknown_site_is_an_error(config: Path) -> None:
 def test_add_keeps_comments_order_and_other_tables(config: Path) -> None:
     config.write_text(COMMENTED)
     result = run(
-        "add", "--domain", "new.example.com", "--name", "new", "--extra-headers", '{"X-A": "1"}'
+        "add",
+        "--domain",
+        "new.example.com",
+        "--name",
+        "new",
+        "--extra-headers",
+        '{"X-A": "1"}',
+        "--yes",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("+") >= 2  # the diff was shown before the write
+    assert "Wrote" in result.stderr
     text = config.read_text()
     assert text.startswith(COMMENTED)  # everything the person wrote, byte for byte
     added = text[len(COMMENTED) :]
@@ -142,8 +149,7 @@ def test_add_default_and_modify_and_remove(config: Path) -> None:
     result = run("remove", "b.example.com", "--yes")
     assert result.exit_code == 0, result.output
     text = config.read_text()
-    assert "b.example.com" not in text.split("default_site")[-1].split("\n")[0] or True
-    assert "[sites.\"b.example.com\"]" not in text
+    assert '[sites."b.example.com"]' not in text
     assert "[plugin.other]  # another tool's table" in text
     from anaconda_auth.config import AnacondaAuthSitesConfig
 
@@ -166,7 +172,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(config: Path) -> None:
     before = config.stat()
     result = run("add", "--domain", "d.example.com", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "+[sites.\"d.example.com\"]" in result.stdout
+    assert '+[sites."d.example.com"]' in result.stdout
     assert config.read_text() == COMMENTED and config.stat().st_mtime_ns == before.st_mtime_ns
     assert list(config.parent.glob("config.backup.*")) == []
 
