@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from anaconda_auth.plugins.cli.sites import app
 from support.cli import ANACONDA, strip_ansi
 from support.tokens import jwt
 from typer.testing import CliRunner
 
 from anaconda_auth.exceptions import ConfigError
-from anaconda_auth.plugins.cli.sites import app
 
 COMMENTED = """\
 # my settings, kept by hand
