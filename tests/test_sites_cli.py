@@ -382,3 +382,20 @@ def test_real_anaconda_sites_list_and_cloud(config: Path) -> None:
         [ANACONDA, "cloud", "--help"], capture_output=True, text=True, env=env, timeout=60
     )
     assert cloud.returncode == 0 and "login" in cloud.stdout
+
+
+@pytest.mark.parametrize("command", [["list"], ["show"], ["show", "--all"]])
+def test_reading_an_unparsable_config_is_a_clear_error(config: Path, command: list[str]) -> None:
+    config.write_text("x = [\n")
+    result = run(*command)
+    assert result.exit_code == 1
+    assert "config.toml" in result.stderr and "TOML" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_ambiguous_domain_is_refused(config: Path) -> None:
+    text = '[sites.a]\ndomain = "a.example.com"\n\n[sites.b]\ndomain = "a.example.com"\n'
+    config.write_text(text)
+    result = run("remove", "a.example.com", "-y")
+    assert result.exit_code == 1 and "several sites" in result.stderr
+    assert config.read_text() == text
