@@ -104,12 +104,16 @@ case "$where" in
 esac
 
 # 3. The suite, unchanged. Its addopts (coverage reports, -vv, --durations) are replaced: they
-#    only slow the run and write reports into the temporary directory. Everything else in its
-#    pytest config (warnings as errors and their exceptions, markers) applies as published.
+#    only slow the run and write reports into the temporary directory. Its config predates
+#    pytest-asyncio's warning about an unset asyncio_default_fixture_loop_scope, which its
+#    "warnings are errors" rule turns into an internal error before any test runs: the scope is
+#    set to pytest-asyncio's own future default. Everything else in its pytest config (warnings
+#    as errors and their exceptions, markers) applies as published.
 echo "compat-suite: running the $VERSION suite (setup took $((SECONDS - start)) s)"
 report="$work/junit.xml"
 set +e
-(cd "$sdist" && "${run_env[@]}" "$py" -m pytest tests -o addopts= -p no:cacheprovider \
+(cd "$sdist" && "${run_env[@]}" "$py" -m pytest tests -o addopts= -o asyncio_default_fixture_loop_scope=function \
+    -p no:cacheprovider \
     --continue-on-collection-errors -q -rfE --tb=line --junitxml="$report" \
     ${pytest_extra[@]+"${pytest_extra[@]}"}) >"$work/pytest.log" 2>&1
 rc=$?
