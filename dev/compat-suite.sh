@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The published anaconda-auth 0.15.3 test suite, run unchanged against this checkout.
 #
-#   dev/compat-suite.sh [--junit PATH] [--failures PATH] [-k EXPR] [--keep] [-- PYTEST_ARGS...]
+#   dev/compat-suite.sh [--junit PATH] [--failures PATH] [-k EXPR] [--with-anaconda-client]
+#                       [--keep] [-- PYTEST_ARGS...]
 #
 # Downloads the 0.15.3 sdist from PyPI at run time (never committed here), installs this
 # checkout (non-editable) into a throwaway venv with the test dependencies the sdist declares
@@ -13,6 +14,10 @@
 #   --junit PATH     copy pytest's JUnit XML report to PATH
 #   --failures PATH  write the failing node ids (failures, errors, collection errors) to PATH
 #   -k EXPR          passed to pytest
+#   --with-anaconda-client  also install anaconda-client>=1.13.0 (the sdist's environment-dev.yml
+#                    lists it; 26 cases of test_cli.py patch binstar_client). While
+#                    anaconda_auth.actions._do_auth_flow is missing, anaconda-client's plugin
+#                    makes the suite's conftest fail to import, so nothing runs.
 #   --keep           keep the temporary directory (its path is printed)
 #   -- ARGS          further arguments for pytest
 #
@@ -24,7 +29,7 @@ VERSION=0.15.3
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 
-junit="" failures="" keep=0
+junit="" failures="" keep=0 with_client=0
 pytest_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,8 +37,9 @@ while [ $# -gt 0 ]; do
         --failures) failures="$2"; shift 2 ;;
         -k) pytest_extra+=(-k "$2"); shift 2 ;;
         --keep) keep=1; shift ;;
+        --with-anaconda-client) with_client=1; shift ;;
         --) shift; pytest_extra+=("$@"); break ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         *) echo "compat-suite: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -86,6 +92,7 @@ for req in extras["dev"]:
 EOF
 ) || die "could not read the test dependencies from the sdist's pyproject.toml"
 [ "${#test_deps[@]}" -gt 0 ] || die "the sdist declares no test dependencies"
+[ "$with_client" = 0 ] || test_deps+=("anaconda-client>=1.13.0")
 quiet "$py" -m pip install "$work/checkout" "${test_deps[@]}" pyjwt || die "install failed"
 echo "compat-suite: test dependencies: ${test_deps[*]} pyjwt"
 
