@@ -2,7 +2,7 @@
 # The published anaconda-auth 0.15.3 test suite, run unchanged against this checkout.
 #
 #   dev/compat-suite.sh [--junit PATH] [--failures PATH] [-k EXPR] [--with-anaconda-client]
-#                       [--keep] [-- PYTEST_ARGS...]
+#                       [--against-release] [--keep] [-- PYTEST_ARGS...]
 #
 # Downloads the 0.15.3 sdist from PyPI at run time (never committed here), installs this
 # checkout (non-editable) into a throwaway venv with the test dependencies the sdist declares
@@ -18,6 +18,9 @@
 #                    lists it; 26 cases of test_cli.py patch binstar_client). While
 #                    anaconda_auth.actions._do_auth_flow is missing, anaconda-client's plugin
 #                    makes the suite's conftest fail to import, so nothing runs.
+#   --against-release  install the published anaconda-auth 0.15.3 from PyPI instead of this
+#                    checkout: the baseline (which cases fail here for reasons of the machine,
+#                    e.g. no route to anaconda.com)
 #   --keep           keep the temporary directory (its path is printed)
 #   -- ARGS          further arguments for pytest
 #
@@ -29,7 +32,7 @@ VERSION=0.15.3
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 
-junit="" failures="" keep=0 with_client=0
+junit="" failures="" keep=0 with_client=0 release=0
 pytest_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
         -k) pytest_extra+=(-k "$2"); shift 2 ;;
         --keep) keep=1; shift ;;
         --with-anaconda-client) with_client=1; shift ;;
+        --against-release) release=1; shift ;;
         --) shift; pytest_extra+=("$@"); break ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         *) echo "compat-suite: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -93,7 +97,9 @@ EOF
 ) || die "could not read the test dependencies from the sdist's pyproject.toml"
 [ "${#test_deps[@]}" -gt 0 ] || die "the sdist declares no test dependencies"
 [ "$with_client" = 0 ] || test_deps+=("anaconda-client>=1.13.0")
-quiet "$py" -m pip install "$work/checkout" "${test_deps[@]}" pyjwt || die "install failed"
+target="$work/checkout"
+[ "$release" = 0 ] || target="anaconda-auth==$VERSION"
+quiet "$py" -m pip install "$target" "${test_deps[@]}" pyjwt || die "install failed"
 echo "compat-suite: test dependencies: ${test_deps[*]} pyjwt"
 
 # Empty HOME and no settings leaking in from the caller's environment.
@@ -169,7 +175,9 @@ print(
 EOF
 )" || die "could not read pytest's report"
 echo
-echo "compat-suite: anaconda-auth $VERSION suite against $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo this checkout):"
+if [ "$release" = 1 ]; then against="the published anaconda-auth $VERSION"
+else against="$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo this checkout)"; fi
+echo "compat-suite: anaconda-auth $VERSION suite against $against:"
 echo "compat-suite: $summary"
 echo "compat-suite: pytest exit status $rc, $((SECONDS - start)) s in all"
 if [ -n "$junit" ]; then
