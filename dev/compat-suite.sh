@@ -134,18 +134,34 @@ set -e
 tail -n 60 "$work/pytest.log"
 
 # 4. Summary.
-summary="$("$py" - "$report" "$work/pytest.log" "${failures:-}" <<'EOF'
-import os, re, sys
+summary="$("$py" - "$report" "$work/pytest.log" "${failures:-}" "$sdist" <<'EOF'
+import os, sys
 import xml.etree.ElementTree as ET
 
-report, log, failures = sys.argv[1], sys.argv[2], sys.argv[3]
+report, log, failures, sdist = sys.argv[1:5]
 counts = dict(passed=0, failed=0, errors=0, skipped=0)
-failing = []
+failing, not_collected, skipped_modules = [], [], []
+
+
+def node_id(classname: str, name: str) -> str:
+    """tests.test_x.TestY + test_z -> tests/test_x.py::TestY::test_z"""
+    parts = classname.split(".")
+    for cut in range(len(parts), 0, -1):
+        path = "/".join(parts[:cut])
+        if os.path.isfile(os.path.join(sdist, path + ".py")):
+            return "::".join([path + ".py", *parts[cut:], name])
+    return f"{classname}::{name}"
+
+
 if os.path.exists(report):
     for case in ET.parse(report).iter("testcase"):
-        path = case.get("classname", "").replace(".", "/")
-        node = f"{path}.py::{case.get('name')}" if case.get("name") else path
         kinds = {child.tag for child in case}
+        if not case.get("classname"):  # a whole module: collection error or skipped module
+            module = case.get("name", "").replace(".", "/")
+            module += "" if os.path.isdir(os.path.join(sdist, module)) else ".py"
+            (skipped_modules if kinds == {"skipped"} else not_collected).append(module)
+            continue
+        node = node_id(case.get("classname", ""), case.get("name", ""))
         if "failure" in kinds:
             counts["failed"] += 1
             failing.append(node)
@@ -157,20 +173,19 @@ if os.path.exists(report):
         else:
             counts["passed"] += 1
 text = open(log, encoding="utf-8", errors="replace").read()
-collection = sorted(set(re.findall(r"^ERROR (tests/\S+)(?: - .*)?$", text, re.M)))
-collection = [c for c in collection if "::" not in c]
 if "ImportError while loading conftest" in text:
-    collection.append("tests/conftest.py (the suite's conftest does not import: nothing ran)")
+    not_collected.append("tests/conftest.py (does not import: no case ran)")
 if failures:
     with open(failures, "w", encoding="utf-8") as f:
-        for node in failing + [c for c in collection if c not in failing]:
+        for node in failing + not_collected:
             f.write(node + "\n")
 total = sum(counts.values())
 print(
     f"{counts['passed']} of {total} cases passed, {counts['failed']} failed, "
     f"{counts['errors']} errors, {counts['skipped']} skipped; "
-    f"{len(collection)} modules not collected"
-    + ("".join(f"\n  not collected: {c}" for c in collection))
+    f"{len(not_collected)} modules not collected, {len(skipped_modules)} skipped whole"
+    + "".join(f"\n  not collected: {m}" for m in not_collected)
+    + "".join(f"\n  skipped whole: {m}" for m in skipped_modules)
 )
 EOF
 )" || die "could not read pytest's report"
