@@ -146,7 +146,8 @@ def parse_dotenv(text: str) -> DotenvFile:
 
     Values may be unquoted (surrounding spaces and a `` #`` comment removed), single-quoted
     (literal) or double-quoted (``\\n``, ``\\t``, ``\\"``, ``\\\\`` escapes); quoted values may
-    span lines. Blank lines and ``#`` comments are skipped. There is no ``${VAR}`` expansion.
+    span lines. Blank lines and ``#`` comments are skipped. ``${VAR}`` is left as written here:
+    :func:`read_dotenv` expands it (:func:`interpolate`).
     Lines that cannot be parsed are reported in ``problems`` and skipped, so a ``.env`` written
     for another tool does not break anaconda-auth.
     """
@@ -191,15 +192,35 @@ def parse_dotenv(text: str) -> DotenvFile:
     return DotenvFile(values, tuple(problems))
 
 
+def interpolate(parsed: DotenvFile) -> DotenvFile:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every value, as anaconda-auth 0.15 did
+    (pydantic-settings read ``.env`` with python-dotenv's ``dotenv_values``): by
+    python-dotenv's own resolver, in file order, a name set earlier in the file winning over
+    the environment, an unknown name expanding to the empty string. ``$VAR`` without braces is
+    left as written. See docs/dev/decisions/0026-dotenv.md."""
+    if not any("${" in value for value, _ in parsed.values.values()):
+        return parsed  # nothing to expand: python-dotenv is not even imported
+    from dotenv.main import resolve_variables
+
+    resolved = resolve_variables(
+        ((name, value) for name, (value, _) in parsed.values.items()), override=True
+    )
+    values = {
+        name: (resolved.get(name) or "", lineno) for name, (_, lineno) in parsed.values.items()
+    }
+    return DotenvFile(values, parsed.problems)
+
+
 def read_dotenv(path: Path) -> DotenvFile:
-    """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``."""
+    """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``; its
+    ``${VAR}`` references are expanded on every read (they may name environment variables)."""
     exists, stamp = _stamp(path)
     if not exists:
         _dotenv_cache.pop(path)
         return DotenvFile({})
     cached = _dotenv_cache.get(path)
     if cached is not None and stamp is not None and cached[0] == stamp:
-        return cached[1]
+        return interpolate(cached[1])
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -207,4 +228,4 @@ def read_dotenv(path: Path) -> DotenvFile:
     parsed = parse_dotenv(text)
     if stamp is not None:
         _dotenv_cache.put(path, (stamp, parsed))
-    return parsed
+    return interpolate(parsed)
