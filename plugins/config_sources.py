@@ -7,26 +7,34 @@ name           rank  values
 environment    600   ``ANACONDA_AUTH_<KEY>`` environment variables
 secrets-dir    500   files named ``ANACONDA_AUTH_<KEY>`` in ``$ANACONDA_SECRETS_DIR``
                      (default ``/run/secrets``), if the directory exists
-dotenv         400   ``ANACONDA_AUTH_<KEY>=...`` lines of ``.env`` in the working directory
+dotenv         400   ``ANACONDA_AUTH_<KEY>=...`` lines of ``.env`` in the working directory,
+                     ``${VAR}`` expanded
 site           300   the selected ``[sites.<name>]`` table of ``config.toml``
-legacy-env     250   deprecated ``ANACONDA_CLOUD_<KEY>`` variables (environment, then ``.env``)
+legacy-env     250   deprecated ``ANACONDA_CLOUD_<KEY>`` names (environment, then secret files,
+                     then ``.env``)
 config-toml    200   ``[plugin.auth]`` of ``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``
 legacy-toml    150   the deprecated ``[plugin.cloud]`` table of the same file
 conda          100   conda's ``proxy_servers``, ``client_ssl_cert``, ``client_ssl_cert_key`` and
                      ``ssl_verify``, when conda is installed
 =============  ====  ============================================================================
 
+In the environment, secret files and ``.env`` (modern and legacy names), names are read in any
+case (the upper-case spelling wins when a key is set in several), and ``<TABLE>__<ENTRY>`` sets
+one entry of a table field (:data:`NESTED_FIELDS`), as anaconda-auth 0.15's pydantic-settings
+did.
+
 Explicit arguments beat every source; field defaults lose to every source. Every ``load`` runs
 each time a configuration is built: nothing here caches values (the file readers cache parsed
 files by their modification stamp). An empty value (``ANACONDA_AUTH_API_KEY=``) counts as unset.
 
-The three legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
+The legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
 modern counterpart, so a modern setting always wins; a deprecated value that is actually used
-(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling, and
-is logged once per process. The conda source is not deprecated and never warns: it lets the
-proxy and TLS settings of ``.condarc`` apply when nothing else sets them. It costs nothing when
-conda is not installed (one ``importlib.util.find_spec`` per process) and reads conda's settings
-once per process when it is, and only when one of its keys is still unset.
+(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling and
+then quoting 0.15's own text (:data:`LEGACY_015_TEXT`), and is logged once per process. The
+conda source is not deprecated and never warns: it lets the proxy and TLS settings of
+``.condarc`` apply when nothing else sets them. It costs nothing when conda is not installed
+(one ``importlib.util.find_spec`` per process) and reads conda's settings once per process when
+it is, and only when one of its keys is still unset.
 """
 
 from __future__ import annotations
@@ -467,7 +475,7 @@ def anaconda_auth_config_sources() -> Iterable[ConfigSource]:
         "legacy-env",
         SOURCE_RANKS["legacy-env"],
         load_legacy_env,
-        "deprecated ANACONDA_CLOUD_* variables (environment, then .env)",
+        "deprecated ANACONDA_CLOUD_* names (environment, then secret files, then .env)",
         where=_legacy_env_where,
     )
     yield ConfigSource(
