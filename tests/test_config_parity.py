@@ -336,3 +336,10 @@ def test_the_same_inputs_give_the_same_values_as_0_15(isolated_home: Path) -> No
         "http": "http://a:1",
         "https": "http://b:2",
     }
+
+
+def test_a_reference_that_is_not_a_variable_name_stays_as_written(isolated_home: Path) -> None:
+    (isolated_home / ".env").write_text(
+        'ANACONDA_AUTH_CLIENT_ID="a${}b${not a name}c${HOME_PARITY_UNSET:-d}"\n', encoding="utf-8"
+    )
+    assert AnacondaAuthConfig().client_id == "a${}b${not a name}cd"

@@ -8,6 +8,7 @@ is always re-read (see :func:`anaconda_auth.freshness.stat_stamp`).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -192,22 +193,34 @@ def parse_dotenv(text: str) -> DotenvFile:
     return DotenvFile(values, tuple(problems))
 
 
+_POSIX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
 def interpolate(parsed: DotenvFile) -> DotenvFile:
     """Expand ``${VAR}`` and ``${VAR:-default}`` in every value, as anaconda-auth 0.15 did
-    (pydantic-settings read ``.env`` with python-dotenv's ``dotenv_values``): by
-    python-dotenv's own resolver, in file order, a name set earlier in the file winning over
-    the environment, an unknown name expanding to the empty string. ``$VAR`` without braces is
-    left as written. See docs/dev/decisions/0026-dotenv.md."""
+    (pydantic-settings read ``.env`` with python-dotenv's ``dotenv_values``), with
+    python-dotenv's own grammar and rules: in file order, a name set earlier in the file
+    winning over the environment, an unknown name expanding to the default or the empty
+    string; ``$VAR`` without braces is left as written. One difference: a reference whose
+    name is not a variable name (``${}``, ``${a b}``) is left as written, where python-dotenv
+    made it empty. See docs/dev/decisions/0026-dotenv.md."""
     if not any("${" in value for value, _ in parsed.values.values()):
         return parsed  # nothing to expand: python-dotenv is not even imported
-    from dotenv.main import resolve_variables
+    from dotenv.variables import Variable, parse_variables
 
-    resolved = resolve_variables(
-        ((name, value) for name, (value, _) in parsed.values.items()), override=True
-    )
-    values = {
-        name: (resolved.get(name) or "", lineno) for name, (_, lineno) in parsed.values.items()
-    }
+    env: dict[str, str | None] = dict(os.environ)
+    values: dict[str, tuple[str, int]] = {}
+    for name, (value, lineno) in parsed.values.items():
+        parts = []
+        for atom in parse_variables(value):
+            if isinstance(atom, Variable) and not _POSIX_NAME.match(atom.name):
+                default = "" if atom.default is None else f":-{atom.default}"
+                parts.append(f"${{{atom.name}{default}}}")
+            else:
+                parts.append(atom.resolve(env))
+        expanded = "".join(parts)
+        env[name] = expanded
+        values[name] = (expanded, lineno)
     return DotenvFile(values, parsed.problems)
 
 
