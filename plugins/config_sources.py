@@ -7,39 +7,56 @@ name           rank  values
 environment    600   ``ANACONDA_AUTH_<KEY>`` environment variables
 secrets-dir    500   files named ``ANACONDA_AUTH_<KEY>`` in ``$ANACONDA_SECRETS_DIR``
                      (default ``/run/secrets``), if the directory exists
-dotenv         400   ``ANACONDA_AUTH_<KEY>=...`` lines of ``.env`` in the working directory
+dotenv         400   ``ANACONDA_AUTH_<KEY>=...`` lines of ``.env`` in the working directory,
+                     ``${VAR}`` expanded
 site           300   the selected ``[sites.<name>]`` table of ``config.toml``
-legacy-env     250   deprecated ``ANACONDA_CLOUD_<KEY>`` variables (environment, then ``.env``)
+legacy-env     250   deprecated ``ANACONDA_CLOUD_<KEY>`` names (environment, then secret files,
+                     then ``.env``)
 config-toml    200   ``[plugin.auth]`` of ``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``
 legacy-toml    150   the deprecated ``[plugin.cloud]`` table of the same file
 conda          100   conda's ``proxy_servers``, ``client_ssl_cert``, ``client_ssl_cert_key`` and
                      ``ssl_verify``, when conda is installed
 =============  ====  ============================================================================
 
+In the environment, secret files and ``.env`` (modern and legacy names), names are read in any
+case (the upper-case spelling wins when a key is set in several), and ``<TABLE>__<ENTRY>`` sets
+one entry of a table field (:data:`NESTED_FIELDS`), as anaconda-auth 0.15's pydantic-settings
+did.
+
 Explicit arguments beat every source; field defaults lose to every source. Every ``load`` runs
 each time a configuration is built: nothing here caches values (the file readers cache parsed
 files by their modification stamp). An empty value (``ANACONDA_AUTH_API_KEY=``) counts as unset.
 
-The three legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
+The legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
 modern counterpart, so a modern setting always wins; a deprecated value that is actually used
-(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling, and
-is logged once per process. The conda source is not deprecated and never warns: it lets the
-proxy and TLS settings of ``.condarc`` apply when nothing else sets them. It costs nothing when
-conda is not installed (one ``importlib.util.find_spec`` per process) and reads conda's settings
-once per process when it is, and only when one of its keys is still unset.
+(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling and
+then quoting 0.15's own text (:data:`LEGACY_015_TEXT`), and is logged once per process. The
+conda source is not deprecated and never warns: it lets the proxy and TLS settings of
+``.condarc`` apply when nothing else sets them. It costs nothing when conda is not installed
+(one ``importlib.util.find_spec`` per process) and reads conda's settings once per process when
+it is, and only when one of its keys is still unset.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
+from pathlib import Path
 from typing import Any
 
-from anaconda_auth.config.constants import ENV_PREFIX, FIELD_NAMES, SOURCE_RANKS
+from anaconda_auth.config.constants import (
+    ENV_PREFIX,
+    FIELD_NAMES,
+    LEGACY_ENV_PREFIX,
+    NESTED_DELIMITER,
+    NESTED_FIELDS,
+    SOURCE_RANKS,
+)
 from anaconda_auth.config.files import (
     config_toml_path,
     display_path,
@@ -61,20 +78,109 @@ def _env_name(key: str) -> str:
     return f"{ENV_PREFIX}{key.upper()}"
 
 
-def _key(name: str) -> str | None:
-    """``ANACONDA_AUTH_SSL_VERIFY`` -> ``ssl_verify``; ``None`` for other names."""
-    if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
-        return name[len(ENV_PREFIX) :].lower()
+def _key(name: str, prefix: str = ENV_PREFIX) -> str | None:
+    """``ANACONDA_AUTH_SSL_VERIFY`` (in any case) -> ``ssl_verify``; ``None`` for other names."""
+    if name.upper().startswith(prefix) and len(name) > len(prefix):
+        return name[len(prefix) :].lower()
     return None
 
 
-def load_environment(resolved: ConfigValues) -> dict[str, Any]:
-    """``ANACONDA_AUTH_<KEY>`` variables (upper case, as the environment is case-sensitive)."""
-    return {
-        name[len(ENV_PREFIX) :].lower(): value
-        for name, value in os.environ.items()
-        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX) and value.strip()
-    }
+def _preferred(name: str) -> tuple[bool, str]:
+    """Sort key of the spellings of one name: the exact upper-case spelling first, then the
+    others in code-point order (``Anaconda_Auth_X`` before ``anaconda_auth_x``)."""
+    return (name != name.upper(), name)
+
+
+def _collect(
+    candidates: Iterable[tuple[str, str]],
+    read: Callable[[str], str],
+    prefix: str = ENV_PREFIX,
+    skip: Container[str] = (),
+) -> LocatedValues:
+    """Values from ``(name, location)`` candidates whose name is ``prefix`` + a key, in any
+    case; ``read(name)`` gives the text. One spelling per key is used (:func:`_preferred`);
+    an empty text counts as unset. ``<FIELD>__<ENTRY>`` names of the table fields
+    (:data:`NESTED_FIELDS`) set one entry of that table, merged over the table the same
+    source gives as a whole (a JSON object); keys in ``skip`` are not read."""
+    values = LocatedValues()
+    nested: dict[str, dict[str, tuple[str, str]]] = {}
+    keyed = [(name, location, _key(name, prefix)) for name, location in candidates]
+    for name, location, key in sorted(
+        ((n, loc, k) for n, loc, k in keyed if k is not None and k not in skip),
+        key=lambda c: _preferred(c[0]),
+    ):
+        assert key is not None
+        field, delimiter, entry = key.partition(NESTED_DELIMITER)
+        if delimiter and field in NESTED_FIELDS and entry:
+            if entry in nested.get(field, {}):
+                continue
+            text = read(name)
+            if text.strip():
+                nested.setdefault(field, {})[entry] = (text.strip(), location)
+            continue
+        if key in values:
+            continue
+        text = read(name)
+        if text.strip():
+            values[key] = text
+            values.locations[key] = location
+    for field, entries in nested.items():
+        table = values.get(field)
+        if isinstance(table, str):
+            try:
+                table = json.loads(table)
+            except json.JSONDecodeError:
+                continue  # the validator reports the malformed table, naming its source
+        if table is not None and not isinstance(table, dict):
+            continue
+        merged = dict(table or {})
+        merged.update({entry: text for entry, (text, _) in entries.items()})
+        shown = ", ".join(location for _, location in sorted(entries.values(), key=str))
+        if field in values:
+            shown = f"{values.locations[field]}, {shown}"
+        values[field] = merged
+        values.locations[field] = shown
+    return values
+
+
+def load_environment(resolved: ConfigValues) -> LocatedValues:
+    """``ANACONDA_AUTH_<KEY>`` variables, the name in any case (as anaconda-auth 0.15 read
+    them); when a name is set in several spellings, the upper-case one wins, else the first in
+    code-point order. ``ANACONDA_AUTH_<TABLE>__<ENTRY>`` sets one entry of a table."""
+    environ = os.environ
+    return _collect(((name, name) for name in environ), environ.__getitem__)
+
+
+def _secret_candidates(directory: Path, prefix: str) -> list[tuple[str, str]]:
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    found = []
+    for entry in entries:
+        if _key(entry.name, prefix) is None:
+            continue
+        try:
+            if entry.is_file():
+                found.append((entry.name, entry.path))
+        except OSError:
+            continue
+    return found
+
+
+def _read_secret(directory: Path) -> Callable[[str], str]:
+    def read(name: str) -> str:
+        path = os.path.join(directory, name)
+        try:
+            with open(path, encoding="utf-8") as fp:
+                return fp.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"Cannot read the secret file {path}: {exc}. Fix its permissions or "
+                f"remove it, or set ANACONDA_SECRETS_DIR to another directory."
+            ) from None
+
+    return read
 
 
 def load_secrets_dir(resolved: ConfigValues) -> LocatedValues:
@@ -82,53 +188,33 @@ def load_secrets_dir(resolved: ConfigValues) -> LocatedValues:
     the case of the name is ignored, an exact upper-case name wins). The content, without
     surrounding white space, is the value. Other files are ignored."""
     directory = secrets_dir()
-    values = LocatedValues()
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name != e.name.upper())
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return values
-    for entry in entries:
-        key = _key(entry.name)
-        if key is None or key in values:
-            continue
-        try:
-            if not entry.is_file():
-                continue
-            with open(entry.path, encoding="utf-8") as fp:
-                text = fp.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"Cannot read the secret file {entry.path}: {exc}. Fix its permissions or "
-                f"remove it, or set ANACONDA_SECRETS_DIR to another directory."
-            ) from None
-        if text:
-            values[key] = text
-            values.locations[key] = entry.path
-    return values
+    return _collect(_secret_candidates(directory, ENV_PREFIX), _read_secret(directory))
+
+
+def _dotenv_values(path: Path, prefix: str) -> LocatedValues:
+    parsed = read_dotenv(path)
+    lines = {name: (value, lineno) for name, (value, lineno) in parsed.values.items()}
+    return _collect(
+        ((name, f"{display_path(path)} line {lines[name][1]}: {name}") for name in lines),
+        lambda name: lines[name][0],
+        prefix,
+    )
 
 
 def load_dotenv(resolved: ConfigValues) -> LocatedValues:
-    """``ANACONDA_AUTH_<KEY>=value`` lines of ``.env`` in the working directory (other names
-    are for other tools and ignored; so are lines that cannot be parsed, unless they name an
-    ``ANACONDA_AUTH_`` variable)."""
-    values = LocatedValues()
+    """``ANACONDA_AUTH_<KEY>=value`` lines of ``.env`` in the working directory, the name in
+    any case, ``${VAR}`` expanded (other names are for other tools and ignored; so are lines
+    that cannot be parsed, unless they name an ``ANACONDA_AUTH_`` variable)."""
     path = dotenv_path()
     if path is None:
-        return values
-    parsed = read_dotenv(path)
-    for lineno, message, name in parsed.problems:
+        return LocatedValues()
+    for lineno, message, name in read_dotenv(path).problems:
         if name is not None and _key(name) is not None:
             raise ConfigError(
                 f"{display_path(path)} line {lineno} ({name}): {message}. Fix the line or "
                 "remove it."
             )
-    for name, (value, lineno) in parsed.values.items():
-        if not name.startswith(ENV_PREFIX) or len(name) == len(ENV_PREFIX) or not value.strip():
-            continue
-        key = name[len(ENV_PREFIX) :].lower()
-        values[key] = value
-        values.locations[key] = f"{display_path(path)} line {lineno}: {name}"
-    return values
+    return _dotenv_values(path, ENV_PREFIX)
 
 
 def load_site(resolved: ConfigValues) -> LocatedValues:
@@ -169,8 +255,6 @@ def load_plugin_auth(resolved: ConfigValues) -> LocatedValues:
 
 # --- legacy sources (anaconda-auth 0.15 compatibility) -------------------------------------
 
-LEGACY_ENV_PREFIX = "ANACONDA_CLOUD_"
-
 #: conda setting -> our key, as anaconda-auth 0.15 mapped them.
 CONDA_KEYS: dict[str, str] = {
     "proxy_servers": "proxy_servers",
@@ -195,13 +279,35 @@ def _caller_level() -> int:
     return level
 
 
-def _deprecated(what: str, instead: str) -> None:
-    """Warn that a deprecated spelling is in use (the message never holds a value)."""
+#: anaconda-auth 0.15's text for a field set by a legacy name, word for word (``{fields}``:
+#: the quoted field names, comma-separated).
+LEGACY_015_TEXT = (
+    "The following fields have been set using legacy environment variables "
+    "prefixed with 'ANACONDA_CLOUD_` or in the `plugins.cloud` section "
+    "of `~/.anaconda/config.toml`: {fields}\n\n"
+    "Please either rename environment variables to the corresponding "
+    "`ANACONDA_AUTH_` version, or replace the `plugins.cloud` section "
+    "of the config file with `plugins.auth`."
+)
+
+
+def _deprecated(what: str, instead: str, key: str) -> None:
+    """Warn that a deprecated spelling is in use (the message never holds a value). The
+    warning is our sentence followed by anaconda-auth 0.15's text; the log line is our
+    sentence only, once per process."""
     message = f"{what} is deprecated and will stop working in a future anaconda-auth; {instead}."
-    warnings.warn(message, DeprecationWarning, stacklevel=_caller_level())
+    full = f"{message}\n\n{LEGACY_015_TEXT.format(fields=f'{chr(34)}{key}{chr(34)}')}"
+    warnings.warn(full, DeprecationWarning, stacklevel=_caller_level())
     if message not in _logged:  # DeprecationWarning is hidden by default: say it once
         _logged.add(message)
         log.warning("%s", message)
+
+
+def _warn_legacy(
+    values: LocatedValues, resolved: ConfigValues, instead: Callable[[str], str]
+) -> None:
+    for key in _unused_fields(values, resolved):
+        _deprecated(values.locations[key], instead(key), key)
 
 
 def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
@@ -210,28 +316,31 @@ def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
 
 
 def load_legacy_env(resolved: ConfigValues) -> LocatedValues:
-    """``ANACONDA_CLOUD_<KEY>`` from the environment, then from ``.env`` (anaconda-auth 0.15
-    read both, below the site tables and above ``[plugin.auth]``)."""
-    values = LocatedValues()
-    for name, value in os.environ.items():
-        legacy = name.startswith(LEGACY_ENV_PREFIX) and len(name) > len(LEGACY_ENV_PREFIX)
-        if legacy and value.strip():
-            key = name[len(LEGACY_ENV_PREFIX) :].lower()
-            values[key] = value
-            values.locations[key] = name
+    """``ANACONDA_CLOUD_<KEY>`` (any case) from the environment, then files of that name in
+    the secrets directory, then ``.env`` (anaconda-auth 0.15's ``AnacondaCloudConfig`` read
+    all three, in that order, below the site tables and above ``[plugin.auth]``)."""
+    environ = os.environ
+    values = _collect(((n, n) for n in environ), environ.__getitem__, LEGACY_ENV_PREFIX)
+    directory = secrets_dir()
+    secrets = _collect(
+        _secret_candidates(directory, LEGACY_ENV_PREFIX),
+        _read_secret(directory),
+        LEGACY_ENV_PREFIX,
+        skip=values,
+    )
+    _merge_below(values, secrets)
     path = dotenv_path()
     if path is not None:
-        for name, (value, lineno) in read_dotenv(path).values.items():
-            if not name.startswith(LEGACY_ENV_PREFIX) or len(name) == len(LEGACY_ENV_PREFIX):
-                continue
-            key = name[len(LEGACY_ENV_PREFIX) :].lower()
-            if key in values or not value.strip():
-                continue
-            values[key] = value
-            values.locations[key] = f"{display_path(path)} line {lineno}: {name}"
-    for key in _unused_fields(values, resolved):
-        _deprecated(values.locations[key], f"rename it to {_env_name(key)}")
+        _merge_below(values, _dotenv_values(path, LEGACY_ENV_PREFIX))
+    _warn_legacy(values, resolved, lambda key: f"rename it to {_env_name(key)}")
     return values
+
+
+def _merge_below(values: LocatedValues, lower: LocatedValues) -> None:
+    for key, value in lower.items():
+        if key not in values:
+            values[key] = value
+            values.locations[key] = lower.locations[key]
 
 
 def load_legacy_toml(resolved: ConfigValues) -> LocatedValues:
@@ -246,9 +355,9 @@ def load_legacy_toml(resolved: ConfigValues) -> LocatedValues:
             f"Invalid [plugin.cloud] in {shown}: expected a table of settings. Move the "
             "settings to [plugin.auth] and remove it."
         )
-    values = LocatedValues(table, {key: f"{shown} [plugin.cloud] {key}" for key in table})
-    for key in _unused_fields(values, resolved):
-        _deprecated(f"[plugin.cloud] {key} in {shown}", "move it to [plugin.auth]")
+    values = LocatedValues(table, {key: f"[plugin.cloud] {key} in {shown}" for key in table})
+    _warn_legacy(values, resolved, lambda key: "move it to [plugin.auth]")
+    values.locations = {key: f"{shown} [plugin.cloud] {key}" for key in table}
     return values
 
 
@@ -366,7 +475,7 @@ def anaconda_auth_config_sources() -> Iterable[ConfigSource]:
         "legacy-env",
         SOURCE_RANKS["legacy-env"],
         load_legacy_env,
-        "deprecated ANACONDA_CLOUD_* variables (environment, then .env)",
+        "deprecated ANACONDA_CLOUD_* names (environment, then secret files, then .env)",
         where=_legacy_env_where,
     )
     yield ConfigSource(

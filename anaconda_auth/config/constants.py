@@ -63,3 +63,14 @@ FIELD_NAMES: tuple[str, ...] = (
     "login_timeout",
     "disabled_plugins",
 )
+
+#: Fields that take a table, which ``<PREFIX><FIELD>__<ENTRY>`` names set one entry of in the
+#: environment, ``.env`` and the secrets directory (pydantic-settings' ``env_nested_delimiter``
+#: of anaconda-auth 0.15): ``ANACONDA_AUTH_PROXY_SERVERS__HTTPS`` -> ``proxy_servers["https"]``.
+NESTED_FIELDS: frozenset[str] = frozenset(
+    {"proxy_servers", "extra_headers", "oidc_request_headers"}
+)
+NESTED_DELIMITER = "__"
+
+#: The prefix of the deprecated names anaconda-auth 0.15 still read (anaconda-cloud-auth's).
+LEGACY_ENV_PREFIX = "ANACONDA_CLOUD_"

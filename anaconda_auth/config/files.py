@@ -8,6 +8,7 @@ is always re-read (see :func:`anaconda_auth.freshness.stat_stamp`).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -146,7 +147,8 @@ def parse_dotenv(text: str) -> DotenvFile:
 
     Values may be unquoted (surrounding spaces and a `` #`` comment removed), single-quoted
     (literal) or double-quoted (``\\n``, ``\\t``, ``\\"``, ``\\\\`` escapes); quoted values may
-    span lines. Blank lines and ``#`` comments are skipped. There is no ``${VAR}`` expansion.
+    span lines. Blank lines and ``#`` comments are skipped. ``${VAR}`` is left as written here:
+    :func:`read_dotenv` expands it (:func:`interpolate`).
     Lines that cannot be parsed are reported in ``problems`` and skipped, so a ``.env`` written
     for another tool does not break anaconda-auth.
     """
@@ -191,15 +193,47 @@ def parse_dotenv(text: str) -> DotenvFile:
     return DotenvFile(values, tuple(problems))
 
 
+_POSIX_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def interpolate(parsed: DotenvFile) -> DotenvFile:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every value, as anaconda-auth 0.15 did
+    (pydantic-settings read ``.env`` with python-dotenv's ``dotenv_values``), with
+    python-dotenv's own grammar and rules: in file order, a name set earlier in the file
+    winning over the environment, an unknown name expanding to the default or the empty
+    string; ``$VAR`` without braces is left as written. One difference: a reference whose
+    name is not a variable name (``${}``, ``${a b}``) is left as written, where python-dotenv
+    made it empty. See docs/dev/decisions/0026-dotenv.md."""
+    if not any("${" in value for value, _ in parsed.values.values()):
+        return parsed  # nothing to expand: python-dotenv is not even imported
+    from dotenv.variables import Variable, parse_variables
+
+    env: dict[str, str | None] = dict(os.environ)
+    values: dict[str, tuple[str, int]] = {}
+    for name, (value, lineno) in parsed.values.items():
+        parts = []
+        for atom in parse_variables(value):
+            if isinstance(atom, Variable) and not _POSIX_NAME.match(atom.name):
+                default = "" if atom.default is None else f":-{atom.default}"
+                parts.append(f"${{{atom.name}{default}}}")
+            else:
+                parts.append(atom.resolve(env))
+        expanded = "".join(parts)
+        env[name] = expanded
+        values[name] = (expanded, lineno)
+    return DotenvFile(values, parsed.problems)
+
+
 def read_dotenv(path: Path) -> DotenvFile:
-    """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``."""
+    """Parse a ``.env`` file (empty if absent), cached by its stamp like ``config.toml``; its
+    ``${VAR}`` references are expanded on every read (they may name environment variables)."""
     exists, stamp = _stamp(path)
     if not exists:
         _dotenv_cache.pop(path)
         return DotenvFile({})
     cached = _dotenv_cache.get(path)
     if cached is not None and stamp is not None and cached[0] == stamp:
-        return cached[1]
+        return interpolate(cached[1])
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -207,4 +241,4 @@ def read_dotenv(path: Path) -> DotenvFile:
     parsed = parse_dotenv(text)
     if stamp is not None:
         _dotenv_cache.put(path, (stamp, parsed))
-    return parsed
+    return interpolate(parsed)

@@ -10,8 +10,9 @@ built-in sources and the validators read, and hands out a copy while the fingerp
   ``HOME`` (``~`` in paths) and any variable a ``$VAR`` in a path may name;
 * the ``stat`` stamps (device, inode, mtime, ctime, size) of ``config.toml``, of ``.env`` in
   the working directory (stat'ed by its relative name, so a change of directory is a change of
-  file), of the secrets directory and of each ``ANACONDA_AUTH_*`` file in it; a missing file
-  is a stamp too;
+  file), of the secrets directory and of each ``ANACONDA_AUTH_*`` and (deprecated)
+  ``ANACONDA_CLOUD_*`` file in it, names in any case; a missing file is a stamp too (the
+  ``${VAR}`` references of ``.env`` name environment variables, covered above);
 * the plugin manager and its generation (plugins registered or removed);
 * that the CA bundle ``ssl_verify`` names still exists (the validator checks it).
 
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
     from anaconda_auth.manager import AnacondaAuthPluginManager
 
 _MAX_ENTRIES = 32
-_SECRETS_PREFIX = "ANACONDA_AUTH_"
+#: The names of the files the secrets-dir and legacy-env sources read (any case).
+_SECRETS_PREFIXES = ("ANACONDA_AUTH_", "ANACONDA_CLOUD_")
 
 _Stamp = tuple[int, int, int, int, int] | None
 
@@ -60,7 +62,7 @@ KNOWN_SOURCES = frozenset(
         "dotenv",  # .env in the working directory
         "site",  # config.toml, ANACONDA_DEFAULT_SITE
         "config-toml",  # config.toml
-        "legacy-env",  # os.environ, .env
+        "legacy-env",  # os.environ, the ANACONDA_CLOUD_* secret files, .env
         "legacy-toml",  # config.toml
         "conda",  # read once per process by the source itself
     }
@@ -127,7 +129,7 @@ def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> t
                 sorted(
                     entry.name
                     for entry in os.scandir(directory)
-                    if entry.name.upper().startswith(_SECRETS_PREFIX)
+                    if entry.name.upper().startswith(_SECRETS_PREFIXES)
                 )
             )
         except OSError as exc:

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from anaconda_auth._version import __version__
 from anaconda_auth.config import memo
@@ -228,6 +236,12 @@ class AnacondaAuthSite(BaseModel):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_serializer("keyring_path")
+    def _keyring_path_text(self, value: Path) -> str:
+        """Dumped as the absolute path text, as anaconda-auth 0.15 did (``model_dump()``
+        gives ``"/home/me/.anaconda/keyring"``, not a ``Path``)."""
+        return str(value.absolute())
+
     @field_validator("extra_headers", "oidc_request_headers", mode="before")
     @classmethod
     def _headers(cls, value: Any) -> Any:
@@ -364,7 +378,7 @@ class AnacondaCloudConfig(AnacondaAuthConfig):
     def __init__(self, raise_deprecation_warning: bool = True, **explicit: Any) -> None:
         if raise_deprecation_warning:
             warnings.warn(
-                "AnacondaCloudConfig is deprecated; use AnacondaAuthConfig.",
+                "AnacondaCloudConfig is deprecated, please use AnacondaAuthConfig instead.",
                 DeprecationWarning,
                 stacklevel=2,
             )
