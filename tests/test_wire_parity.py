@@ -17,6 +17,7 @@ import stat
 import sys
 import time
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,7 @@ def token_string():
 
 
 @pytest.fixture
-def anon_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def anon_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An ``anaconda_anon_usage`` package on ``sys.path`` whose ``tokens.token_string()``
     returns a fixed client token (anaconda-anon-usage itself is not a test dependency)."""
     package = tmp_path / "site" / "anaconda_anon_usage"
@@ -209,6 +210,9 @@ def anon_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("anaconda_anon_usage", "anaconda_anon_usage.tokens"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.syspath_prepend(str(package.parent))
+    yield
+    for name in ("anaconda_anon_usage", "anaconda_anon_usage.tokens"):
+        sys.modules.pop(name, None)
 
 
 def test_api_key_request_carries_the_aau_client_token(
@@ -231,7 +235,8 @@ def test_api_key_request_carries_the_aau_client_token(
 def test_api_key_request_has_no_aau_header_without_anon_usage(
     anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "anaconda_anon_usage", None)  # import fails
+    for name in ("anaconda_anon_usage", "anaconda_anon_usage.tokens"):
+        monkeypatch.setitem(sys.modules, name, None)  # the import fails
     anaconda_idp.settings.device_auto_approve = True
     login(device=True, ui=RecordingUI())
     (mint,) = anaconda_idp.requests_to("api_keys")
