@@ -98,25 +98,20 @@ def hint_to_stderr() -> None:
     """Have anaconda-cli-base's next ``console.print`` (its ``--verbose`` hint) go to stderr.
 
     anaconda-cli-base prints the hint with its module-level ``Console`` (stdout) right after
-    the handler returns, then exits. Its console is switched to stderr for that one print and
-    switched back afterwards (rich resolves ``sys.stderr`` at print time, so colours still
-    follow whether stderr is a terminal). Other output of that console is left alone.
+    the handler returns, then exits. That one print is handed, with the same text and markup,
+    to this CLI's stderr console (colours follow whether stderr is a terminal); the next
+    prints of anaconda-cli-base's console go to stdout again.
     """
     from rich.console import Console
 
     console = getattr(sys.modules.get(CLI_BASE_MODULE), "console", None)
-    if not isinstance(console, Console) or console.stderr or "print" in vars(console):
+    if not isinstance(console, Console) or "print" in vars(console):
         return
-    original = console.print
 
     def print_once(*args: Any, **kwargs: Any) -> None:
-        try:
-            original(*args, **kwargs)
-        finally:
-            console.stderr = False
-            vars(console).pop("print", None)
+        vars(console).pop("print", None)
+        err_console().print(*args, **kwargs)
 
-    console.stderr = True
     vars(console)["print"] = print_once
 
 
