@@ -82,9 +82,7 @@ printf '%s\\n' "$1" >> "$WIRE_BROWSER_LOG"
 
 
 @pytest.fixture
-def system_browsers(
-    login_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def system_browsers(login_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``PATH`` holds only fake system browsers (xdg-open, firefox, www-browser, ...), each
     appending the URL it gets to the returned log; Python's ``webbrowser`` looks them up anew."""
     bin_dir = tmp_path / "bin"

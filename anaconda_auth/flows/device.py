@@ -1,10 +1,9 @@
 """The device login (OAuth 2 Device Authorization Grant, RFC 8628), for machines without a browser.
 
 POST ``client_id`` and the scope to the device authorization endpoint, show the user the
-verification URL and code through the ``LoginUI`` and, when a browser is usable here (see
-:func:`~anaconda_auth.flows.browser.browser_available`), open ``verification_uri_complete`` in
-it from a background thread, as anaconda-auth 0.15 did (never waiting for it; the URL and code
-are shown either way), then poll the token endpoint at the
+verification URL and code through the ``LoginUI`` and, when the caller passes ``open_url`` (the
+login does when a browser is usable here), open ``verification_uri_complete`` with it, as
+anaconda-auth 0.15 did (the URL and code are shown either way), then poll the token endpoint at the
 interval the provider asks for (each poll on a fresh connection: the kept-alive one may be
 closed by the server just then), ``authorization_pending`` keeps polling, ``slow_down`` adds
 5 s to the interval, ``expired_token`` (or the local ``expires_in`` deadline) raises
@@ -42,15 +41,9 @@ def _number(value: Any, default: float) -> float:
 
 
 def _open_verification_page(url: str, open_url: Callable[[str], object] | None) -> None:
-    """Open the page where the user approves the code, if a browser is usable; never raises."""
+    """Open the page where the user approves the code, if asked to; never raises."""
     if open_url is None:
-        from anaconda_auth.flows.browser import browser_available, open_browser
-
-        ok, reason = browser_available()
-        if not ok:
-            log.debug("device flow: not opening a browser: %s", reason)
-            return
-        open_url = open_browser
+        return
     try:
         open_url(url)
     except Exception as exc:  # the URL and the code are shown; a browser is only a convenience
@@ -69,8 +62,10 @@ def run(
 ) -> TokenSet:
     """Run the device flow; the tokens once the user approved.
 
-    ``open_url`` opens the verification page; by default a browser in a background thread,
-    and only when :func:`~anaconda_auth.flows.browser.browser_available` says one is usable.
+    ``open_url`` opens the verification page (``verification_uri_complete``, else
+    ``verification_uri``) after the URL and code are shown; it must not block (the login uses
+    :func:`anaconda_auth.flows.browser.open_browser`, which opens from a background thread).
+    Without it no browser is opened; if it raises, the flow goes on.
     """
     endpoint = provider.device_authorization_endpoint
     if not endpoint:

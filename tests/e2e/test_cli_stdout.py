@@ -90,7 +90,6 @@ def test_hint_to_stderr_moves_one_print_only(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import anaconda_cli_base.cli as cli_base
-
     from anaconda_auth.plugins.cli import _state
     from anaconda_auth.plugins.cli.dispatch import hint_to_stderr
 
