@@ -19,6 +19,8 @@ from anaconda_auth.storage.access import preferred_backend
 from anaconda_auth.token import MIGRATIONS, TokenInfo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anaconda_auth.flows.discovery import OpenIDConfiguration
     from anaconda_auth.flows.tokens import TokenSet
     from anaconda_auth.http.session import LoginSession
@@ -87,7 +89,7 @@ def login(
         provider = discovery.discover(config, session)
         log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
         if use_device:
-            tokens = device_flow.run(config, provider, session, ui)
+            tokens = device_flow.run(config, provider, session, ui, open_url=_device_browser())
             _store_api_key(config, provider, session, tokens)
         else:
             browser.run(
@@ -123,6 +125,17 @@ def _use_device_flow(config: AnacondaAuthSite, device: bool | None) -> bool:
     if not ok:
         log.debug("using the device flow: %s", reason)
     return not ok
+
+
+def _device_browser() -> Callable[[str], object] | None:
+    """How the device flow opens its page: a browser when one is usable here, as 0.15 did."""
+    from anaconda_auth.flows.browser import browser_available, open_browser
+
+    ok, reason = browser_available()
+    if not ok:
+        log.debug("device flow: not opening a browser: %s", reason)
+        return None
+    return open_browser
 
 
 def _existing_token(config: AnacondaAuthSite) -> TokenInfo:

@@ -6,6 +6,11 @@ Bearer to ``https://{auth_domain}/api/auth/api-keys``; when that endpoint does n
 ``{"api_key": "..."}`` and nothing else. Connection errors, timeouts and 5xx are reported, not
 retried elsewhere: the first server may already have created a key, and a second try would
 leave an orphan key behind.
+
+The request carries the client headers every :class:`~anaconda_auth.client.BaseClient`
+request carries (``User-Agent``, ``X-Client-Hostname`` hashed unless ``hash_hostname = false``,
+the configured ``extra_headers``) and, when anaconda-anon-usage is installed, its client token
+as ``X-AAU-CLIENT``, as anaconda-auth 0.15 sent it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import AuthenticationError
 from anaconda_auth.http import session as _http
 from anaconda_auth.http.auth import BearerAuth
+from anaconda_auth.http.hostname import client_hostname
 
 if TYPE_CHECKING:
     from anaconda_auth.config import AnacondaAuthSite
@@ -43,11 +49,48 @@ def api_key_urls(config: AnacondaAuthSite) -> list[str]:
     ]
 
 
+#: Headers the mint request sets itself; ``extra_headers`` never replace them.
+_OWN_HEADERS = frozenset({"authorization", "user-agent", "x-client-hostname", "x-aau-client"})
+
+
+def aau_token() -> str | None:
+    """anaconda-anon-usage's client token, or ``None`` (not installed, or it failed).
+
+    Never stops a login: any error of that package is logged at debug level and ignored.
+    """
+    try:
+        from anaconda_anon_usage.tokens import token_string  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        token = token_string()
+    except Exception as exc:
+        log.debug("anaconda-anon-usage gave no client token: %s", type(exc).__name__)
+        return None
+    return token if isinstance(token, str) and token else None
+
+
+def client_headers(config: AnacondaAuthSite) -> dict[str, str]:
+    """The client headers of the mint request (besides the session's ``User-Agent``)."""
+    headers = {
+        name: value
+        for name, value in (config.extra_headers or {}).items()
+        if name.lower() not in _OWN_HEADERS
+    }
+    headers["Accept"] = "application/json"
+    headers["X-Client-Hostname"] = client_hostname(config.hash_hostname)
+    token = aau_token()
+    if token is not None:
+        headers["X-AAU-CLIENT"] = token
+    return headers
+
+
 def mint_api_key(config: AnacondaAuthSite, access_token: str, session: _http.LoginSession) -> str:
     """A new API key for the user of ``access_token``; :class:`APIKeyError` if none was made."""
     what = "Creating an API key"
     payload = {"scopes": API_KEY_SCOPES, "tags": [f"anaconda-auth/v{__version__}"]}
     urls = api_key_urls(config)
+    headers = client_headers(config)
     for index, url in enumerate(urls):
         response = _http.send(
             session,
@@ -56,7 +99,7 @@ def mint_api_key(config: AnacondaAuthSite, access_token: str, session: _http.Log
             what=what,
             json=payload,
             auth=BearerAuth(access_token),
-            headers={"Accept": "application/json"},
+            headers=headers,
         )
         status = response.status_code
         if status in FALLBACK_STATUSES and index + 1 < len(urls):

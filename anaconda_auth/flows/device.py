@@ -1,7 +1,9 @@
 """The device login (OAuth 2 Device Authorization Grant, RFC 8628), for machines without a browser.
 
 POST ``client_id`` and the scope to the device authorization endpoint, show the user the
-verification URL and code through the ``LoginUI``, then poll the token endpoint at the
+verification URL and code through the ``LoginUI`` and, when the caller passes ``open_url`` (the
+login does when a browser is usable here), open ``verification_uri_complete`` with it, as
+anaconda-auth 0.15 did (the URL and code are shown either way), then poll the token endpoint at the
 interval the provider asks for (each poll on a fresh connection: the kept-alive one may be
 closed by the server just then), ``authorization_pending`` keeps polling, ``slow_down`` adds
 5 s to the interval, ``expired_token`` (or the local ``expires_in`` deadline) raises
@@ -38,6 +40,16 @@ def _number(value: Any, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and value >= 0 else default
 
 
+def _open_verification_page(url: str, open_url: Callable[[str], object] | None) -> None:
+    """Open the page where the user approves the code, if asked to; never raises."""
+    if open_url is None:
+        return
+    try:
+        open_url(url)
+    except Exception as exc:  # the URL and the code are shown; a browser is only a convenience
+        log.debug("device flow: could not open a browser: %s", exc)
+
+
 def run(
     config: AnacondaAuthSite,
     provider: OpenIDConfiguration,
@@ -46,8 +58,15 @@ def run(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    open_url: Callable[[str], object] | None = None,
 ) -> TokenSet:
-    """Run the device flow; the tokens once the user approved."""
+    """Run the device flow; the tokens once the user approved.
+
+    ``open_url`` opens the verification page (``verification_uri_complete``, else
+    ``verification_uri``) after the URL and code are shown; it must not block (the login uses
+    :func:`anaconda_auth.flows.browser.open_browser`, which opens from a background thread).
+    Without it no browser is opened; if it raises, the flow goes on.
+    """
     endpoint = provider.device_authorization_endpoint
     if not endpoint:
         raise DeviceFlowError(
@@ -87,9 +106,9 @@ def run(
     expires_in = _number(data.get("expires_in"), 600.0)
     deadline = clock() + expires_in
 
-    ui.show_device_code(
-        verification_uri, user_code, complete_uri if isinstance(complete_uri, str) else None
-    )
+    complete = complete_uri if isinstance(complete_uri, str) and complete_uri else None
+    ui.show_device_code(verification_uri, user_code, complete)
+    _open_verification_page(complete or verification_uri, open_url)
     log.debug("device flow: polling every %g s for up to %g s", interval, expires_in)
     try:
         with ui.waiting("Waiting for you to approve the login in your browser..."):

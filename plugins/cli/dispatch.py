@@ -3,7 +3,9 @@
 * Under anaconda-cli-base (``anaconda auth ...`` and every other ``anaconda`` plugin) the
   exception propagates to its ``ErrorHandledGroup``, which looks the handler up in its
   ``ERROR_HANDLERS`` registry by *exact* type, retries the whole command when the handler
-  returns -1, and prints the ``anaconda --verbose ...`` hint otherwise.
+  returns -1, and prints the ``anaconda --verbose ...`` hint otherwise (on its stdout console:
+  :func:`hint_to_stderr` sends that one line to stderr, so the stdout of a failed
+  ``anaconda auth api-key`` stays empty).
   :func:`register_with_cli_base` puts :func:`handle_exception` into that registry for the
   exception types of this package and of ``requests``.
 * Standalone (``python -m anaconda_auth``), :func:`run` does the same itself.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anaconda_auth.plugins.cli._state import STATE, err_console
 
@@ -89,8 +91,35 @@ def handle_exception(exc: BaseException) -> int:
     return code
 
 
+CLI_BASE_MODULE = "anaconda_cli_base.cli"
+
+
+def hint_to_stderr() -> None:
+    """Have anaconda-cli-base's next ``console.print`` (its ``--verbose`` hint) go to stderr.
+
+    anaconda-cli-base prints the hint with its module-level ``Console`` (stdout) right after
+    the handler returns, then exits. That one print is handed, with the same text and markup,
+    to this CLI's stderr console (colours follow whether stderr is a terminal); the next
+    prints of anaconda-cli-base's console go to stdout again.
+    """
+    from rich.console import Console
+
+    console = getattr(sys.modules.get(CLI_BASE_MODULE), "console", None)
+    if not isinstance(console, Console) or "print" in vars(console):
+        return
+
+    def print_once(*args: Any, **kwargs: Any) -> None:
+        vars(console).pop("print", None)
+        err_console().print(*args, **kwargs)
+
+    vars(console)["print"] = print_once
+
+
 def _cli_base_handler(exc: Exception) -> int:
-    return handle_exception(exc)
+    code = handle_exception(exc)
+    if code != RETRY:
+        hint_to_stderr()
+    return code
 
 
 def register_type_with_cli_base(exc_type: type[BaseException]) -> None:
