@@ -1,0 +1,153 @@
+"""0.15.3's public and downstream-used names (issue 10, items 1 and 7), run against real parts:
+a real loopback callback for ``handlers``, the testing kit's identity provider for the flows."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from support.login import free_port
+
+
+def _get(url: str) -> tuple[int, str]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = target()
+        except BaseException as exc:  # noqa: BLE001
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _wait_listening(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the callback server did not start")
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+
+def test_capture_auth_code_returns_the_code_of_a_real_callback(anaconda_auth_home: Any) -> None:
+    from anaconda_auth.handlers import capture_auth_code
+
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}/auth/oidc"
+    thread, out = _in_thread(lambda: capture_auth_code(uri, state="s-1"))
+    _wait_listening(port)
+    assert _get(f"http://127.0.0.1:{port}/favicon.ico")[0] == 404
+    status, location = _get(f"{uri}?code=the-code&state=s-1")
+    thread.join(10)
+    assert out == {"value": "the-code"}
+    assert status == 302 and "success" in location.lower()
+
+
+def test_capture_auth_code_refuses_another_state(anaconda_auth_home: Any) -> None:
+    from anaconda_auth.exceptions import AuthenticationError
+    from anaconda_auth.handlers import capture_auth_code
+
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}/auth/oidc"
+    thread, out = _in_thread(lambda: capture_auth_code(uri, state="expected"))
+    _wait_listening(port)
+    _get(f"{uri}?code=c&state=forged")
+    thread.join(10)
+    assert isinstance(out.get("error"), AuthenticationError)
+    assert "value" not in out
+
+
+def test_capture_auth_code_times_out(
+    anaconda_auth_home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.exceptions import AuthenticationError
+    from anaconda_auth.handlers import capture_auth_code
+
+    monkeypatch.setenv("ANACONDA_AUTH_LOGIN_TIMEOUT", "1")
+    started = time.monotonic()
+    with pytest.raises(AuthenticationError, match="Timed out"):
+        capture_auth_code(f"http://127.0.0.1:{free_port()}/auth/oidc", state="s")
+    assert time.monotonic() - started < 10
+
+
+def test_shutdown_all_servers_cancels_a_waiting_capture(anaconda_auth_home: Any) -> None:
+    from anaconda_auth.exceptions import AuthenticationError
+    from anaconda_auth.handlers import capture_auth_code, shutdown_all_servers
+
+    port = free_port()
+    thread, out = _in_thread(
+        lambda: capture_auth_code(f"http://127.0.0.1:{port}/auth/oidc", state="s")
+    )
+    _wait_listening(port)
+    shutdown_all_servers()
+    thread.join(10)
+    assert isinstance(out.get("error"), AuthenticationError)
+    assert "Could not complete authentication" in str(out["error"])
+
+
+def test_auth_code_redirect_server_records_the_redirect(anaconda_auth_home: Any) -> None:
+    from anaconda_auth.handlers import AuthCodeRedirectServer
+
+    with AuthCodeRedirectServer("/auth/oidc", ("127.0.0.1", 0)) as server:
+        port = server.server_port
+        thread, _ = _in_thread(server.handle_request)
+        status, location = _get(f"http://127.0.0.1:{port}/auth/oidc?code=abc&state=xyz&scope=a")
+        thread.join(10)
+    assert status == 307 and location == server.config.login_success_url
+    assert server.result is not None
+    assert (server.result.auth_code, server.result.state, server.result.scopes) == (
+        "abc",
+        "xyz",
+        ["a"],
+    )
+    assert "abc" not in repr(server.result)
+
+
+def test_shutdown_all_servers_releases_a_blocked_handle_request(anaconda_auth_home: Any) -> None:
+    from anaconda_auth.handlers import AuthCodeRedirectServer, shutdown_all_servers
+
+    with AuthCodeRedirectServer("/auth/oidc", ("localhost", 0)) as server:
+        assert server.server_address[0] == "127.0.0.1"
+        thread, _ = _in_thread(server.handle_request)
+        time.sleep(0.2)
+        shutdown_all_servers()
+        thread.join(10)
+        assert not thread.is_alive()
+    assert server.result is None
+    assert server not in AuthCodeRedirectServer._open_servers
+
+
+def test_auth_code_redirect_server_binds_loopback_only() -> None:
+    from anaconda_auth.exceptions import AuthenticationError
+    from anaconda_auth.handlers import AuthCodeRedirectServer
+
+    with pytest.raises(AuthenticationError, match="loopback"):
+        AuthCodeRedirectServer("/auth/oidc", ("0.0.0.0", 0))  # noqa: S104
