@@ -151,3 +151,63 @@ def test_auth_code_redirect_server_binds_loopback_only() -> None:
 
     with pytest.raises(AuthenticationError, match="loopback"):
         AuthCodeRedirectServer("/auth/oidc", ("0.0.0.0", 0))  # noqa: S104
+
+
+# -- device_flow --------------------------------------------------------------------------------
+
+
+def _site() -> Any:
+    from anaconda_auth.config import AnacondaAuthConfig
+
+    return AnacondaAuthConfig()
+
+
+def test_device_code_flow_initiates_and_polls_for_tokens(
+    anaconda_idp: Any, anaconda_auth_home: Any
+) -> None:
+    from anaconda_auth.device_flow import DeviceAuthorizationResponse, DeviceCodeFlow
+    from anaconda_auth.exceptions import DeviceFlowError
+
+    flow = DeviceCodeFlow(config=_site())
+    with pytest.raises(DeviceFlowError, match="initiate_device_authorization"):
+        flow.poll_for_token()
+    answer = flow.initiate_device_authorization()
+    assert isinstance(answer, DeviceAuthorizationResponse)
+    assert answer.user_code in anaconda_idp.pending_user_codes()
+    assert answer.verification_uri.startswith(anaconda_idp.url)
+    assert answer.device_code not in repr(answer)
+    with pytest.raises(DeviceFlowError, match="authorization_pending"):
+        flow._request_token()
+    anaconda_idp.approve_device(answer.user_code)
+    tokens = flow.poll_for_token()
+    assert isinstance(tokens["access_token"], str) and tokens["access_token"]
+    assert tokens["token_type"].lower() == "bearer"
+    flow.close()
+
+
+def test_device_code_flow_denied_and_expired(anaconda_idp: Any, anaconda_auth_home: Any) -> None:
+    from anaconda_auth.device_flow import DeviceCodeFlow
+    from anaconda_auth.exceptions import DeviceFlowDenied, DeviceFlowTimeout
+
+    flow = DeviceCodeFlow(config=_site())
+    answer = flow.initiate_device_authorization()
+    anaconda_idp.deny_device(answer.user_code)
+    with pytest.raises(DeviceFlowDenied):
+        flow.poll_for_token()
+
+    answer = flow.initiate_device_authorization()
+    anaconda_idp.expire_device(answer.user_code)
+    with pytest.raises(DeviceFlowTimeout):
+        flow.poll_for_token()
+
+
+def test_device_flow_keeps_its_existing_names() -> None:
+    import anaconda_auth.device_flow as compat
+    from anaconda_auth.flows import device
+
+    assert compat.run is device.run
+    assert (compat.GRANT_TYPE, compat.DEFAULT_INTERVAL, compat.SLOW_DOWN_STEP) == (
+        device.GRANT_TYPE,
+        device.DEFAULT_INTERVAL,
+        device.SLOW_DOWN_STEP,
+    )
