@@ -211,3 +211,95 @@ def test_device_flow_keeps_its_existing_names() -> None:
         device.DEFAULT_INTERVAL,
         device.SLOW_DOWN_STEP,
     )
+
+
+# -- actions: the private names anaconda-client imports -------------------------------------------
+
+
+def test_do_auth_flow_runs_the_browser_login_and_returns_the_access_token(
+    anaconda_idp: Any, login_home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.actions import _do_auth_flow
+    from anaconda_auth.config import AnacondaAuthSite
+    from anaconda_auth.token_claims import jwt_claims
+
+    anaconda_idp.settings.auto_approve = True
+    monkeypatch.setenv("BROWSER", anaconda_idp.browser_command)
+    site = AnacondaAuthSite(domain=anaconda_idp.domain, ssl_verify=str(anaconda_idp.ca_path))
+    token = _do_auth_flow(config=site)
+    assert jwt_claims(token)["email"] == anaconda_idp.settings.users[0].email
+    assert len(anaconda_idp.requests_to("authorize")) == 1
+    assert anaconda_idp.minted_api_keys == []  # nothing minted, nothing stored
+
+
+def test_do_device_flow_returns_the_access_token(
+    anaconda_idp: Any, login_home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth import actions
+
+    def approve_later() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if anaconda_idp.pending_user_codes():
+                anaconda_idp.approve_device()
+                return
+            time.sleep(0.1)
+
+    thread, _ = _in_thread(approve_later)
+    token = actions._do_device_flow()
+    thread.join(5)
+    assert isinstance(token, str) and token
+
+
+def test_other_private_actions_of_0_15(anaconda_logged_in: Any) -> None:
+    from anaconda_auth import actions
+    from anaconda_auth.config import AnacondaAuthConfig
+    from anaconda_auth.exceptions import AuthenticationError
+
+    assert actions._api_key_is_valid(AnacondaAuthConfig()) is True
+    with pytest.raises(AuthenticationError, match="no longer supported"):
+        actions._login_with_username()
+
+
+# -- cli: the names anaconda-assistant-conda and anaconda-ai use --------------------------------
+
+
+def test_cli_module_attributes_that_other_packages_patch() -> None:
+    import sys
+
+    import anaconda_auth.cli
+    from anaconda_auth.actions import login
+
+    assert anaconda_auth.cli.sys is sys
+    assert anaconda_auth.cli.login is login
+    assert callable(anaconda_auth.cli._login_required_message)
+    assert callable(anaconda_auth.cli._continue_with_login)
+
+
+def test_patched_cli_sys_decides_whether_the_handlers_prompt(
+    anaconda_auth_home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unittest.mock import MagicMock, patch
+
+    from anaconda_auth.plugins.cli import error_handlers
+    from anaconda_auth.plugins.cli._state import STATE, is_interactive
+
+    import anaconda_auth.cli
+    from anaconda_auth.exceptions import TokenNotFoundError
+
+    monkeypatch.setattr(STATE, "retried", False)
+    asked: list[bool] = []
+    monkeypatch.setattr(error_handlers, "_ask_to_login", lambda: asked.append(True) or True)
+    with patch("anaconda_auth.cli.sys") as mocked, patch("anaconda_auth.cli.login") as login:
+        mocked.stdout.isatty.return_value = False
+        assert is_interactive() is False
+        assert anaconda_auth.cli._continue_with_login() == 1
+        assert error_handlers.login_required(TokenNotFoundError()) == 1
+        assert asked == [] and not login.called
+
+        mocked.stdout.isatty.return_value = True
+        assert is_interactive() is True
+        assert anaconda_auth.cli._continue_with_login() == -1
+        assert error_handlers.login_required(TokenNotFoundError()) == -1
+        assert login.call_count == 2
+    assert isinstance(anaconda_auth.cli.login, MagicMock) is False
