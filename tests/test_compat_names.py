@@ -303,3 +303,80 @@ def test_patched_cli_sys_decides_whether_the_handlers_prompt(
         assert error_handlers.login_required(TokenNotFoundError()) == -1
         assert login.call_count == 2
     assert isinstance(anaconda_auth.cli.login, MagicMock) is False
+
+
+# -- utils --------------------------------------------------------------------------------------
+
+
+def test_utils_hostname_helpers_match_the_client_header() -> None:
+    import socket
+
+    from anaconda_auth.http.hostname import hash_hostname
+    from anaconda_auth.utils import get_hostname, hash_string
+
+    name = socket.gethostname().removesuffix(".local")
+    assert get_hostname() == name
+    assert get_hostname(hash=True) == hash_hostname(name) == hash_string("hostname", name)
+    assert len(hash_string("hostname", name)) == 22
+    assert hash_string("hostname", name, "pepper") == hash_string("hostname", name, b"pepper")
+    assert hash_string("hostname", name, "pepper") != hash_string("hostname", name)
+    assert hash_string("user", name) != hash_string("hostname", name)
+    assert get_hostname(hash=True, pepper="x" * 40) == hash_string("hostname", name, "x" * 16)
+
+
+# -- the anaconda_cloud_auth alias --------------------------------------------------------------
+
+CLOUD_MESSAGE = "Please replace imports from `import anaconda_cloud_auth` to `import anaconda_auth`"
+ALIAS_MODULES = ["actions", "cli", "client", "config", "exceptions", "handlers", "token"]
+
+
+@pytest.fixture
+def fresh_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in list(sys.modules):
+        if name == "anaconda_cloud_auth" or name.startswith("anaconda_cloud_auth."):
+            monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.mark.parametrize("module", ["", *ALIAS_MODULES])
+def test_each_alias_module_warns_with_0_15_wording(fresh_alias: None, module: str) -> None:
+    import importlib
+    import re
+
+    import anaconda_auth
+
+    with pytest.warns(DeprecationWarning, match=re.escape(CLOUD_MESSAGE)):
+        alias = importlib.import_module("anaconda_cloud_auth" + (f".{module}" if module else ""))
+    if not module:
+        assert alias.login is anaconda_auth.login
+        assert alias.logout is anaconda_auth.logout
+        assert alias.client_factory is anaconda_auth.client_factory
+        assert alias.__version__ == anaconda_auth.__version__
+
+
+def test_alias_modules_re_export_anaconda_auth_names(fresh_alias: None) -> None:
+    import warnings
+
+    from anaconda_auth import actions, cli, client, config, exceptions, handlers, token
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import anaconda_cloud_auth.actions as a
+        import anaconda_cloud_auth.cli as c
+        import anaconda_cloud_auth.client as cl
+        import anaconda_cloud_auth.config as cf
+        import anaconda_cloud_auth.exceptions as e
+        import anaconda_cloud_auth.handlers as h
+        import anaconda_cloud_auth.token  # noqa: F401  (a second import does not warn again)
+        import anaconda_cloud_auth.token as t
+    assert len(caught) == 1 + len(ALIAS_MODULES)
+    assert a.login is actions.login and a._do_auth_flow is actions._do_auth_flow
+    assert c.app is cli.app
+    assert cl.BaseClient is client.BaseClient
+    assert cl.AnacondaCloudConfig is config.AnacondaCloudConfig and cl.TokenInfo is token.TokenInfo
+    assert cf.AnacondaCloudConfig is config.AnacondaCloudConfig
+    assert cf.OIDC_REQUEST_HEADERS["User-Agent"].startswith("anaconda-cloud-auth/")
+    assert e.TokenNotFoundError is exceptions.TokenNotFoundError
+    assert h.capture_auth_code is handlers.capture_auth_code
+    assert t.TokenInfo is token.TokenInfo
