@@ -380,3 +380,37 @@ def test_alias_modules_re_export_anaconda_auth_names(fresh_alias: None) -> None:
     assert e.TokenNotFoundError is exceptions.TokenNotFoundError
     assert h.capture_auth_code is handlers.capture_auth_code
     assert t.TokenInfo is token.TokenInfo
+
+
+# -- panel --------------------------------------------------------------------------------------
+
+
+def test_panel_module_of_0_15_forwards_to_the_plugin_without_importing_panel() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, anaconda_auth.panel as p\n"
+        "assert 'panel' not in sys.modules, 'imported panel'\n"
+        "from anaconda_auth.plugins import panel as q\n"
+        "assert p.discover_sync is q.discover_sync and p.OIDCEndpoints is q.OIDCEndpoints\n"
+        "assert p.SCOPES == q.SCOPES\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_panel_login_handler_from_the_0_15_path() -> None:
+    pytest.importorskip("panel")
+    import subprocess
+    import sys
+
+    code = (
+        "from anaconda_auth.panel import AnacondaLoginHandler\n"
+        "from anaconda_auth.plugins.panel import AnacondaLoginHandler as H\n"
+        "import panel.auth\n"
+        "assert AnacondaLoginHandler is H\n"
+        "assert issubclass(H, panel.auth.GenericLoginHandler)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
