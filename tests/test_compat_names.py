@@ -414,3 +414,49 @@ def test_panel_login_handler_from_the_0_15_path() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- BaseClient.avatar ----------------------------------------------------------------------------
+
+
+def test_avatar_is_fetched_only_when_read_and_without_the_key(
+    anaconda_idp: Any, anaconda_logged_in: Any
+) -> None:
+    import hashlib
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from anaconda_auth.client import BaseClient
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append((self.path, self.headers.get("Authorization")))
+            known = hashlib.md5(anaconda_logged_in.email.encode()).hexdigest()
+            body = b"\x89PNG-image" if self.path.startswith(f"/avatar/{known}") else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = BaseClient()
+        client.avatar_url = f"http://127.0.0.1:{server.server_port}/avatar/{{hash}}.png?d=404"
+        assert client.email == anaconda_logged_in.email
+        assert seen == []  # nothing is fetched until avatar is read
+        assert client.avatar == b"\x89PNG-image"
+        assert client.avatar == b"\x89PNG-image"
+        assert len(seen) == 1 and seen[0][1] is None  # once, and never with the API key
+
+        other = BaseClient()
+        other.avatar_url = client.avatar_url.replace("/avatar/", "/none/")
+        assert other.avatar is None
+    finally:
+        server.shutdown()
+        server.server_close()
