@@ -356,3 +356,76 @@ def get_api_key(
         return mint_api_key(site, access_token, session)
     finally:
         session.close()
+
+
+# -- 0.15's private names that other packages import ------------------------------------------
+# anaconda-client 1.16 imports ``_do_auth_flow`` at start-up and calls it with ``config=<site>``
+# to get the access token of a browser login; the others are kept for code written for 0.15.
+
+
+def _discovered(
+    config: str | AnacondaAuthSite | None,
+) -> tuple[AnacondaAuthSite, OpenIDConfiguration, LoginSession]:
+    from anaconda_auth.flows import discovery
+    from anaconda_auth.http.session import make_session
+
+    site = load_site_config(config)
+    session = make_session(site)
+    try:
+        return site, discovery.discover(site, session), session
+    except BaseException:
+        session.close()
+        raise
+
+
+def _do_auth_flow(config: str | AnacondaAuthSite | None = None) -> str:
+    """Run the browser login (PKCE, loopback redirect) and return its access token.
+
+    Nothing is stored: the caller decides what to do with the token (anaconda-client turns it
+    into its own token). Failures raise :class:`~anaconda_auth.exceptions.AuthenticationError`.
+    """
+    from anaconda_auth.flows import browser
+
+    site, provider, session = _discovered(config)
+    try:
+        return browser.run(site, provider, session, PlainUI(), lambda tokens: tokens.access_token)
+    finally:
+        session.close()
+
+
+def _do_device_flow(config: str | AnacondaAuthSite | None = None) -> str:
+    """Run the device login and return its access token (nothing is stored)."""
+    from anaconda_auth.flows import device
+
+    site, provider, session = _discovered(config)
+    try:
+        return device.run(site, provider, session, PlainUI()).access_token
+    finally:
+        session.close()
+
+
+def _send_auth_code_request(
+    code_challenge: str, state: str, config: str | AnacondaAuthSite | None = None
+) -> None:
+    """Open the authorization URL of the browser login in a browser."""
+    from anaconda_auth.flows.browser import open_browser
+
+    open_browser(make_auth_code_request_url(code_challenge, state, config))
+
+
+def _login_with_username(config: str | AnacondaAuthSite | None = None) -> str:
+    """0.15's username/password login: removed (see ``login(basic=True)``)."""
+    raise AuthenticationError(
+        "The username/password login is no longer supported; log in with the browser or the "
+        "device code."
+    )
+
+
+def _do_login(config: AnacondaAuthSite, basic: bool = False) -> None:
+    """Log in to ``config`` and store a new API key (0.15's private step of :func:`login`)."""
+    login(config, force=True, basic=basic)
+
+
+def _api_key_is_valid(config: AnacondaAuthSite) -> bool:
+    """Whether a stored, unexpired API key exists for ``config``."""
+    return is_logged_in(config)

@@ -4,13 +4,33 @@ Kept because packages built on 0.15 import from it: ``app``, and the two helpers
 error handlers call (anaconda-ai does), ``_login_required_message`` and
 ``_continue_with_login``. New code registers error handlers through the
 ``anaconda_auth_error_handlers`` hook instead.
+
+``sys`` and ``login`` are module attributes on purpose, as in 0.15: anaconda-assistant-conda
+patches ``anaconda_auth.cli.sys`` (its ``stdout.isatty()`` decides whether the login-required
+handlers may prompt) and its tests patch ``anaconda_auth.cli.login`` (the login those handlers
+start). Both patches reach our handlers (``anaconda_auth.plugins.cli``) and the helpers below.
 """
 
 from __future__ import annotations
 
+import sys
+
+from anaconda_auth.actions import login
 from anaconda_auth.plugins.cli import app
 
 __all__ = ["app"]
+
+_REAL_SYS = sys
+
+
+def _interactive() -> bool:
+    """0.15 prompted when ``sys.stdout`` is a terminal; while ``anaconda_auth.cli.sys`` is
+    patched that answer is used, otherwise our rule (stdin and stderr are terminals)."""
+    from anaconda_auth.plugins.cli._state import is_interactive
+
+    if sys is not _REAL_SYS:
+        return bool(sys.stdout.isatty())
+    return is_interactive()
 
 
 def _login_required_message(error_classifier: str) -> None:
@@ -26,11 +46,9 @@ def _continue_with_login() -> int:
     """On a terminal, offer an interactive login: ``-1`` (run the command again) after it
     succeeds. Otherwise (or when declined) print how to log in and return ``1``."""
     from anaconda_auth.plugin_types import RETRY_AFTER_LOGIN
-    from anaconda_auth.plugins.cli._state import is_interactive
     from anaconda_auth.plugins.cli.error_handlers import _ask_to_login, print_how_to_login
 
-    if is_interactive() and _ask_to_login():
-        from anaconda_auth.actions import login
+    if _interactive() and _ask_to_login():
         from anaconda_auth.plugins.cli._state import err_console
         from anaconda_auth.plugins.cli.ui import RichLoginUI
 

@@ -503,6 +503,22 @@ class BaseClient(requests.Session):
             )
         return str(value)
 
+    #: Where :attr:`avatar` is fetched from; ``{hash}`` is the MD5 of the email (Gravatar's key).
+    avatar_url = "https://gravatar.com/avatar/{hash}.png?size=120&d=404"
+
+    @cached_property
+    def avatar(self) -> bytes | None:
+        """The user's Gravatar image (PNG bytes), or ``None`` when they have none.
+
+        As in 0.15, a request to gravatar.com, made only when this property is read (nothing
+        in anaconda-auth reads it) and once per client. The API key is never sent with it.
+        """
+        import hashlib
+
+        digest = hashlib.md5(self.email.encode("utf-8"), usedforsecurity=False).hexdigest()
+        response = self.get(self.avatar_url.format(hash=digest), auth=False)  # type: ignore[arg-type]
+        return response.content if response.ok else None
+
 
 def client_factory(user_agent: str | None, api_version: str | None = None) -> BaseClient:
     """A :class:`BaseClient` for the configured site with this user agent and API version."""

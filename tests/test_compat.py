@@ -128,7 +128,7 @@ def test_every_dropped_name_is_documented_with_its_reason() -> None:
         if status == "dropped":
             assert f"`{module.removeprefix('anaconda_auth.')}.{name}`" in section, name
     # the fields and properties of the 0.15 config model that are gone
-    for gone in ("keyring", "use_unified_repo_api_key", "env_manager_", "aau_token", "avatar"):
+    for gone in ("keyring", "use_unified_repo_api_key", "env_manager_", "aau_token"):
         assert f"`{gone}" in section, gone
 
 

@@ -51,7 +51,14 @@ def out_console() -> Console:
 
 
 def is_interactive() -> bool:
-    """Whether a person can answer a prompt: stdin and stderr (where prompts go) are TTYs."""
+    """Whether a person can answer a prompt: stdin and stderr (where prompts go) are TTYs.
+
+    While ``anaconda_auth.cli.sys`` is patched (anaconda-assistant-conda does, as 0.15's
+    handlers read ``sys.stdout.isatty()`` there), the patched ``stdout.isatty()`` decides.
+    """
+    patched = getattr(sys.modules.get("anaconda_auth.cli"), "sys", sys)
+    if patched is not sys:
+        return bool(patched.stdout.isatty())
     try:
         return sys.stdin.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):  # closed or replaced streams

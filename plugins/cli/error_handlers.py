@@ -146,7 +146,12 @@ def login_required(exc: BaseException) -> int:
         STATE.retried = True
         from anaconda_auth.plugins.cli.ui import RichLoginUI
 
-        from anaconda_auth.actions import login
+        # 0.15's handlers called ``anaconda_auth.cli.login``; tests of other packages patch it.
+        login: Any = getattr(sys.modules.get("anaconda_auth.cli"), "login", None)
+        if login is None:
+            from anaconda_auth.actions import login as actions_login
+
+            login = actions_login
 
         try:
             login(STATE.site, force=True, ui=RichLoginUI(console))
