@@ -43,6 +43,28 @@ echo "== pytest"
 # No session bus is inherited: the Secret Service tests start their own dbus + gnome-keyring.
 env -u DBUS_SESSION_BUS_ADDRESS .venv/bin/pytest "$@" || failed="$failed pytest"
 
+# The published 0.15.3 suite, run unchanged against this package (docs/dev/compat-suite.md): a
+# ratchet, not a gate on every case. Fewer passing cases than dev/compat-suite.floor fails the
+# run; a suite that cannot be fetched (no index) is reported and not counted. Skipped when
+# arguments select tests (a developer's partial run).
+if [ "$#" -eq 0 ] && [ -z "${ANACONDA_AUTH_SKIP_COMPAT_SUITE:-}" ]; then
+    echo "== the published anaconda-auth 0.15.3 test suite against this package"
+    compat_log="$(mktemp)"
+    if ./dev/compat-suite.sh >"$compat_log" 2>&1; then
+        grep '^compat-suite: [0-9]' "$compat_log" || true
+        passed="$(sed -n 's/^compat-suite: \([0-9][0-9]*\) of .*/\1/p' "$compat_log")"
+        floor="$(cat dev/compat-suite.floor)"
+        if [ "${passed:-0}" -lt "$floor" ]; then
+            echo "fewer cases pass than dev/compat-suite.floor ($floor)"
+            failed="$failed compat-suite"
+        fi
+    else
+        tail -5 "$compat_log"
+        echo "(the suite could not be fetched or installed; not counted)"
+    fi
+    rm -f "$compat_log"
+fi
+
 if [ -n "$failed" ]; then
     echo "FAILED:$failed"
     exit 1
