@@ -238,15 +238,24 @@ class _BearerAuth(BearerAuth):
         except TokenNotFoundError:
             return None
 
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        if _request_origin(request.url or "") not in self.origins:
-            log.debug("not sending credentials to %s: not a configured origin", request.url)
-            return request
+    def authorization_for(self, url: str) -> str | None:
+        """The ``Authorization`` value for a request to ``url`` (looked up now), or ``None``.
+
+        ``None`` for any origin but the configured ones. Shared with the httpx client
+        (``anaconda_auth.async_client``), so both follow one rule.
+        """
+        if _request_origin(url) not in self.origins:
+            log.debug("not sending credentials to %s: not a configured origin", url)
+            return None
         key = self.current_key()
         if key:
-            request.headers["Authorization"] = f"Bearer {key}"
-        elif self._fallback:
-            request.headers["Authorization"] = self._fallback
+            return f"Bearer {key}"
+        return self._fallback
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        value = self.authorization_for(request.url or "")
+        if value:
+            request.headers["Authorization"] = value
         return request
 
 
