@@ -97,7 +97,8 @@ EOF
 ) || die "could not read the test dependencies from the sdist's pyproject.toml"
 [ "${#test_deps[@]}" -gt 0 ] || die "the sdist declares no test dependencies"
 [ "$with_client" = 0 ] || test_deps+=("anaconda-client>=1.13.0")
-target="$work/checkout"
+# 0.15.3 depended on httpx for its async client; here it is the `async` extra.
+target="$work/checkout[async]"
 [ "$release" = 0 ] || target="anaconda-auth==$VERSION"
 quiet "$py" -m pip install "$target" "${test_deps[@]}" pyjwt || die "install failed"
 echo "compat-suite: test dependencies: ${test_deps[*]} pyjwt"
