@@ -36,6 +36,7 @@ SLOW_MODULES = frozenset(
         "test_packaging.py",
         "test_panel_import.py",
         "test_system_backend.py",
+        "test_wire_parity.py",  # device logins at the provider's 1 s poll interval
     }
 )
 #: Single tests (``module::name``, every parametrization) of more than about 2 s, in otherwise
@@ -59,6 +60,11 @@ SLOW_TESTS = frozenset(
         "test_idp.py::test_readme_fixture_examples",
         "test_login_faults.py::test_a_replayed_callback_is_rejected_while_the_login_runs",
         "test_login_faults.py::test_ctrl_c_cancels_cleanly",
+        "test_sites_cli.py::test_real_anaconda_sites_list_and_cloud",
+        "test_compat_names.py::test_panel_login_handler_from_the_0_15_path",
+        "test_storage_contract.py::test_guide_test_file_passes_as_written",
+        "test_storage_contract.py::test_kit_reports_each_broken_rule",
+        "test_third_party_plugin.py::test_contributing_example_stores_and_reads_tokens",
     }
 )
 
