@@ -76,8 +76,11 @@ def test_device_flow_shows_the_code_when_the_browser_fails(
     assert fake_browser.hops() == []
 
 
+# Python's webbrowser counts a background browser as opened only while it still runs, and tries
+# the next one (``gio open -- URL``) when it has already exited: stay alive like a real one.
 FAKE_SYSTEM_BROWSER = """#!/bin/sh
 printf '%s\\n' "$1" >> "$WIRE_BROWSER_LOG"
+exec /bin/sleep 3
 """
 
 
