@@ -62,6 +62,12 @@ FIELD_NAMES: tuple[str, ...] = (
     "http_timeout",
     "login_timeout",
     "disabled_plugins",
+    "keyring",
+    "use_unified_repo_api_key",
+    "disable_conda_auto_config",
+    "env_manager_channel",
+    "env_manager_package",
+    "env_manager_version",
 )
 
 #: Fields that take a table, which ``<PREFIX><FIELD>__<ENTRY>`` names set one entry of in the

@@ -141,11 +141,16 @@ _SECRET_NAME = re.compile(
 
 
 #: Names that match the pattern above but hold no secret.
-_NOT_SECRET = frozenset({"preferred_token_storage"})
+_NOT_SECRET = frozenset({"preferred_token_storage", "use_unified_repo_api_key"})
+#: Names that do not match the pattern above but hold secrets (``keyring``: the tokens 0.15's
+#: ConfigKeyring kept in the configuration).
+_SECRET = frozenset({"keyring"})
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a key (or header) name holds a secret whose value must never be shown."""
+    if name in _SECRET:
+        return True
     return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
 
 

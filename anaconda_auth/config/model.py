@@ -12,6 +12,7 @@ the inputs changed ``AnacondaAuthConfig()`` returns a copy of the last result
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import warnings
@@ -47,6 +48,8 @@ load_pydantic_plugins()
 
 if TYPE_CHECKING:
     from anaconda_auth.flows.discovery import OpenIDConfiguration
+
+log = logging.getLogger(__name__)
 
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -175,6 +178,34 @@ class AnacondaAuthSite(BaseModel):
         description="plugin names to skip: a list, a comma-separated string or a JSON list "
         "(read from the environment and [plugin.auth] only)",
     )
+    # --- anaconda-auth 0.15's fields for the conda integration and its keyring backend -------
+    keyring: dict[str, dict[str, str]] | None = Field(
+        default=None,
+        repr=False,
+        description="tokens kept in the configuration itself, service name -> user name -> "
+        "password (a table or its JSON string; read by the ConfigKeyring backend of 0.15)",
+    )
+    use_unified_repo_api_key: bool = Field(
+        default=False,
+        description="true: conda uses the API key for the repository instead of a repo token",
+    )
+    disable_conda_auto_config: bool = Field(
+        default=False,
+        description="true: do not configure conda's channel_settings automatically",
+    )
+    env_manager_channel: str = Field(
+        default="anaconda-cloud",
+        description="the conda channel the environment manager is installed from",
+    )
+    env_manager_package: str = Field(
+        default="anaconda-env-manager",
+        description="the conda package name of the environment manager",
+    )
+    env_manager_version: str | None = Field(
+        default=None,
+        description='a version or constraint of the environment manager: "1.2.3" means '
+        '"=1.2.3"; one starting with =, <, > or ! is kept as given',
+    )
 
     # --- validators ------------------------------------------------------------------------
 
@@ -212,7 +243,13 @@ class AnacondaAuthSite(BaseModel):
             raise ValueError(f"the CA bundle {str(path)!r} does not exist")
         return str(path)
 
-    @field_validator("use_device_flow", "hash_hostname", mode="before")
+    @field_validator(
+        "use_device_flow",
+        "hash_hostname",
+        "use_unified_repo_api_key",
+        "disable_conda_auto_config",
+        mode="before",
+    )
     @classmethod
     def _bool(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -262,6 +299,23 @@ class AnacondaAuthSite(BaseModel):
     def _proxies(cls, value: Any) -> Any:
         return _json_mapping(value, "schemes to proxy URLs")
 
+    @field_validator("keyring", mode="before")
+    @classmethod
+    def _keyring(cls, value: Any) -> Any:
+        return _json_mapping(value, "service names to tables of user names and passwords")
+
+    @field_validator("env_manager_version", mode="before")
+    @classmethod
+    def _version_constraint(cls, value: Any) -> Any:
+        """``"1.2.3"`` -> ``"=1.2.3"`` (a conda match spec); a constraint (``==``, ``>=``,
+        ``<``, ``!=``...) is kept; empty means unset."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        return text if text[0] in "=<>!" else f"={text}"
+
     @field_validator("disabled_plugins", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
@@ -307,6 +361,27 @@ class AnacondaAuthSite(BaseModel):
         return urljoin(f"https://{self.domain}", self.login_error_path)
 
     @property
+    def aau_token(self) -> str | None:
+        """anaconda-anon-usage's client token (sent as ``X-AAU-CLIENT`` when an API key is
+        created), or ``None`` when that package is not installed or fails (the 0.15 API).
+
+        anaconda-anon-usage is imported only here, when the property is read. Its errors
+        never stop a login: they are logged at debug level and give ``None``.
+        """
+        try:
+            from anaconda_anon_usage.tokens import (  # type: ignore[import-not-found,unused-ignore]
+                token_string,
+            )
+        except ImportError:
+            return None
+        try:
+            token = token_string()
+        except Exception as exc:  # noqa: BLE001 - another package's failure never stops a login
+            log.debug("anaconda-anon-usage gave no client token: %s", type(exc).__name__)
+            return None
+        return token if isinstance(token, str) and token else None
+
+    @property
     def oidc(self) -> OpenIDConfiguration:
         """The provider's OpenID configuration (fetched once per process; the 0.15 API)."""
         from anaconda_auth.flows.discovery import discover  # (the login room sits above)
@@ -345,6 +420,13 @@ EXPECTED: dict[str, str] = {
     "http_timeout": "a positive number of seconds",
     "login_timeout": "a positive number of seconds",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
+    "keyring": "a TOML table of service names to tables of user names to passwords, or the "
+    "same as a JSON object string",
+    "use_unified_repo_api_key": _BOOL,
+    "disable_conda_auto_config": _BOOL,
+    "env_manager_channel": "a conda channel name (a string)",
+    "env_manager_package": "a conda package name (a string)",
+    "env_manager_version": 'a version such as "1.2.3" or a constraint such as ">=1.2"',
 }
 
 

@@ -10,7 +10,7 @@ leave an orphan key behind.
 The request carries the client headers every :class:`~anaconda_auth.client.BaseClient`
 request carries (``User-Agent``, ``X-Client-Hostname`` hashed unless ``hash_hostname = false``,
 the configured ``extra_headers``) and, when anaconda-anon-usage is installed, its client token
-as ``X-AAU-CLIENT``, as anaconda-auth 0.15 sent it.
+as ``X-AAU-CLIENT`` (the site's ``aau_token`` property), as anaconda-auth 0.15 sent it.
 """
 
 from __future__ import annotations
@@ -53,23 +53,6 @@ def api_key_urls(config: AnacondaAuthSite) -> list[str]:
 _OWN_HEADERS = frozenset({"authorization", "user-agent", "x-client-hostname", "x-aau-client"})
 
 
-def aau_token() -> str | None:
-    """anaconda-anon-usage's client token, or ``None`` (not installed, or it failed).
-
-    Never stops a login: any error of that package is logged at debug level and ignored.
-    """
-    try:
-        from anaconda_anon_usage.tokens import token_string  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    try:
-        token = token_string()
-    except Exception as exc:
-        log.debug("anaconda-anon-usage gave no client token: %s", type(exc).__name__)
-        return None
-    return token if isinstance(token, str) and token else None
-
-
 def client_headers(config: AnacondaAuthSite) -> dict[str, str]:
     """The client headers of the mint request (besides the session's ``User-Agent``)."""
     headers = {
@@ -79,7 +62,7 @@ def client_headers(config: AnacondaAuthSite) -> dict[str, str]:
     }
     headers["Accept"] = "application/json"
     headers["X-Client-Hostname"] = client_hostname(config.hash_hostname)
-    token = aau_token()
+    token = config.aau_token  # a property: patching it on the class changes the header
     if token is not None:
         headers["X-AAU-CLIENT"] = token
     return headers
