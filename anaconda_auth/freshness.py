@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 #: A file changed more recently than this (in ns) does not get a trusted stamp.
@@ -95,8 +96,33 @@ def config_toml_path() -> str:
     return os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
 
 
+#: Gives the secrets directory set in code, if any: the config model installs one that reads
+#: ``AnacondaAuthConfig.model_config["secrets_dir"]`` (pydantic-settings' setting, which code
+#: and tests written for anaconda-auth 0.15 set). ``None`` until the model is imported.
+_secrets_dir_setting: Callable[[], Any] | None = None
+
+
+def set_secrets_dir_setting(getter: Callable[[], Any] | None) -> None:
+    """Install the function that gives the secrets directory set in code (or ``None``)."""
+    global _secrets_dir_setting
+    _secrets_dir_setting = getter
+
+
+def secrets_dir_setting() -> str | None:
+    """The secrets directory set in code (a path text, not expanded), or ``None``."""
+    getter = _secrets_dir_setting
+    value = getter() if getter is not None else None
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value) or None
+    return None
+
+
 def secrets_dir() -> str:
-    """``$ANACONDA_SECRETS_DIR`` or ``/run/secrets`` (it may not exist)."""
+    """The secrets directory set in code (:func:`secrets_dir_setting`), else
+    ``$ANACONDA_SECRETS_DIR``, else ``/run/secrets`` (it may not exist)."""
+    setting = secrets_dir_setting()
+    if setting is not None:
+        return expand(setting)
     return expand(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
 
 

@@ -29,8 +29,8 @@ files by their modification stamp). An empty value (``ANACONDA_AUTH_API_KEY=``) 
 
 The legacy sources keep what anaconda-auth 0.15 read working. Each sits just below its
 modern counterpart, so a modern setting always wins; a deprecated value that is actually used
-(no higher source set the key) raises a ``DeprecationWarning`` naming the modern spelling and
-then quoting 0.15's own text (:data:`LEGACY_015_TEXT`), and is logged once per process. The
+(no higher source set the key) raises a ``DeprecationWarning`` that starts with 0.15's own text
+(:data:`LEGACY_015_TEXT`) and then names the modern spelling, and is logged once per process. The
 conda source is not deprecated and never warns: it lets the proxy and TLS settings of
 ``.condarc`` apply when nothing else sets them. It costs nothing when conda is not installed
 (one ``importlib.util.find_spec`` per process) and reads conda's settings once per process when
@@ -293,10 +293,11 @@ LEGACY_015_TEXT = (
 
 def _deprecated(what: str, instead: str, key: str) -> None:
     """Warn that a deprecated spelling is in use (the message never holds a value). The
-    warning is our sentence followed by anaconda-auth 0.15's text; the log line is our
-    sentence only, once per process."""
+    warning starts with anaconda-auth 0.15's text, word for word (warning filters and code
+    written for 0.15 match on its start), followed by our sentence naming the exact place;
+    the log line is our sentence only, once per process."""
     message = f"{what} is deprecated and will stop working in a future anaconda-auth; {instead}."
-    full = f"{message}\n\n{LEGACY_015_TEXT.format(fields=f'{chr(34)}{key}{chr(34)}')}"
+    full = f"{LEGACY_015_TEXT.format(fields=f'{chr(34)}{key}{chr(34)}')}\n\n{message}"
     warnings.warn(full, DeprecationWarning, stacklevel=_caller_level())
     if message not in _logged:  # DeprecationWarning is hidden by default: say it once
         _logged.add(message)

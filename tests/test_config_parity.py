@@ -245,10 +245,30 @@ def test_legacy_warnings_hold_0_15_text(
         AnacondaAuthConfig()
     messages = sorted(str(w.message) for w in caught)
     assert len(messages) == 2
-    assert messages[0].startswith("ANACONDA_CLOUD_CLIENT_ID is deprecated")
-    assert LEGACY_015_START + '"client_id"\n\nPlease either rename' in messages[0]
-    assert messages[1].startswith("[plugin.cloud] domain in ~/.anaconda/config.toml")
-    assert LEGACY_015_START + '"domain"' in messages[1]
+    # 0.15's text first, word for word (warning filters match the start), then our sentence
+    assert messages[0].startswith(LEGACY_015_START + '"client_id"\n\nPlease either rename')
+    assert messages[0].endswith(
+        "\n\nANACONDA_CLOUD_CLIENT_ID is deprecated and will stop working in a future "
+        "anaconda-auth; rename it to ANACONDA_AUTH_CLIENT_ID."
+    )
+    assert messages[1].startswith(LEGACY_015_START + '"domain"')
+    assert "\n\n[plugin.cloud] domain in ~/.anaconda/config.toml is deprecated" in messages[1]
+
+
+def test_the_0_15_warning_filter_silences_legacy_warnings(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filter of the 0.15 suite's pytest configuration (and of code written for 0.15)
+    matches the start of the message: with it, a legacy name raises nothing."""
+    monkeypatch.setenv("ANACONDA_CLOUD_CLIENT_ID", "x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings(
+            "ignore",
+            "The following fields have been set using legacy environment variables",
+            DeprecationWarning,
+        )
+        assert AnacondaAuthConfig().client_id == "x"
 
 
 def test_anaconda_cloud_config_warning_starts_with_0_15_text() -> None:

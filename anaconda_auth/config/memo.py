@@ -8,6 +8,7 @@ built-in sources and the validators read, and hands out a copy while the fingerp
 
 * the whole process environment (``os.environ``): the ``ANACONDA_*`` variables, but also
   ``HOME`` (``~`` in paths) and any variable a ``$VAR`` in a path may name;
+* the secrets directory set in code (``AnacondaAuthConfig.model_config["secrets_dir"]``);
 * the ``stat`` stamps (device, inode, mtime, ctime, size) of ``config.toml``, of ``.env`` in
   the working directory (stat'ed by its relative name, so a change of directory is a change of
   file), of the secrets directory and of each ``ANACONDA_AUTH_*`` and (deprecated)
@@ -81,9 +82,11 @@ class _Fingerprint:
     pm: AnacondaAuthPluginManager
     generation: int
     env: dict[Any, Any] = field(repr=False)  # the whole environment: may hold API keys
-    #: config.toml and the secrets directory, as computed from ``env``
+    #: config.toml and the secrets directory, as computed from ``env`` and ``secrets_setting``
     paths: tuple[str, str]
     stamps: tuple[Any, ...]
+    #: the secrets directory set in code (``AnacondaAuthConfig.model_config["secrets_dir"]``)
+    secrets_setting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,12 +182,13 @@ def _fingerprint() -> _Fingerprint | None:
     if not _builtin_sources_only(pm):
         return None
     env = freshness.env_snapshot()
+    setting = freshness.secrets_dir_setting()
     try:
         paths = _paths()
         stamps = _stamps(paths)
     except (_Uncacheable, OSError):
         return None
-    return _Fingerprint(pm, pm.generation, env, paths, stamps)
+    return _Fingerprint(pm, pm.generation, env, paths, stamps, setting)
 
 
 def _still_valid(fp: _Fingerprint) -> bool:
@@ -196,6 +200,8 @@ def _still_valid(fp: _Fingerprint) -> bool:
     if current is None or current[1] is not fp.pm or fp.pm.generation != fp.generation:
         return False
     if not freshness.env_unchanged(fp.env):
+        return False
+    if freshness.secrets_dir_setting() != fp.secrets_setting:
         return False
     try:
         return _stamps(fp.paths, fp.stamps) == fp.stamps

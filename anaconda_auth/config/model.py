@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from anaconda_auth import freshness
 from anaconda_auth._version import __version__
 from anaconda_auth.config import memo
 from anaconda_auth.config.constants import (
@@ -448,6 +449,16 @@ class AnacondaAuthConfig(AnacondaAuthSite):
         validate_into(self, resolution)
         if key is not None and fingerprint is not None:
             memo.store(key, fingerprint, self, resolution.origins.values())
+
+
+def _secrets_dir_setting() -> Any:
+    """``AnacondaAuthConfig.model_config["secrets_dir"]``: pydantic-settings' setting, which
+    code and tests written for anaconda-auth 0.15 set to point the secrets directory elsewhere
+    (it wins over ``$ANACONDA_SECRETS_DIR``, as it did in 0.15)."""
+    return AnacondaAuthConfig.model_config.get("secrets_dir")  # type: ignore[typeddict-item]
+
+
+freshness.set_secrets_dir_setting(_secrets_dir_setting)
 
 
 class AnacondaCloudConfig(AnacondaAuthConfig):
