@@ -56,6 +56,7 @@ from anaconda_auth.config.constants import (
     NESTED_DELIMITER,
     NESTED_FIELDS,
     SOURCE_RANKS,
+    TABLE_FIELDS,
 )
 from anaconda_auth.config.files import (
     config_toml_path,
@@ -312,8 +313,13 @@ def _warn_legacy(
 
 
 def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
-    """The keys of ``values`` that will be used: fields no higher source has set."""
-    return [key for key in values if key in FIELD_NAMES and key not in resolved]
+    """The keys of ``values`` that will be used: fields no higher source has set, and tables
+    (their entries merge under a higher source's table)."""
+    return [
+        key
+        for key in values
+        if key in FIELD_NAMES and (key not in resolved or key in TABLE_FIELDS)
+    ]
 
 
 def load_legacy_env(resolved: ConfigValues) -> LocatedValues:
@@ -406,10 +412,13 @@ def conda_settings() -> dict[str, Any]:
 
 def load_conda(resolved: ConfigValues) -> dict[str, Any]:
     """conda's proxy, client certificate and TLS verification settings, for keys no other
-    source set. conda is imported only when installed and only when a key is still unset."""
-    if all(key in resolved for key in CONDA_KEYS.values()) or not conda_installed():
+    source set; conda's ``proxy_servers`` entries merge under a higher source's table (as in
+    anaconda-auth 0.15). conda is imported only when installed and only when one of its keys
+    can still be used."""
+    wanted = [k for k in CONDA_KEYS.values() if k not in resolved or k in TABLE_FIELDS]
+    if not wanted or not conda_installed():
         return {}
-    return {k: v for k, v in conda_settings().items() if k not in resolved}
+    return {k: v for k, v in conda_settings().items() if k in wanted}
 
 
 def _legacy_env_where(key: str) -> str:

@@ -78,5 +78,13 @@ NESTED_FIELDS: frozenset[str] = frozenset(
 )
 NESTED_DELIMITER = "__"
 
+#: The table fields, which merge entry by entry across places (as in anaconda-auth 0.15), and
+#: whether their entry names compare in any case (HTTP header names do).
+TABLE_FIELDS: dict[str, bool] = {
+    "proxy_servers": False,
+    "extra_headers": True,
+    "oidc_request_headers": True,
+}
+
 #: The prefix of the deprecated names anaconda-auth 0.15 still read (anaconda-cloud-auth's).
 LEGACY_ENV_PREFIX = "ANACONDA_CLOUD_"

@@ -8,6 +8,7 @@ source, the key and the expected form.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
@@ -60,6 +61,8 @@ class Resolution:
     values: dict[str, Any] = field(default_factory=dict, repr=False)  # raw: may hold secrets
     origins: dict[str, Origin] = field(default_factory=dict)
     unknown: list[tuple[str, Origin]] = field(default_factory=list)
+    #: the lower places whose entries were merged into a table (see :func:`resolve`)
+    contributors: list[Origin] = field(default_factory=list)
 
     def origin(self, key: str) -> Origin:
         return self.origins.get(key, DEFAULT_ORIGIN)
@@ -93,17 +96,49 @@ def _load(source: ConfigSource, resolved: Mapping[str, Any]) -> Mapping[str, Any
         return {}
 
 
+def as_table(value: Any) -> dict[str, Any] | None:
+    """A table value as a dict (a mapping, or a JSON object string), else ``None``."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return None  # the validator reports it, naming its source
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def merge_tables(
+    higher: Mapping[str, Any], lower: Mapping[str, Any], *, fold: bool
+) -> dict[str, Any]:
+    """``lower``'s entries under ``higher``'s: an entry of ``higher`` wins over one of the same
+    name (in any case with ``fold``, as HTTP header names compare)."""
+    same = (lambda name: name.lower()) if fold else (lambda name: name)
+    taken = {same(name) for name in higher}
+    merged = {name: value for name, value in lower.items() if same(name) not in taken}
+    merged.update(higher)
+    return merged
+
+
 def resolve(
     explicit: Mapping[str, Any],
     sources: Iterable[ConfigSource],
     fields: Collection[str],
     ignored: Collection[str] = (),
+    tables: Mapping[str, bool] | None = None,
 ) -> Resolution:
     """Raw values from ``sources`` (highest rank first); explicit arguments (not ``None``) win.
 
     ``fields`` are the model's field names: other keys are left out of the values and listed in
     ``Resolution.unknown`` (except those in ``ignored``, known keys that are not fields).
+    ``tables`` are the fields whose tables merge entry by entry across places, as
+    anaconda-auth 0.15's pydantic-settings merged them: an entry from a higher place wins,
+    entries only a lower place sets are kept (the value says whether names compare in any
+    case, as header names do). The origin of a merged table lists every place that gave
+    entries, highest first; ``Resolution.contributors`` holds them all.
     """
+    tables = tables or {}
     result = Resolution()
     for key, value in explicit.items():
         if value is None:
@@ -126,10 +161,35 @@ def resolve(
                     result.unknown.append((key, Origin(source.name, where)))
                 continue
             if key in result.values:
+                if key in tables:
+                    _merge_under(
+                        result,
+                        key,
+                        value,
+                        source.name,
+                        locations.get(key) or source.location(key),
+                        tables[key],
+                    )
                 continue
             result.values[key] = value
             result.origins[key] = Origin(source.name, locations.get(key) or source.location(key))
     return result
+
+
+def _merge_under(
+    result: Resolution, key: str, value: Any, source: str, location: str, fold: bool
+) -> None:
+    higher = as_table(result.values[key])
+    lower = as_table(value)
+    if higher is None or lower is None:
+        return  # not two tables (a malformed one is reported by the validator)
+    merged = merge_tables(higher, lower, fold=fold)
+    if merged == higher:
+        return  # every entry of the lower place is overridden
+    top = result.origins[key]
+    result.values[key] = merged
+    result.origins[key] = Origin(top.source, f"{top.location}, {location}")
+    result.contributors.append(Origin(source, location))
 
 
 # --- turning validation errors into ConfigError ----------------------------------------------

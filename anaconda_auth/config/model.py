@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -24,9 +24,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
-    field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -38,6 +39,7 @@ from anaconda_auth.config.constants import (
     DEFAULT_DOMAIN,
     FIELD_NAMES,
     NON_FIELD_KEYS,
+    TABLE_FIELDS,
 )
 from anaconda_auth.config.loader import Resolution, normalize_domain, raise_config_error, resolve
 from anaconda_auth.config.site_tables import read_sites
@@ -117,7 +119,9 @@ class AnacondaAuthSite(BaseModel):
         default=None, repr=False, description="an API key to use instead of a stored one"
     )
     keyring_path: Path = Field(
-        default=Path("~/.anaconda/keyring"),
+        # a factory, so that ~ is the home directory of the moment, and so that
+        # model_dump(exclude_defaults=True) leaves the default out (compared expanded), as 0.15
+        default_factory=lambda: Path("~/.anaconda/keyring").expanduser(),
         description="the path of the encrypted token file (~ and $VARS are expanded)",
     )
     extra_headers: dict[str, str] | None = Field(
@@ -274,11 +278,17 @@ class AnacondaAuthSite(BaseModel):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_serializer("keyring_path")
-    def _keyring_path_text(self, value: Path) -> str:
-        """Dumped as the absolute path text, as anaconda-auth 0.15 did (``model_dump()``
-        gives ``"/home/me/.anaconda/keyring"``, not a ``Path``)."""
-        return str(value.absolute())
+    @model_serializer(mode="wrap")
+    def _keyring_path_text(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """``keyring_path`` is dumped as the absolute path text, as anaconda-auth 0.15 did
+        (``model_dump()`` gives ``"/home/me/.anaconda/keyring"``, not a ``Path``), and left
+        out by ``model_dump(exclude_defaults=True)`` when it is the default. (A model
+        serializer, not a field serializer: with one, pydantic no longer compares the field
+        with its default.)"""
+        data = handler(self)
+        if isinstance(data, dict) and isinstance(data.get("keyring_path"), (str, PurePath)):
+            data["keyring_path"] = str(Path(data["keyring_path"]).absolute())
+        return data
 
     @field_validator("extra_headers", "oidc_request_headers", mode="before")
     @classmethod
@@ -448,7 +458,8 @@ class AnacondaAuthConfig(AnacondaAuthSite):
         resolution = resolve_explicit(explicit)
         validate_into(self, resolution)
         if key is not None and fingerprint is not None:
-            memo.store(key, fingerprint, self, resolution.origins.values())
+            origins = [*resolution.origins.values(), *resolution.contributors]
+            memo.store(key, fingerprint, self, origins)
 
 
 def _secrets_dir_setting() -> Any:
@@ -489,7 +500,7 @@ def resolve_explicit(explicit: dict[str, Any]) -> Resolution:
     from anaconda_auth.manager import get_plugin_manager
 
     sources = get_plugin_manager().get_config_sources()
-    return resolve(explicit, sources, FIELD_NAMES, NON_FIELD_KEYS)
+    return resolve(explicit, sources, FIELD_NAMES, NON_FIELD_KEYS, TABLE_FIELDS)
 
 
 def validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
