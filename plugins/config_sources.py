@@ -32,9 +32,10 @@ modern counterpart, so a modern setting always wins; a deprecated value that is 
 (no higher source set the key) raises a ``DeprecationWarning`` that starts with 0.15's own text
 (:data:`LEGACY_015_TEXT`) and then names the modern spelling, and is logged once per process. The
 conda source is not deprecated and never warns: it lets the proxy and TLS settings of
-``.condarc`` apply when nothing else sets them. It costs nothing when conda is not installed
-(one ``importlib.util.find_spec`` per process) and reads conda's settings once per process when
-it is, and only when one of its keys is still unset.
+``.condarc`` apply when nothing else sets them (conda's proxy entries merge under a configured
+``proxy_servers`` table, as every table merges across sources: decision 0032). It costs nothing
+when conda is not installed (one ``importlib.util.find_spec`` per process) and reads conda's
+settings once per process when it is.
 """
 
 from __future__ import annotations

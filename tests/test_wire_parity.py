@@ -242,3 +242,44 @@ def test_api_key_request_has_no_aau_header_without_anon_usage(
     login(device=True, ui=RecordingUI())
     (mint,) = anaconda_idp.requests_to("api_keys")
     assert _header(mint, "X-AAU-CLIENT") is None
+
+
+def test_the_aau_header_comes_from_the_sites_aau_token_property(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.15's tests (and code written for it) patch ``AnacondaAuthSite.aau_token`` on the
+    class: the mint request's ``X-AAU-CLIENT`` follows the property, whatever is installed."""
+    from anaconda_auth.config import AnacondaAuthSite
+
+    for name in ("anaconda_anon_usage", "anaconda_anon_usage.tokens"):
+        monkeypatch.setitem(sys.modules, name, None)  # anaconda-anon-usage is not installed
+    monkeypatch.setattr(AnacondaAuthSite, "aau_token", "patched-client-token")
+    anaconda_idp.settings.device_auto_approve = True
+    login(device=True, ui=RecordingUI())
+    (mint,) = anaconda_idp.requests_to("api_keys")
+    assert _header(mint, "X-AAU-CLIENT") == "patched-client-token"
+
+    monkeypatch.setattr(AnacondaAuthSite, "aau_token", None)
+    anaconda_idp.clear_requests()
+    login(force=True, device=True, ui=RecordingUI())
+    (mint,) = anaconda_idp.requests_to("api_keys")
+    assert _header(mint, "X-AAU-CLIENT") is None
+
+
+def test_aau_token_property_reads_anaconda_anon_usage(
+    anon_usage: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.config import AnacondaAuthConfig, AnacondaAuthSite
+
+    assert AnacondaAuthSite().aau_token == "aau/0.7.1 c/client-token s/session-token"
+    assert AnacondaAuthConfig().aau_token == "aau/0.7.1 c/client-token s/session-token"
+    monkeypatch.setenv("WIRE_AAU_FAIL", "1")
+    assert AnacondaAuthSite().aau_token is None  # its failure is never ours
+
+
+def test_aau_token_is_none_without_anaconda_anon_usage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anaconda_auth.config import AnacondaAuthSite
+
+    for name in ("anaconda_anon_usage", "anaconda_anon_usage.tokens"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert AnacondaAuthSite().aau_token is None
