@@ -317,9 +317,7 @@ def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
     """The keys of ``values`` that will be used: fields no higher source has set, and tables
     (their entries merge under a higher source's table)."""
     return [
-        key
-        for key in values
-        if key in FIELD_NAMES and (key not in resolved or key in TABLE_FIELDS)
+        key for key in values if key in FIELD_NAMES and (key not in resolved or key in TABLE_FIELDS)
     ]
 
 

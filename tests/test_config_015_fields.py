@@ -177,7 +177,7 @@ def test_anaconda_anon_usage_is_not_imported_by_config_or_client(tmp_path: Path)
     assert out.stdout.split() == ["False", "tok"]
 
 
-# --- 3. the secrets directory set in code ----------------------------------------------------------
+# --- 3. the secrets directory set in code ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("prefix", ["ANACONDA_AUTH", "ANACONDA_CLOUD"])
@@ -205,7 +205,7 @@ def test_model_config_secrets_dir_is_honoured(
         assert AnacondaAuthConfig().api_key is None
 
 
-# --- 5. keyring_path in dumps -----------------------------------------------------------------------
+# --- 5. keyring_path in dumps ---------------------------------------------------------------------
 
 
 def test_the_default_keyring_path_is_left_out_of_a_dump_without_defaults(
@@ -226,7 +226,7 @@ def test_the_default_keyring_path_is_left_out_of_a_dump_without_defaults(
     )
 
 
-# --- 9. tables merge across places --------------------------------------------------------------------
+# --- 9. tables merge across places ----------------------------------------------------------------
 
 
 def test_tables_merge_entry_by_entry_across_places(
@@ -296,7 +296,7 @@ def test_a_legacy_table_that_adds_entries_warns(
         AnacondaAuthConfig()
 
 
-# --- 8. --at takes a site name or a domain ----------------------------------------------------------
+# --- 8. --at takes a site name or a domain --------------------------------------------------------
 
 
 @pytest.mark.parametrize("at", ["beta", "beta.example", "https://beta.example/"])
@@ -328,7 +328,7 @@ def test_auth_config_at_an_unknown_domain_is_refused(isolated_home: Path) -> Non
     assert "alpha" in result.stderr  # the configured names are offered
 
 
-# --- side by side with the published 0.15.3 -----------------------------------------------------------
+# --- side by side with the published 0.15.3 -------------------------------------------------------
 
 SIDE_BY_SIDE = """
     import json, warnings

@@ -114,7 +114,10 @@ def merge_tables(
 ) -> dict[str, Any]:
     """``lower``'s entries under ``higher``'s: an entry of ``higher`` wins over one of the same
     name (in any case with ``fold``, as HTTP header names compare)."""
-    same = (lambda name: name.lower()) if fold else (lambda name: name)
+
+    def same(name: str) -> str:
+        return name.lower() if fold else name
+
     taken = {same(name) for name in higher}
     merged = {name: value for name, value in lower.items() if same(name) not in taken}
     merged.update(higher)

@@ -466,7 +466,7 @@ def _secrets_dir_setting() -> Any:
     """``AnacondaAuthConfig.model_config["secrets_dir"]``: pydantic-settings' setting, which
     code and tests written for anaconda-auth 0.15 set to point the secrets directory elsewhere
     (it wins over ``$ANACONDA_SECRETS_DIR``, as it did in 0.15)."""
-    return AnacondaAuthConfig.model_config.get("secrets_dir")  # type: ignore[typeddict-item]
+    return AnacondaAuthConfig.model_config.get("secrets_dir")
 
 
 freshness.set_secrets_dir_setting(_secrets_dir_setting)
