@@ -384,3 +384,10 @@ def test_the_same_inputs_give_the_same_values_as_0_15(isolated_home: Path) -> No
     assert mine == json.loads(ref.stdout.splitlines()[-1])
     assert mine["proxy_servers"] == {"http": "http://plugin:1", "https": "http://env:2"}
     assert mine["env_manager_version"] == "=1.2.3"
+
+
+def test_variables_read_elsewhere_are_not_unknown_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANACONDA_AUTH_KEYRING_TIMEOUT", "5")  # the system keyring's bound
+    monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PASSPHRASE", "not-shown")
+    monkeypatch.setenv("ANACONDA_AUTH_KEYRNG_PATH", "/typo")
+    assert [row.key for row in unknown_keys()] == ["keyrng_path"]

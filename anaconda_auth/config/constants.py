@@ -26,7 +26,7 @@ DEFAULT_DOMAIN = "anaconda.com"
 DEFAULT_CLIENT_ID = "b4ad7f1d-c784-46b5-a9fe-106e50441f5a"
 
 #: ``ANACONDA_AUTH_*`` names that are read elsewhere and are not config fields (not "unknown").
-NON_FIELD_KEYS: frozenset[str] = frozenset({"keyring_passphrase"})
+NON_FIELD_KEYS: frozenset[str] = frozenset({"keyring_passphrase", "keyring_timeout"})
 
 #: Shown instead of a secret value.
 MASK = "********"
