@@ -391,3 +391,15 @@ def test_variables_read_elsewhere_are_not_unknown_keys(monkeypatch: pytest.Monke
     monkeypatch.setenv("ANACONDA_AUTH_KEYRING_PASSPHRASE", "not-shown")
     monkeypatch.setenv("ANACONDA_AUTH_KEYRNG_PATH", "/typo")
     assert [row.key for row in unknown_keys()] == ["keyrng_path"]
+
+
+@pytest.mark.parametrize("site", [1, 2.5, ["work"]])
+def test_a_site_that_is_not_a_name_is_an_unknown_site(site: Any) -> None:
+    """As 0.15 (``BaseClient(site=1)`` raised ``UnknownSiteName``)."""
+    from anaconda_auth.client import BaseClient
+    from anaconda_auth.exceptions import UnknownSiteName
+
+    with pytest.raises(UnknownSiteName, match="is not a site name"):
+        AnacondaAuthConfig(site=site)
+    with pytest.raises(UnknownSiteName):
+        BaseClient(site=site)

@@ -41,6 +41,7 @@ from anaconda_auth.config.constants import (
     NON_FIELD_KEYS,
     TABLE_FIELDS,
 )
+from anaconda_auth.config.errors import unknown_site
 from anaconda_auth.config.loader import Resolution, normalize_domain, raise_config_error, resolve
 from anaconda_auth.config.site_tables import read_sites
 from anaconda_auth.plugin_discovery import load_pydantic_plugins
@@ -492,6 +493,12 @@ class AnacondaCloudConfig(AnacondaAuthConfig):
 def resolve_explicit(explicit: dict[str, Any]) -> Resolution:
     """The raw values of every config source under the explicit arguments."""
     site = explicit.get("site")
+    if site is not None and not isinstance(site, str):
+        # as 0.15: a site that is not a name is a site that is not configured
+        raise unknown_site(
+            f"The site {site!r} is not a site name: site= takes the name of a [sites.<name>] "
+            f"table or a configured domain, as a string (got {type(site).__name__})."
+        )
     if isinstance(site, str) and site.strip():
         # a site given by its domain is recorded under its name
         explicit = {**explicit, "site": read_sites().find(site.strip()) or site}
