@@ -67,7 +67,7 @@ from anaconda_auth.config.files import (
     read_dotenv,
     secrets_dir,
 )
-from anaconda_auth.config.loader import LocatedValues
+from anaconda_auth.config.loader import LocatedValues, as_table, merge_tables
 from anaconda_auth.config.site_tables import read_sites
 from anaconda_auth.exceptions import ConfigError
 from anaconda_auth.hookspecs import hookimpl
@@ -315,10 +315,21 @@ def _warn_legacy(
 
 def _unused_fields(values: dict[str, Any], resolved: ConfigValues) -> list[str]:
     """The keys of ``values`` that will be used: fields no higher source has set, and tables
-    (their entries merge under a higher source's table)."""
+    with an entry no higher source's table has (entries merge across sources)."""
     return [
-        key for key in values if key in FIELD_NAMES and (key not in resolved or key in TABLE_FIELDS)
+        key
+        for key in values
+        if key in FIELD_NAMES and (key not in resolved or _adds_entries(key, values, resolved))
     ]
+
+
+def _adds_entries(key: str, values: dict[str, Any], resolved: ConfigValues) -> bool:
+    if key not in TABLE_FIELDS:
+        return False
+    higher, lower = as_table(resolved[key]), as_table(values[key])
+    if higher is None or lower is None:
+        return False
+    return merge_tables(higher, lower, fold=TABLE_FIELDS[key]) != higher
 
 
 def load_legacy_env(resolved: ConfigValues) -> LocatedValues:

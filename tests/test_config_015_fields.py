@@ -403,3 +403,13 @@ def test_a_site_that_is_not_a_name_is_an_unknown_site(site: Any) -> None:
         AnacondaAuthConfig(site=site)
     with pytest.raises(UnknownSiteName):
         BaseClient(site=site)
+
+
+def test_a_legacy_table_whose_entries_are_all_overridden_is_quiet(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config_toml(isolated_home, '[plugin.cloud.extra_headers]\nx-old = "old"\n')
+    monkeypatch.setenv("ANACONDA_AUTH_EXTRA_HEADERS", '{"X-Old": "new"}')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert AnacondaAuthConfig().extra_headers == {"X-Old": "new"}
