@@ -204,7 +204,7 @@ def test_mode_is_kept(config: Path) -> None:
         (["add", "--name", "x", "-y"], 2, "--domain"),
         (["add", "--domain", "corp.example.com", "--name", "corp", "-y"], 1, "already exists"),
         (["add", "--domain", "e.example.com", "--extra-headers", "{oops", "-y"], 2, "JSON"),
-        (["add", "--domain", "e.example.com", "--proxy-servers", "[1]", "-y"], 2, "JSON object"),
+        (["add", "--domain", "e.example.com", "--proxy-servers", "[1]", "-y"], 1, "proxy_servers"),
         (["add", "--domain", "e.example.com", "--keyring", "nope", "-y"], 2, "JSON"),
         (["add", "--domain", "e.example.com", "--no-ssl-verify", "--use-truststore"], 2, "both"),
         (["modify", "--name", "nowhere", "--use-device-flow", "-y"], 1, "nowhere"),
@@ -397,5 +397,5 @@ def test_an_ambiguous_domain_is_refused(config: Path) -> None:
     text = '[sites.a]\ndomain = "a.example.com"\n\n[sites.b]\ndomain = "a.example.com"\n'
     config.write_text(text)
     result = run("remove", "a.example.com", "-y")
-    assert result.exit_code == 1 and "several sites" in result.stderr
+    assert result.exit_code == 1 and "matches more than one configured site (a, b)" in result.stderr
     assert config.read_text() == text
