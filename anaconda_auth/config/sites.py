@@ -186,12 +186,12 @@ class AnacondaAuthSitesConfig(BaseModel):
                 in_file,
                 preserve_existing_keys,
             )
-            for key in sorted((given or {}).get(name, ())):
+            for key in (given or {}).get(name, ()):
                 if key in new and (in_file is None or in_file.get(key) != new[key]):
                     values.setdefault(key, new[key])
+            order = {key: i for i, key in enumerate(new)}  # the model's order, as 0.15
+            values = dict(sorted(values.items(), key=lambda kv: order.get(kv[0], len(order))))
             values.update((extra or {}).get(name, {}))
-            if "domain" in values:  # the domain first, as a person writes a table
-                values = {"domain": values.pop("domain"), **values}
             if values or in_file is None:
                 written[name] = values
         if implicit and written.keys() == {DEFAULT_DOMAIN} and self.sites.root.keys() == {

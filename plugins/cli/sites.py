@@ -247,6 +247,7 @@ def _confirm_write(
         console.print(Syntax(plan.diff(), "diff", word_wrap=True))
         if yes is False:
             return
+        writer.check_writable(plan)  # before asking
         from rich.prompt import Confirm
 
         try:
