@@ -439,7 +439,7 @@ def _add(
     ):
         del root[DEFAULT_DOMAIN]
     sites.add(site, name=name)
-    if default or len(root) == 1 or sites.default_site not in root:
+    if default or len(root) == 1:  # as 0.15 (a removed anaconda.com stays the default)
         sites.default_site = name
     _confirm_write(
         sites, yes, preserve=True, extra={name: extra} if extra else None, given={name: set(known)}
