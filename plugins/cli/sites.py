@@ -68,8 +68,9 @@ def _fail(message: str, code: int = PROGRAM_ERROR) -> typer.Exit:
 
 
 def _guarded(func: F) -> F:
-    """Configuration errors, unknown sites and invalid values: a message on stderr and exit
-    code 1 (as 0.15, where they were uncaught exceptions). Nothing else is caught."""
+    """Configuration errors, unknown sites, invalid values and a config.toml that cannot be
+    examined: a message on stderr and exit code 1 (as 0.15, where they were uncaught
+    exceptions). Nothing else is caught."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -81,6 +82,12 @@ def _guarded(func: F) -> F:
             return func(*args, **kwargs)
         except AnacondaAuthError as exc:
             raise _fail(f"[bold red]Error:[/] {exc}") from None
+        except OSError as exc:  # e.g. a config.toml that is a symbolic link loop
+            where = exc.filename or _config_path()
+            raise _fail(
+                f"[bold red]Error:[/] Cannot read {where}: {exc.strerror or exc}; nothing was "
+                "changed."
+            ) from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
