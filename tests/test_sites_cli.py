@@ -511,6 +511,31 @@ def test_real_anaconda_sites_list_and_cloud(config: Path) -> None:
     assert cloud.returncode == 0 and "login" in cloud.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("group", ["auth", "cloud"])
+def test_real_login_no_force_keeps_a_valid_login(config: Path, group: str) -> None:
+    """`anaconda auth login --no-force` (and through the 0.15 alias `anaconda cloud`): with a
+    valid stored key, nothing happens (no browser, no network) and the key stays."""
+    from anaconda_auth.token import TokenInfo
+
+    key = jwt()
+    TokenInfo(domain="anaconda.com", api_key=key).save()
+    env = {**os.environ, "COLUMNS": "200", "ANACONDA_CLI_DISABLE_TELEMETRY": "1", "BROWSER": ""}
+    result = subprocess.run(
+        [ANACONDA, group, "login", "--no-force"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "already logged in" in result.stderr
+    assert TokenInfo.load("anaconda.com").api_key == key
+    bare = subprocess.run([ANACONDA, group], capture_output=True, text=True, env=env, timeout=60)
+    assert bare.returncode == 0 and "login" in bare.stdout  # no command: the help, exit 0
+
+
 @pytest.mark.parametrize("command", [["list"], ["show"], ["show", "--all"]])
 def test_reading_an_unparsable_config_is_a_clear_error(config: Path, command: list[str]) -> None:
     config.write_text("x = [\n")
