@@ -228,7 +228,7 @@ def test_write_config_writes_the_implicit_site_with_the_first_table(config: Path
     """0.15's AnacondaAuthSitesConfig().add(...); .write_config(): both sites remain."""
     from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
 
-    config.write_text('[plugin.auth]\nuse_device_flow = true\n')
+    config.write_text("[plugin.auth]\nuse_device_flow = true\n")
     sites = AnacondaAuthSitesConfig()
     sites.add(AnacondaAuthSite(domain="foo.bar", site="foo-bar"))
     sites.write_config()

@@ -158,8 +158,9 @@ class AnacondaAuthSitesConfig(BaseModel):
         ``anaconda.com`` site is written as a table (``[sites."anaconda.com"]``) when other
         site tables are written beside it (a file with site tables has no implicit site).
         ``default_site`` is written when it changes, and with the first site tables of a file.
-        ``extra``: by site name, further keys to set as given (keys this version's site model does not know). ``given``: by site
-        name, keys to write even when their value is the default (what a person typed).
+        ``extra``: by site name, further keys to set as given (keys this version's site model
+        does not know). ``given``: by site name, keys to write even when their value is the
+        default (what a person typed).
         """
         from anaconda_auth.config.constants import DEFAULT_SITE_ENV
         from anaconda_auth.config.files import read_config_toml
@@ -194,11 +195,13 @@ class AnacondaAuthSitesConfig(BaseModel):
             values.update((extra or {}).get(name, {}))
             if values or in_file is None:
                 written[name] = values
-        if implicit and written.keys() == {DEFAULT_DOMAIN} and self.sites.root.keys() == {
-            DEFAULT_DOMAIN
-        }:
-            if not written[DEFAULT_DOMAIN] and not changes.set_default:
-                del written[DEFAULT_DOMAIN]  # the implicit site, unchanged: nothing to write
+        if (
+            implicit
+            and list(self.sites.root) == [DEFAULT_DOMAIN]
+            and not written.get(DEFAULT_DOMAIN)
+            and not changes.set_default
+        ):
+            written.pop(DEFAULT_DOMAIN, None)  # the implicit site, unchanged: nothing to write
         changes.sites.update(written)
         for name in tables:
             if name not in self.sites.root:
