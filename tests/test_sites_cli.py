@@ -551,3 +551,17 @@ def test_an_ambiguous_domain_is_refused(config: Path) -> None:
     result = run("remove", "a.example.com", "-y")
     assert result.exit_code == 1 and "matches more than one configured site (a, b)" in result.stderr
     assert config.read_text() == text
+
+
+def test_names_that_look_like_markup_are_shown_as_typed(config: Path) -> None:
+    """Rich markup in a name, a domain or an option is text, never a MarkupError."""
+    name = "[/x][bold]"
+    result = run("remove", name, "-y")
+    assert result.exit_code == 1 and f"The site or domain {name} has not" in result.stderr
+    result = run("add", "--domain", "x.local", "--extra-headers", "[/x]", "-y")
+    assert result.exit_code == 2 and "extra-headers=[/x] could not" in result.stderr
+    assert run("add", "--domain", "x.local", "--name", name, "-y").exit_code == 0
+    assert name in run("list").stdout
+    result = run("add", "--domain", "y.local", "--name", name, "-y")
+    assert result.exit_code == 1 and f"A site with name {name} already" in result.stderr
+    assert "MarkupError" not in result.output

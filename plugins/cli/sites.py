@@ -62,6 +62,13 @@ def _out() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _e(value: object) -> str:
+    """``value`` as text for a rich message: a name like ``[/x]`` is shown, not parsed."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _fail(message: str, code: int = PROGRAM_ERROR) -> typer.Exit:
     _err(message)
     return typer.Exit(code=code)
@@ -81,18 +88,18 @@ def _guarded(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AnacondaAuthError as exc:
-            raise _fail(f"[bold red]Error:[/] {exc}") from None
+            raise _fail(f"[bold red]Error:[/] {_e(exc)}") from None
         except OSError as exc:  # e.g. a config.toml that is a symbolic link loop
             where = exc.filename or _config_path()
             raise _fail(
-                f"[bold red]Error:[/] Cannot read {where}: {exc.strerror or exc}; nothing was "
-                "changed."
+                f"[bold red]Error:[/] Cannot read {_e(where)}: {_e(exc.strerror or exc)}; "
+                "nothing was changed."
             ) from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
             )
-            raise _fail(f"[bold red]Invalid value:[/] {problems}") from None
+            raise _fail(f"[bold red]Invalid value:[/] {_e(problems)}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -118,11 +125,11 @@ def sites_list() -> None:
     problems: list[str] = []
     for name, site in sites.sites.root.items():
         is_default = CHECK_MARK if name == sites.default_site else ""
-        table.add_row(name, site.domain, is_default, _logged_in(name, problems))
+        table.add_row(_e(name), _e(site.domain), is_default, _logged_in(name, problems))
     console = _out()
     console.print(table)
     for problem in problems:
-        _err(f"[yellow]Warning:[/] {problem}")
+        _err(f"[yellow]Warning:[/] {_e(problem)}")
     console.print(
         "[dim italic]To view full site details use[/] "
         "[dim bold]anaconda sites show \\[name or domain][/]"
@@ -209,12 +216,13 @@ def _lookup(sites: Any, key: str) -> str:
         return str(matches[0])
     if matches:
         raise _fail(
-            f"The domain {key} matches more than one configured site ({', '.join(matches)}). "
+            f"The domain {_e(key)} matches more than one configured site "
+            f"({_e(', '.join(matches))}). "
             "Select one by name."
         )
     raise _fail(
-        f"The site or domain {key} has not been configured in {_config_path()} "
-        f"(configured sites: {', '.join(root)})."
+        f"The site or domain {_e(key)} has not been configured in {_e(_config_path())} "
+        f"(configured sites: {_e(', '.join(root))})."
     )
 
 
@@ -226,7 +234,7 @@ def _json_option(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(
-            f"{what} could not be parsed as JSON ({exc.msg} at character {exc.pos}).",
+            f"{_e(what)} could not be parsed as JSON ({exc.msg} at character {exc.pos}).",
             ARGUMENT_ERROR,
         ) from None
 
@@ -243,11 +251,11 @@ def _confirm_write(
 
     plan = sites.plan_write(preserve_existing_keys=preserve, extra=extra, given=given)
     if plan.target != plan.path:
-        _err(f"Note: {plan.path} is a symbolic link; its target {plan.target} is written.")
+        _err(f"Note: {_e(plan.path)} is a symbolic link; its target {_e(plan.target)} is written.")
     console = _out()
     if yes is not True:
         if not plan.changed:
-            console.print(f"[bold green]No change to {plan.path}[/bold green]")
+            console.print(f"[bold green]No change to {_e(plan.path)}[/bold green]")
             return
         from rich.syntax import Syntax
 
@@ -261,14 +269,14 @@ def _confirm_write(
             confirmed = Confirm.ask("Confirm:", console=console)
         except (EOFError, KeyboardInterrupt):
             raise _fail(
-                f"\nNo answer: {plan.path} was not changed (use --yes to write, or --dry-run).",
+                f"\nNo answer: {_e(plan.path)} was not changed (use --yes to write, or --dry-run).",
             ) from None
         if not confirmed:
-            _err(f"{plan.path} was not changed.")
+            _err(f"{_e(plan.path)} was not changed.")
             return
     writer.commit(plan)
     if plan.changed:
-        _err(f"Wrote {plan.path}")
+        _err(f"Wrote {_e(plan.path)}")
 
 
 YesOption = Annotated[
@@ -355,14 +363,14 @@ def _sites_add_or_modify(
     if api_key is not None:
         _err(
             "[bold yellow]WARNING:[/bold yellow] Your API Key will be stored in "
-            f"{_config_path()} and may not be secure"
+            f"{_e(_config_path())} and may not be secure"
         )
     headers = _json_option(extra_headers, f"extra-headers={extra_headers}")
     proxies = _json_option(proxy_servers, f"proxy-servers={proxy_servers}")
     if keyring is not None:
         _err(
             "[bold yellow]WARNING:[/bold yellow] Your Keyring contents will be stored in "
-            f"{_config_path()} and may not be secure"
+            f"{_e(_config_path())} and may not be secure"
         )
     keyring_value = _json_option(keyring, "The keyring argument")
     oidc_headers = _json_option(oidc_request_headers, "The oidc-request-headers argument")
@@ -405,7 +413,7 @@ def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     for key, value in other.items():
         if key in JSON_OBJECTS and not isinstance(value, dict):
             raise _fail(
-                f"[bold red]Invalid value:[/] {key}: must be a JSON object, got "
+                f"[bold red]Invalid value:[/] {_e(key)}: must be a JSON object, got "
                 f"{type(value).__name__}"
             )
     return {k: v for k, v in values.items() if k in known}, other
@@ -435,7 +443,7 @@ def _add(
     root = sites.sites.root
     if name in root:  # as 0.15, also the implicit anaconda.com: `modify` configures it
         raise _fail(
-            f"A site with name {name} already exists, use the modify subcommand to alter it"
+            f"A site with name {_e(name)} already exists, use the modify subcommand to alter it"
         )
     known, extra = _split(values)
     site = AnacondaAuthSite(**known)
@@ -505,7 +513,7 @@ def sites_remove(
     if len(sites.sites.root) == 1 and (
         site in sites.sites.root or [site] == [s.domain for s in sites.sites.root.values()]
     ):
-        raise _fail(f"{site} is the only configured site and cannot be removed")
+        raise _fail(f"{_e(site)} is the only configured site and cannot be removed")
     key = _lookup(sites, site)
     sites.remove(key)
     _confirm_write(sites, yes, preserve=False)
