@@ -6,9 +6,11 @@ command starts: only :mod:`typer` is imported at module level; the configuration
 storage are imported inside the commands.
 
 Exit codes as 0.15: 0 success (also when a confirmation is declined), 1 a program error
-(unknown site, duplicate name, a config.toml that cannot be read, parsed or written), 2 wrong
-usage (missing ``--domain``, an option that is not valid JSON, conflicting options).
-Results (the table, JSON, the diff) go to stdout; warnings and errors go to stderr.
+(unknown or ambiguous site, duplicate name, a value the settings refuse, a config.toml that
+cannot be read, parsed or written), 2 wrong usage (missing ``--domain``, an option that is not
+valid JSON, conflicting options). Messages start with 0.15's words. Results (the table, JSON,
+the diff, the prompt) go to stdout; warnings and errors go to stderr. What is written: see
+docs/dev/decisions/0029-sites-writes-what-0-15-wrote.md.
 """
 
 from __future__ import annotations
