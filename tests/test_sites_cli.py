@@ -159,12 +159,88 @@ def test_add_default_and_modify_and_remove(config: Path) -> None:
 def test_first_add_replaces_the_implicit_anaconda_com(config: Path) -> None:
     result = run("add", "--domain", "corp.example.com", "--yes")
     assert result.exit_code == 0, result.output
+    # 0.15's layout: the default is written with the first site table
+    assert config.read_text() == (
+        'default_site = "corp.example.com"\n\n[sites."corp.example.com"]\n'
+        'domain = "corp.example.com"\n'
+    )
     from anaconda_auth.config import AnacondaAuthSitesConfig
 
     sites = AnacondaAuthSitesConfig()
     assert list(sites.sites.root) == ["corp.example.com"]
     assert sites.default_site == "corp.example.com"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600  # a new file may hold an API key
+
+
+@pytest.mark.parametrize(
+    ("flags", "default"), [([], "anaconda.com"), (["--default"], "corp")], ids=["kept", "default"]
+)
+def test_no_remove_anaconda_com_writes_the_implicit_site(
+    config: Path, flags: list[str], default: str
+) -> None:
+    args = ["add", "--name", "corp", "--domain", "corp.example.com", "--no-remove-anaconda-com"]
+    result = run(*args, *flags, "-y")
+    assert result.exit_code == 0, result.output
+    # without the [sites."anaconda.com"] table, a file with site tables has no anaconda.com
+    assert config.read_text() == (
+        f'default_site = "{default}"\n\n[sites."anaconda.com"]\n\n'
+        '[sites.corp]\ndomain = "corp.example.com"\n'
+    )
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+
+    sites = AnacondaAuthSitesConfig()
+    assert list(sites.sites.root) == ["anaconda.com", "corp"]
+    assert sites.default_site == default
+
+
+def test_a_written_anaconda_com_table_is_removed_only_when_asked(config: Path) -> None:
+    text = '[sites."anaconda.com"]\nssl_verify = false  # mine\n'
+    config.write_text(text)
+    assert run("add", "--domain", "b.example.com", "-y").exit_code == 0
+    assert config.read_text().startswith(text)  # kept: the person wrote it
+    assert run("add", "--domain", "c.example.com", "--remove-anaconda-com", "-y").exit_code == 0
+    assert "anaconda.com" not in config.read_text()
+
+
+def test_typed_options_are_written_even_when_default(config: Path) -> None:
+    config.write_text(COMMENTED)
+    result = run("add", "--domain", "d.example.com", "--ssl-verify", "--no-use-device-flow", "-y")
+    assert result.exit_code == 0, result.output
+    added = config.read_text()[len(COMMENTED) :]
+    assert added == (
+        '\n[sites."d.example.com"]\ndomain = "d.example.com"\nssl_verify = true\n'
+        "use_device_flow = false\n"
+    )
+    # an unchanged value keeps its line (and comment) as written
+    assert run("modify", "--name", "corp", "--no-ssl-verify", "-y").exit_code == 0
+    assert "ssl_verify = false  # behind a proxy" in config.read_text()
+
+
+def test_the_default_from_the_environment_is_not_pinned(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANACONDA_DEFAULT_SITE", "anaconda.com")
+    assert run("add", "--domain", "d.example.com", "--no-remove-anaconda-com", "-y").exit_code == 0
+    assert "default_site" not in config.read_text()
+
+
+def test_write_config_writes_the_implicit_site_with_the_first_table(config: Path) -> None:
+    """0.15's AnacondaAuthSitesConfig().add(...); .write_config(): both sites remain."""
+    from anaconda_auth.config import AnacondaAuthSite, AnacondaAuthSitesConfig
+
+    config.write_text("[plugin.auth]\nuse_device_flow = true\n")
+    sites = AnacondaAuthSitesConfig()
+    sites.add(AnacondaAuthSite(domain="foo.bar", site="foo-bar"))
+    sites.write_config()
+    again = AnacondaAuthSitesConfig()
+    assert list(again.sites.root) == ["anaconda.com", "foo-bar"]
+    assert again.default_site == "anaconda.com"
+    assert again.sites["foo.bar"].use_device_flow is True  # [plugin.auth] still applies
+    assert "[plugin.auth]\nuse_device_flow = true\n" in config.read_text()
+    # writing an unchanged implicit site alone writes nothing
+    config.unlink()
+    AnacondaAuthSitesConfig().write_config()
+    assert not config.exists()
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(config: Path) -> None:
@@ -204,8 +280,12 @@ def test_mode_is_kept(config: Path) -> None:
         (["add", "--name", "x", "-y"], 2, "--domain"),
         (["add", "--domain", "corp.example.com", "--name", "corp", "-y"], 1, "already exists"),
         (["add", "--domain", "e.example.com", "--extra-headers", "{oops", "-y"], 2, "JSON"),
-        (["add", "--domain", "e.example.com", "--proxy-servers", "[1]", "-y"], 2, "JSON object"),
+        (["add", "--domain", "e.example.com", "--proxy-servers", "[1]", "-y"], 1, "proxy_servers"),
         (["add", "--domain", "e.example.com", "--keyring", "nope", "-y"], 2, "JSON"),
+        (["add", "--domain", "e.example.com", "--oidc-request-headers", "{", "-y"], 2, "JSON"),
+        (["modify", "--name", "corp", "--proxy-servers", "{'a': 1}", "-y"], 2, "JSON"),
+        (["modify", "--name", "corp", "--domain", "http://", "-y"], 1, "domain"),
+        (["show", "nowhere"], 1, "The site or domain nowhere has not been configured"),
         (["add", "--domain", "e.example.com", "--no-ssl-verify", "--use-truststore"], 2, "both"),
         (["modify", "--name", "nowhere", "--use-device-flow", "-y"], 1, "nowhere"),
         (["modify", "--use-device-flow", "-y"], 2, "--domain or --name"),
@@ -224,13 +304,40 @@ def test_bad_input(config: Path, args: list[str], code: int, text: str) -> None:
     assert leftovers(config.parent) == [] and not list(config.parent.glob("config.backup.*"))
 
 
-def test_unparsable_config_is_named_and_left_alone(config: Path) -> None:
+EVERY_WRITE = [
+    ["add", "--domain", "e.example.com", "-y"],
+    ["add", "--domain", "e.example.com"],  # would ask
+    ["modify", "--name", "corp", "--ssl-verify", "-y"],
+    ["modify", "--domain", "corp.example.com", "--use-device-flow", "-y"],
+    ["remove", "corp", "-y"],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_WRITE)
+def test_unparsable_config_is_named_and_left_alone(config: Path, args: list[str]) -> None:
     broken = COMMENTED + "[sites.bad\n"
     config.write_text(broken)
-    result = run("add", "--domain", "e.example.com", "-y")
+    result = run(*args, input="y\n")
     assert result.exit_code == 1
     assert "config.toml" in result.stderr and "TOML" in result.stderr
+    assert "Traceback" not in result.output
     assert config.read_text() == broken
+    assert leftovers(config.parent) == [] and not list(config.parent.glob("config.backup.*"))
+
+
+@pytest.mark.parametrize("args", EVERY_WRITE)
+def test_a_read_only_config_is_refused_before_asking(config: Path, args: list[str]) -> None:
+    second = COMMENTED + '\n[sites.other]\ndomain = "other.example.com"\n'
+    config.write_text(second)
+    config.chmod(0o444)
+    result = run(*args, input="y\n")
+    assert result.exit_code == 1, result.output
+    assert "read-only" in result.stderr and "config.toml" in result.stderr
+    assert "Confirm" not in result.stdout
+    assert config.read_text() == second and stat.S_IMODE(config.stat().st_mode) == 0o444
+    assert leftovers(config.parent) == [] and not list(config.parent.glob("config.backup.*"))
+    dry = run(*[a for a in args if a != "-y"], "--dry-run")
+    assert dry.exit_code == 0 and dry.stdout.startswith("---")  # a dry run still shows the diff
 
 
 def test_unwritable_location(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,11 +398,35 @@ def test_symlinked_config_is_written_through(config: Path, isolated_home: Path) 
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symbolic links")
-def test_dangling_symlink_is_refused(config: Path, isolated_home: Path) -> None:
-    config.symlink_to(isolated_home / "gone.toml")
-    result = run("add", "--domain", "e.example.com", "-y")
-    assert result.exit_code == 1
-    assert "symbolic link" in result.stderr
+@pytest.mark.parametrize("args", EVERY_WRITE[2:])
+def test_symlinked_config_modify_and_remove(
+    config: Path, isolated_home: Path, args: list[str]
+) -> None:
+    target = isolated_home / "anaconda.toml"
+    target.write_text(COMMENTED + '\n[sites.other]\ndomain = "other.example.com"\n')
+    config.symlink_to(target)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert config.is_symlink() and os.readlink(config) == str(target)
+    assert "# the company site" in target.read_text() or args[0] == "remove"
+    assert "[plugin.other]  # another tool's table" in target.read_text()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+@pytest.mark.parametrize("loop", [False, True], ids=["dangling", "loop"])
+@pytest.mark.parametrize("args", EVERY_WRITE[::2])
+def test_a_link_that_cannot_be_followed_is_refused(
+    config: Path, isolated_home: Path, loop: bool, args: list[str]
+) -> None:
+    if loop:
+        other = isolated_home / "other.toml"
+        other.symlink_to(config)
+        config.symlink_to(other)
+    else:
+        config.symlink_to(isolated_home / "gone.toml")
+    result = run(*args)
+    assert result.exit_code == 1, result.output
+    assert "config.toml" in result.stderr and "Traceback" not in result.output
     assert config.is_symlink() and not (isolated_home / "gone.toml").exists()
 
 
@@ -384,6 +515,31 @@ def test_real_anaconda_sites_list_and_cloud(config: Path) -> None:
     assert cloud.returncode == 0 and "login" in cloud.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("group", ["auth", "cloud"])
+def test_real_login_no_force_keeps_a_valid_login(config: Path, group: str) -> None:
+    """`anaconda auth login --no-force` (and through the 0.15 alias `anaconda cloud`): with a
+    valid stored key, nothing happens (no browser, no network) and the key stays."""
+    from anaconda_auth.token import TokenInfo
+
+    key = jwt()
+    TokenInfo(domain="anaconda.com", api_key=key).save()
+    env = {**os.environ, "COLUMNS": "200", "ANACONDA_CLI_DISABLE_TELEMETRY": "1", "BROWSER": ""}
+    result = subprocess.run(
+        [ANACONDA, group, "login", "--no-force"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "already logged in" in result.stderr
+    assert TokenInfo.load("anaconda.com").api_key == key
+    bare = subprocess.run([ANACONDA, group], capture_output=True, text=True, env=env, timeout=60)
+    assert bare.returncode == 0 and "login" in bare.stdout  # no command: the help, exit 0
+
+
 @pytest.mark.parametrize("command", [["list"], ["show"], ["show", "--all"]])
 def test_reading_an_unparsable_config_is_a_clear_error(config: Path, command: list[str]) -> None:
     config.write_text("x = [\n")
@@ -397,5 +553,19 @@ def test_an_ambiguous_domain_is_refused(config: Path) -> None:
     text = '[sites.a]\ndomain = "a.example.com"\n\n[sites.b]\ndomain = "a.example.com"\n'
     config.write_text(text)
     result = run("remove", "a.example.com", "-y")
-    assert result.exit_code == 1 and "several sites" in result.stderr
+    assert result.exit_code == 1 and "matches more than one configured site (a, b)" in result.stderr
     assert config.read_text() == text
+
+
+def test_names_that_look_like_markup_are_shown_as_typed(config: Path) -> None:
+    """Rich markup in a name, a domain or an option is text, never a MarkupError."""
+    name = "[/x][bold]"
+    result = run("remove", name, "-y")
+    assert result.exit_code == 1 and f"The site or domain {name} has not" in result.stderr
+    result = run("add", "--domain", "x.local", "--extra-headers", "[/x]", "-y")
+    assert result.exit_code == 2 and "extra-headers=[/x] could not" in result.stderr
+    assert run("add", "--domain", "x.local", "--name", name, "-y").exit_code == 0
+    assert name in run("list").stdout
+    result = run("add", "--domain", "y.local", "--name", name, "-y")
+    assert result.exit_code == 1 and f"A site with name {name} already" in result.stderr
+    assert "MarkupError" not in result.output

@@ -150,27 +150,36 @@ class AnacondaAuthSitesConfig(BaseModel):
         self,
         preserve_existing_keys: bool = True,
         extra: dict[str, dict[str, Any]] | None = None,
+        given: dict[str, set[str]] | None = None,
     ) -> Any:
         """What writing this object would change in ``config.toml`` (a ``SitesChanges``).
 
-        ``extra``: by site name, further keys to set in the site's table as given (keys that
-        this version's site model does not know).
+        As 0.15: a site's values that differ from the defaults are written, and the implicit
+        ``anaconda.com`` site is written as a table (``[sites."anaconda.com"]``) when other
+        site tables are written beside it (a file with site tables has no implicit site).
+        ``default_site`` is written when it changes, and with the first site tables of a file.
+        ``extra``: by site name, further keys to set as given (keys this version's site model
+        does not know). ``given``: by site name, keys to write even when their value is the
+        default (what a person typed).
         """
+        from anaconda_auth.config.constants import DEFAULT_SITE_ENV
+        from anaconda_auth.config.files import read_config_toml
         from anaconda_auth.config.writer import SitesChanges, site_changes
 
         on_disk = type(self)()
-        tables = read_sites().tables
+        read = read_sites()
+        tables = read.tables
         defaults = AnacondaAuthSite().model_dump(mode="json")
         changes = SitesChanges()
         if self.default_site != on_disk.default_site:
             changes.default_site, changes.set_default = self.default_site, True
+        implicit = not tables and DEFAULT_DOMAIN in self.sites.root
+        written: dict[str, dict[str, Any] | None] = {}
         for name, site in self.sites.root.items():
             new = site.model_dump(mode="json")
             in_file = tables.get(name)
             old_site = on_disk.sites.root.get(name)
             old = old_site.model_dump(mode="json") if old_site is not None else None
-            if in_file is None and old is not None and old == new and not (extra or {}).get(name):
-                continue  # the implicit anaconda.com site, unchanged: not written
             values = site_changes(
                 old if in_file is not None else None,
                 new,
@@ -178,26 +187,50 @@ class AnacondaAuthSitesConfig(BaseModel):
                 in_file,
                 preserve_existing_keys,
             )
-            if in_file is None:
-                values = {"domain": site.domain, **values}
+            for key in (given or {}).get(name, ()):
+                if key in new and (in_file is None or in_file.get(key) != new[key]):
+                    values.setdefault(key, new[key])
+            order = {key: i for i, key in enumerate(new)}  # the model's order, as 0.15
+            values = dict(sorted(values.items(), key=lambda kv: order.get(kv[0], len(order))))
             values.update((extra or {}).get(name, {}))
             if values or in_file is None:
-                changes.sites[name] = values
+                written[name] = values
+        if (
+            implicit
+            and list(self.sites.root) == [DEFAULT_DOMAIN]
+            and not written.get(DEFAULT_DOMAIN)
+            and not changes.set_default
+        ):
+            written.pop(DEFAULT_DOMAIN, None)  # the implicit site, unchanged: nothing to write
+        changes.sites.update(written)
         for name in tables:
             if name not in self.sites.root:
                 changes.sites[name] = None
+        # As 0.15, the first site tables of a file come with default_site (a file that has
+        # tables keeps its lines as they are); a default from $ANACONDA_DEFAULT_SITE is not
+        # pinned into the file.
+        if (
+            not tables
+            and any(v is not None for v in changes.sites.values())
+            and not changes.set_default
+            and self.default_site is not None
+            and read_config_toml(read.path).get("default_site") is None
+            and read.default_origin != DEFAULT_SITE_ENV
+        ):
+            changes.default_site, changes.set_default = self.default_site, True
         return changes
 
     def plan_write(
         self,
         preserve_existing_keys: bool = True,
         extra: dict[str, dict[str, Any]] | None = None,
+        given: dict[str, set[str]] | None = None,
     ) -> Any:
         """The file as it is and as :meth:`write_config` would write it (a writer ``Plan``:
         ``.diff()``, ``.changed``). Raises ``ConfigError`` for a file it cannot read or parse."""
         from anaconda_auth.config import writer
 
-        return writer.plan(self._changes(preserve_existing_keys, extra))
+        return writer.plan(self._changes(preserve_existing_keys, extra, given))
 
     def write_config(self, preserve_existing_keys: bool = True, dry_run: bool = False) -> None:
         """Write ``default_site`` and the sites of this object to ``config.toml``.

@@ -4,8 +4,9 @@ Only what changed is written: the person's comments, key order, formatting, unre
 and keys this package does not know are kept (the file is edited with :mod:`tomlkit`, imported
 here only when a file is written). The write is atomic: the new text goes to a temporary file in
 the same directory, is flushed to disk and replaces the file with :func:`os.replace`; the file's
-permission bits are kept (a new file is created ``0600``: it may hold an API key). On any error
-the file is left as it was and a :class:`~anaconda_auth.exceptions.ConfigError` names it.
+permission bits are kept (a new file is created ``0600``: it may hold an API key). A read-only
+file (no write permission) is refused. On any error the file is left as it was and a
+:class:`~anaconda_auth.exceptions.ConfigError` names it.
 
 A ``config.toml`` that is a symbolic link is written through: the link's target is replaced
 (atomically, in the target's directory) and the link stays a link, so a config file kept in a
@@ -207,6 +208,22 @@ def _backup(plan: Plan) -> None:
             old.unlink()
 
 
+def check_writable(plan: Plan) -> None:
+    """A ``ConfigError`` when the file is read-only. Replacing it would work (the directory is
+    writable), but a file without write permission says "do not change me"."""
+    if not plan.exists:
+        return
+    try:
+        mode = stat.S_IMODE(plan.target.stat().st_mode)
+    except OSError:
+        return  # commit names the problem
+    if not mode & 0o222 or not os.access(plan.target, os.W_OK):
+        raise config_error(
+            f"Cannot write {display_path(plan.path)}: the file is read-only (mode {mode:o}); it "
+            "was left unchanged. Make it writable (chmod u+w) to let anaconda change it."
+        )
+
+
 def commit(plan: Plan) -> None:
     """Write ``plan.after`` atomically (nothing is written when nothing changes)."""
     if not plan.changed:
@@ -218,6 +235,7 @@ def commit(plan: Plan) -> None:
         mode = stat.S_IMODE(plan.target.stat().st_mode) if plan.exists else 0o600
     except OSError as exc:
         raise config_error(f"Cannot write {shown}: {exc.strerror or exc}.") from None
+    check_writable(plan)
     _backup(plan)
     tmp: str | None = None
     try:

@@ -6,9 +6,11 @@ command starts: only :mod:`typer` is imported at module level; the configuration
 storage are imported inside the commands.
 
 Exit codes as 0.15: 0 success (also when a confirmation is declined), 1 a program error
-(unknown site, duplicate name, a config.toml that cannot be read, parsed or written), 2 wrong
-usage (missing ``--domain``, an option that is not valid JSON, conflicting options).
-Results (the table, JSON, the diff) go to stdout; warnings and errors go to stderr.
+(unknown or ambiguous site, duplicate name, a value the settings refuse, a config.toml that
+cannot be read, parsed or written), 2 wrong usage (missing ``--domain``, an option that is not
+valid JSON, conflicting options). Messages start with 0.15's words. Results (the table, JSON,
+the diff, the prompt) go to stdout; warnings and errors go to stderr. What is written: see
+docs/dev/decisions/0029-sites-writes-what-0-15-wrote.md.
 """
 
 from __future__ import annotations
@@ -24,24 +26,19 @@ PROGRAM_ERROR = 1
 ARGUMENT_ERROR = 2
 CHECK_MARK = "[bold green]✔︎[/bold green]"
 
-#: Fields ``show`` leaves out unless ``--show-hidden`` (0.15's list).
-HIDDEN = {
-    "api_key",
-    "auth_domain_override",
-    "client_id",
-    "hash_hostname",
-    "keyring",
-    "keyring_path",
-    "preferred_token_storage",
-    "login_success_path",
-    "login_error_path",
-    "openid_config_path",
-    "oidc_request_headers",
-    "redirect_uri",
-    "env_manager_channel",
-    "env_manager_package",
-    "env_manager_version",
-}
+#: The fields ``show`` prints without ``--show-hidden``: the ones 0.15 printed. 0.15 listed the
+#: fields it hid; the settings this version added (timeouts, ``disabled_plugins``) are hidden
+#: too, so ``show`` prints what it printed in 0.15.
+SHOWN = (
+    "domain",
+    "ssl_verify",
+    "extra_headers",
+    "use_unified_repo_api_key",
+    "proxy_servers",
+    "client_cert",
+    "client_cert_key",
+    "use_device_flow",
+)
 
 app = typer.Typer(
     name="sites",
@@ -67,14 +64,22 @@ def _out() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _e(value: object) -> str:
+    """``value`` as text for a rich message: a name like ``[/x]`` is shown, not parsed."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _fail(message: str, code: int = PROGRAM_ERROR) -> typer.Exit:
     _err(message)
     return typer.Exit(code=code)
 
 
 def _guarded(func: F) -> F:
-    """Configuration errors and unknown sites: a message on stderr and exit code 1; an
-    invalid option value: exit code 2. Nothing else is caught."""
+    """Configuration errors, unknown sites, invalid values and a config.toml that cannot be
+    examined: a message on stderr and exit code 1 (as 0.15, where they were uncaught
+    exceptions). Nothing else is caught."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -85,12 +90,18 @@ def _guarded(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AnacondaAuthError as exc:
-            raise _fail(f"[bold red]Error:[/] {exc}") from None
+            raise _fail(f"[bold red]Error:[/] {_e(exc)}") from None
+        except OSError as exc:  # e.g. a config.toml that is a symbolic link loop
+            where = exc.filename or _config_path()
+            raise _fail(
+                f"[bold red]Error:[/] Cannot read {_e(where)}: {_e(exc.strerror or exc)}; "
+                "nothing was changed."
+            ) from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
             )
-            raise _fail(f"[bold red]Invalid value:[/] {problems}", ARGUMENT_ERROR) from None
+            raise _fail(f"[bold red]Invalid value:[/] {_e(problems)}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -116,11 +127,11 @@ def sites_list() -> None:
     problems: list[str] = []
     for name, site in sites.sites.root.items():
         is_default = CHECK_MARK if name == sites.default_site else ""
-        table.add_row(name, site.domain, is_default, _logged_in(name, problems))
+        table.add_row(_e(name), _e(site.domain), is_default, _logged_in(name, problems))
     console = _out()
     console.print(table)
     for problem in problems:
-        _err(f"[yellow]Warning:[/] {problem}")
+        _err(f"[yellow]Warning:[/] {_e(problem)}")
     console.print(
         "[dim italic]To view full site details use[/] "
         "[dim bold]anaconda sites show \\[name or domain][/]"
@@ -153,8 +164,9 @@ def _logged_in(name: str, problems: list[str]) -> str:
 
 def _public_dump(site: Any, show_hidden: bool) -> dict[str, Any]:
     data: dict[str, Any] = site.model_dump(mode="json")
+    data.pop("site", None)
     if not show_hidden:
-        data = {k: v for k, v in data.items() if k not in HIDDEN}
+        data = {k: v for k, v in data.items() if k in SHOWN}
     elif data.get("api_key"):
         data["api_key"] = "**********"  # never print a secret, even when asked for everything
     return data
@@ -176,64 +188,97 @@ def sites_show(
     from anaconda_auth.config import AnacondaAuthSitesConfig
 
     console = _out()
+    sites = AnacondaAuthSitesConfig()
     if all_sites:
-        sites = AnacondaAuthSitesConfig()
+        # as 0.15: the site tables by name, without the name inside
         data = {
-            name: {"site": name, **_public_dump(config, show_hidden)}
-            for name, config in sites.sites.root.items()
+            name: _public_dump(config, show_hidden) for name, config in sites.sites.root.items()
         }
         console.print_json(data=data)
         return
-    config = AnacondaAuthSitesConfig.load_site(site=site)
+    key = _lookup(sites, site or sites.default_site or "anaconda.com")
+    config = sites.sites[key]
     console.print_json(data={"site": config.site, **_public_dump(config, show_hidden)})
 
 
-def _json_option(option: str, text: str | None, what: str = "an object") -> Any:
+def _lookup(sites: Any, key: str) -> str:
+    """The name of the site called ``key``, else of the one site whose domain is ``key``;
+    0.15's messages (exit code 1) when there is none or more than one."""
+    from anaconda_auth.config.loader import normalize_domain
+
+    root = sites.sites.root
+    if key in root:
+        return key
+    try:
+        domain = normalize_domain(key)
+    except ValueError:
+        domain = key
+    matches = [name for name, site in root.items() if site.domain == domain]
+    if len(matches) == 1:
+        return str(matches[0])
+    if matches:
+        raise _fail(
+            f"The domain {_e(key)} matches more than one configured site "
+            f"({_e(', '.join(matches))}). "
+            "Select one by name."
+        )
+    raise _fail(
+        f"The site or domain {_e(key)} has not been configured in {_e(_config_path())} "
+        f"(configured sites: {_e(', '.join(root))})."
+    )
+
+
+def _json_option(text: str | None, what: str) -> Any:
+    """The value of a JSON option; 0.15's message and exit code 2 when it is not JSON."""
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(
-            f"{option}={text} could not be parsed as JSON ({exc.msg} at character {exc.pos}).",
+            f"{_e(what)} could not be parsed as JSON ({exc.msg} at character {exc.pos}).",
             ARGUMENT_ERROR,
         ) from None
-    if not isinstance(value, dict):
-        raise _fail(f"{option} must be a JSON object ({what}).", ARGUMENT_ERROR)
-    return value
 
 
-def _confirm_write(sites: Any, yes: bool | None, preserve: bool, extra: Any = None) -> None:
+def _confirm_write(
+    sites: Any,
+    yes: bool | None,
+    preserve: bool,
+    extra: Any = None,
+    given: dict[str, set[str]] | None = None,
+) -> None:
     """``--yes``: write; ``--dry-run``: print the diff; neither: print the diff and ask."""
     from anaconda_auth.config import writer
 
-    plan = sites.plan_write(preserve_existing_keys=preserve, extra=extra)
+    plan = sites.plan_write(preserve_existing_keys=preserve, extra=extra, given=given)
     if plan.target != plan.path:
-        _err(f"Note: {plan.path} is a symbolic link; its target {plan.target} is written.")
+        _err(f"Note: {_e(plan.path)} is a symbolic link; its target {_e(plan.target)} is written.")
     console = _out()
     if yes is not True:
         if not plan.changed:
-            console.print(f"[bold green]No change to {plan.path}[/bold green]")
+            console.print(f"[bold green]No change to {_e(plan.path)}[/bold green]")
             return
         from rich.syntax import Syntax
 
         console.print(Syntax(plan.diff(), "diff", word_wrap=True))
         if yes is False:
             return
+        writer.check_writable(plan)  # before asking
         from rich.prompt import Confirm
 
         try:
             confirmed = Confirm.ask("Confirm:", console=console)
         except (EOFError, KeyboardInterrupt):
             raise _fail(
-                f"\nNo answer: {plan.path} was not changed (use --yes to write, or --dry-run).",
+                f"\nNo answer: {_e(plan.path)} was not changed (use --yes to write, or --dry-run).",
             ) from None
         if not confirmed:
-            _err(f"{plan.path} was not changed.")
+            _err(f"{_e(plan.path)} was not changed.")
             return
     writer.commit(plan)
     if plan.changed:
-        _err(f"Wrote {plan.path}")
+        _err(f"Wrote {_e(plan.path)}")
 
 
 YesOption = Annotated[
@@ -305,18 +350,40 @@ def _sites_add_or_modify(
         typer.Option("--disable-conda-auto-config/--no-disable-conda-auto-config"),
     ] = None,
     remove_anaconda_com: Annotated[
-        bool, typer.Option(help="Remove the site named 'anaconda.com' if present")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--remove-anaconda-com/--no-remove-anaconda-com",
+            help="Remove the site named 'anaconda.com' if present "
+            "[default: only the implicit one of a config.toml without site tables]",
+            show_default=False,
+        ),
+    ] = None,
     yes: YesOption = None,
 ) -> None:
+    # checks and warnings in 0.15's order
+    ssl_value = _ssl_value(ssl_verify, use_truststore)
+    if api_key is not None:
+        _err(
+            "[bold yellow]WARNING:[/bold yellow] Your API Key will be stored in "
+            f"{_e(_config_path())} and may not be secure"
+        )
+    headers = _json_option(extra_headers, f"extra-headers={extra_headers}")
+    proxies = _json_option(proxy_servers, f"proxy-servers={proxy_servers}")
+    if keyring is not None:
+        _err(
+            "[bold yellow]WARNING:[/bold yellow] Your Keyring contents will be stored in "
+            f"{_e(_config_path())} and may not be secure"
+        )
+    keyring_value = _json_option(keyring, "The keyring argument")
+    oidc_headers = _json_option(oidc_request_headers, "The oidc-request-headers argument")
     values: dict[str, Any] = {
-        "ssl_verify": _ssl_value(ssl_verify, use_truststore),
+        "ssl_verify": ssl_value,
         "auth_domain_override": auth_domain_override,
         "preferred_token_storage": preferred_token_storage,
-        "extra_headers": _json_option("extra-headers", extra_headers, "header: value"),
-        "proxy_servers": _json_option("proxy-servers", proxy_servers, "scheme: proxy URL"),
-        "keyring": _json_option("keyring", keyring),
-        "oidc_request_headers": _json_option("oidc-request-headers", oidc_request_headers),
+        "extra_headers": headers,
+        "proxy_servers": proxies,
+        "keyring": keyring_value,
+        "oidc_request_headers": oidc_headers,
         "client_id": client_id,
         "redirect_uri": redirect_uri,
         "openid_config_path": openid_config_path,
@@ -332,16 +399,6 @@ def _sites_add_or_modify(
         "domain": domain,
     }
     values = {k: v for k, v in values.items() if v is not None}
-    if api_key is not None:
-        _err(
-            "[bold yellow]WARNING:[/bold yellow] Your API Key will be stored in "
-            f"{_config_path()} and may not be secure"
-        )
-    if keyring is not None:
-        _err(
-            "[bold yellow]WARNING:[/bold yellow] Your Keyring contents will be stored in "
-            f"{_config_path()} and may not be secure"
-        )
     if ctx.command.name == "add":
         _add(domain, name, default, remove_anaconda_com, values, yes)
     else:
@@ -349,14 +406,23 @@ def _sites_add_or_modify(
 
 
 def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(fields the site model knows, other keys written as given)."""
+    """(fields the site model knows, other keys written as given). A JSON option for a key
+    the model does not know must be an object (the model checks the ones it knows)."""
     from anaconda_auth.config import AnacondaAuthSite
 
     known = AnacondaAuthSite.model_fields
-    return (
-        {k: v for k, v in values.items() if k in known},
-        {k: v for k, v in values.items() if k not in known},
-    )
+    other = {k: v for k, v in values.items() if k not in known}
+    for key, value in other.items():
+        if key in JSON_OBJECTS and not isinstance(value, dict):
+            raise _fail(
+                f"[bold red]Invalid value:[/] {_e(key)}: must be a JSON object, got "
+                f"{type(value).__name__}"
+            )
+    return {k: v for k, v in values.items() if k in known}, other
+
+
+#: The options given as JSON objects.
+JSON_OBJECTS = {"extra_headers", "proxy_servers", "keyring", "oidc_request_headers"}
 
 
 @_guarded
@@ -364,7 +430,7 @@ def _add(
     domain: str | None,
     name: str | None,
     default: bool,
-    remove_anaconda_com: bool,
+    remove_anaconda_com: bool | None,
     values: dict[str, Any],
     yes: bool | None,
 ) -> None:
@@ -376,21 +442,25 @@ def _add(
         raise _fail("You must supply at least --domain to add a new site", ARGUMENT_ERROR)
     name = name or domain
     sites = AnacondaAuthSitesConfig()
-    # the implicit anaconda.com site (no [sites] table) may be added explicitly
-    if name in sites.sites.root and (name != DEFAULT_DOMAIN or name in read_sites().tables):
+    root = sites.sites.root
+    if name in root:  # as 0.15, also the implicit anaconda.com: `modify` configures it
         raise _fail(
-            f"A site with name {name} already exists, use the modify subcommand to alter it"
+            f"A site with name {_e(name)} already exists, use the modify subcommand to alter it"
         )
-    if remove_anaconda_com and DEFAULT_DOMAIN in sites.sites.root and name != DEFAULT_DOMAIN:
-        sites.sites.root.pop(DEFAULT_DOMAIN)
-        if sites.default_site == DEFAULT_DOMAIN:
-            sites.default_site = None
     known, extra = _split(values)
     site = AnacondaAuthSite(**known)
+    # By default only the implicit anaconda.com (a file without site tables) is replaced; a
+    # [sites."anaconda.com"] table the person wrote goes only when asked for by name.
+    if DEFAULT_DOMAIN in root and (
+        remove_anaconda_com or (remove_anaconda_com is None and not read_sites().tables)
+    ):
+        del root[DEFAULT_DOMAIN]
     sites.add(site, name=name)
-    if default or len(sites.sites.root) == 1 or sites.default_site not in sites.sites.root:
+    if default or len(root) == 1:  # as 0.15 (a removed anaconda.com stays the default)
         sites.default_site = name
-    _confirm_write(sites, yes, preserve=True, extra={name: extra} if extra else None)
+    _confirm_write(
+        sites, yes, preserve=True, extra={name: extra} if extra else None, given={name: set(known)}
+    )
 
 
 @_guarded
@@ -408,7 +478,7 @@ def _modify(
             "You must supply at least one of --domain or --name to modify a site", ARGUMENT_ERROR
         )
     sites = AnacondaAuthSitesConfig()
-    key = sites.sites.find(name or domain or "")
+    key = _lookup(sites, name or domain or "")
     current = sites.sites.root[key]
     known, extra = _split(values)
     if name is not None and domain is not None:
@@ -419,7 +489,9 @@ def _modify(
     sites.add(site, name=key)
     if default:
         sites.default_site = key
-    _confirm_write(sites, yes, preserve=True, extra={key: extra} if extra else None)
+    _confirm_write(
+        sites, yes, preserve=True, extra={key: extra} if extra else None, given={key: set(known)}
+    )
 
 
 app.command(name="add", no_args_is_help=True, help="Add a new site configuration to config.toml")(
@@ -443,7 +515,7 @@ def sites_remove(
     if len(sites.sites.root) == 1 and (
         site in sites.sites.root or [site] == [s.domain for s in sites.sites.root.values()]
     ):
-        raise _fail(f"{site} is the only configured site and cannot be removed")
-    key = sites.sites.find(site)
+        raise _fail(f"{_e(site)} is the only configured site and cannot be removed")
+    key = _lookup(sites, site)
     sites.remove(key)
     _confirm_write(sites, yes, preserve=False)
