@@ -96,6 +96,22 @@ def test_show_default_all_and_hidden(config: Path) -> None:
     assert run("show", "corp.example.com").exit_code == 0
 
 
+def test_show_hidden_masks_every_secret(config: Path) -> None:
+    config.write_text(
+        '[sites.corp]\ndomain = "corp.example.com"\n'
+        'extra_headers = { "X-Api-Token" = "header-secret", "X-Team" = "blue" }\n'
+        'proxy_servers = { https = "http://user:proxy-secret@proxy.local:3128" }\n'
+        '[sites.corp.keyring."Anaconda Cloud"]\n"corp.example.com" = "keyring-secret"\n'
+    )
+    result = run("show", "corp", "--show-hidden")
+    assert result.exit_code == 0, result.output
+    for secret in ("header-secret", "proxy-secret", "keyring-secret"):
+        assert secret not in result.output
+    shown = json.loads(result.stdout)
+    assert shown["extra_headers"]["X-Team"] == "blue"  # only the secret header is masked
+    assert shown["proxy_servers"]["https"].endswith("@proxy.local:3128")
+
+
 def test_show_unknown_site_is_an_error(config: Path) -> None:
     config.write_text(COMMENTED)
     result = run("show", "nowhere")

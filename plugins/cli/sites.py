@@ -167,9 +167,11 @@ def _public_dump(site: Any, show_hidden: bool) -> dict[str, Any]:
     data.pop("site", None)
     if not show_hidden:
         data = {k: v for k, v in data.items() if k in SHOWN}
-    elif data.get("api_key"):
-        data["api_key"] = "**********"  # never print a secret, even when asked for everything
-    return data
+    from anaconda_auth.config.explain import mask_value
+
+    # Never print a secret (api_key, keyring, secret headers, proxy passwords), even when asked
+    # for everything.
+    return {k: mask_value(k, v)[0] for k, v in data.items()}
 
 
 @app.command(name="show")
