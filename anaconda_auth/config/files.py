@@ -76,7 +76,10 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     naming the file and the line of the TOML error.
     """
     path = path or config_toml_path()
-    exists, stamp = _stamp(path)
+    try:
+        exists, stamp = _stamp(path)
+    except OSError as exc:  # a symlink loop, a directory that cannot be searched
+        raise config_error(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
     if not exists:
         _toml_cache.pop(path)
         return {}

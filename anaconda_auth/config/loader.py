@@ -270,10 +270,10 @@ def normalize_domain(value: str) -> str:
     try:
         netloc = urlsplit(url).netloc
     except ValueError as exc:
-        raise ValueError(f"{value!r} does not look like a domain name ({exc})") from None
+        raise ValueError(f"{value} does not look like a domain name ({exc})") from None
     netloc = netloc.rsplit("@", 1)[-1]  # never keep credentials in a domain
     if not netloc or not re.fullmatch(
         r"[A-Za-z0-9._~\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?", netloc
     ):
-        raise ValueError(f"{value!r} does not look like a domain name")
+        raise ValueError(f"{value} does not look like a domain name")
     return netloc

@@ -62,15 +62,16 @@ class SitesTables:
             if self.default_site in matches:
                 return self.default_site
             raise config_error(
-                f"The domain {key!r}{f' (from {origin})' if origin else ''} matches several "
-                f"sites in {self.location_file()}: {', '.join(matches)}. Select one by name."
+                f"The domain {key}{f' (from {origin})' if origin else ''} matches more than "
+                f"one configured site ({', '.join(matches)}) in {self.location_file()}. "
+                "Select one by name."
             )
         if key == IMPLICIT_SITE:
             return None
         known = ", ".join(self.tables) or "none"
         source = f" (from {origin})" if origin else ""
         raise unknown_site(
-            f"The site {key!r}{source} is not configured in {self.location_file()} "
+            f"The site or domain {key}{source} has not been configured in {self.location_file()} "
             f"(configured sites: {known}). Add a [sites.{_toml_key(key)}] table with its "
             "domain, or use one of the configured names."
         )

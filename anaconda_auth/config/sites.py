@@ -43,12 +43,13 @@ class Sites(RootModel[dict[str, AnacondaAuthSite]]):
             return matches[0]
         if matches:
             raise config_error(
-                f"The domain {key!r} matches several sites ({', '.join(matches)}) in "
-                f"{display_path(config_toml_path())}. Select one by name."
+                f"The domain {key} matches more than one configured site ({', '.join(matches)}) "
+                f"in {display_path(config_toml_path())}. Select one by name."
             )
         raise unknown_site(
-            f"The site {key!r} is not configured in {display_path(config_toml_path())} "
-            f"(configured sites: {', '.join(self.root) or 'none'})."
+            f"The site or domain {key} has not been configured in "
+            f"{display_path(config_toml_path())} (configured sites: "
+            f"{', '.join(self.root) or 'none'})."
         )
 
     def __getitem__(self, key: str) -> AnacondaAuthConfig:
