@@ -1011,3 +1011,11 @@ def test_readme_documents_every_key() -> None:
     for name in FIELD_NAMES:
         assert f"| `{name}` |" in section and f"`ANACONDA_AUTH_{name.upper()}`" in section, name
     assert str(AnacondaAuthSite().client_id) in section
+
+
+def test_a_config_toml_symlink_loop_is_a_config_error(home: Path) -> None:
+    path = home / ".anaconda" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(path)  # points at itself: stat fails with ELOOP
+    with pytest.raises(ConfigError, match="Cannot read .*config.toml"):
+        AnacondaAuthConfig()
