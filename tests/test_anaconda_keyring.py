@@ -35,7 +35,7 @@ from anaconda_auth.storage_backends.anaconda_keyring import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support.processes import REF_PYTHON, modules_loaded_by, run_python
+from support.processes import modules_loaded_by
 
 from anaconda_auth.exceptions import StorageError, TokenNotFoundError
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
@@ -452,7 +452,7 @@ FILE_CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "json-wrong-shape": lambda raw: b'{"Anaconda Cloud": "not a table"}',
     "json-list": lambda raw: b'["x"]',
     "json-truncated": lambda raw: raw[: len(raw) // 2],
-    "json-not-utf8": lambda raw: raw[:-3] + b"\xff\"}}",
+    "json-not-utf8": lambda raw: raw[:-3] + b'\xff"}}',
     "envelope-not-base64": lambda raw: json.dumps(
         {ENVELOPE_SERVICE: {ENVELOPE_ENTRY: "not base64!"}}
     ).encode(),
@@ -495,7 +495,9 @@ def _assert_refused(keyring: Path, expect: str | None = None) -> str:
 def test_damaged_keyring_is_refused(keyring: Path, damage: str, form: str) -> None:
     TokenInfo(domain="example.test", api_key="secret-api-key").save()
     damaged = CORRUPTIONS[damage](sealed_of(keyring))
-    keyring.write_bytes(with_sealed(keyring.read_bytes(), damaged) if form == "envelope" else damaged)
+    keyring.write_bytes(
+        with_sealed(keyring.read_bytes(), damaged) if form == "envelope" else damaged
+    )
     _assert_refused(keyring)
 
 
@@ -856,7 +858,6 @@ def test_a_file_sealed_again_by_an_earlier_version_is_unwrapped(keyring: Path) -
     """An anaconda-auth from before the envelope, run on an envelope file, takes it for 0.15's
     plaintext and seals all of it, envelope entry included: nothing inside is lost."""
     from anaconda_auth.storage_backends._keyring_format import key_file_header, seal
-
     from anaconda_auth.storage_backends._keyring_keys import read_key_file
 
     TokenInfo(domain="before.test", api_key="before").save()
@@ -873,7 +874,12 @@ def test_a_file_sealed_again_by_an_earlier_version_is_unwrapped(keyring: Path) -
     assert json.loads(keyring.read_bytes()).keys() == {ENVELOPE_SERVICE}
     sealed = read_doc(keyring)
     assert ENVELOPE_SERVICE not in sealed
-    assert sealed[KEYRING_NAME].keys() == {"before.test", "theirs.test", "during.test", "after.test"}
+    assert sealed[KEYRING_NAME].keys() == {
+        "before.test",
+        "theirs.test",
+        "during.test",
+        "after.test",
+    }
 
 
 def test_the_envelope_service_is_reserved(keyring: Path) -> None:
