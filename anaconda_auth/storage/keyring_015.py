@@ -47,18 +47,18 @@ class AnacondaKeyring(KeyringBackend):
     """Passwords in ``keyring_path`` (``~/.anaconda/keyring``, encrypted), as 0.15's class of the
     same name kept them; only when selected explicitly."""
 
-    name = "token AnacondaKeyring"  # type: ignore[assignment]  # 0.15's name, not keyring's rule
+    name = "token AnacondaKeyring"  # 0.15's name, not keyring's rule
 
-    @classproperty  # type: ignore[misc]
+    @classproperty
     def keyring_path(cls) -> Path:
         """The file: ``keyring_path`` of the configuration, read at each access."""
         return AnacondaAuthConfig().keyring_path
 
-    @classproperty  # type: ignore[misc]
+    @classproperty
     def priority(cls) -> float:
         return NEVER_CHOSEN
 
-    @classproperty  # type: ignore[misc]
+    @classproperty
     def viable(cls) -> bool:
         """Whether the file can be used (probing creates nothing, unlike 0.15's)."""
         return AnacondaKeyringBackend(cls.keyring_path).is_available()[0]
@@ -84,9 +84,9 @@ class ConfigKeyring(AnacondaKeyring):
     configured ``api_key`` as the login of the configured domain, else the ``keyring`` table
     (service -> user name -> password)."""
 
-    name = "token ConfigKeyring"  # type: ignore[assignment]
+    name = "token ConfigKeyring"
 
-    @classproperty  # type: ignore[misc]
+    @classproperty
     def viable(cls) -> bool:
         return True
 
