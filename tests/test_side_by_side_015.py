@@ -12,10 +12,14 @@ import base64
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from anaconda_auth.plugins.testing.ca import create_tls_files
 from anaconda_auth.storage_backends.anaconda_keyring import ENVELOPE_SERVICE, clear_caches
+from support.https_server import EchoServer
 from support.processes import REF_PYTHON, run_python
 from support.tokens import jwt
 
@@ -211,3 +215,58 @@ def test_a_file_0_15_wrote_first_is_upgraded_and_0_15_keeps_working(
         stored = TokenInfo.load(domain)
         assert stored.api_key == key, domain
         assert json.loads(base64.b64decode(stored._encode()))["domain"] == domain
+
+
+@pytest.fixture
+def account_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A loopback HTTPS server whose /api/account names the user of the bearer token."""
+    pki = create_tls_files(tmp_path_factory.mktemp("pki"))
+
+    def account(request: Any) -> tuple[int, dict[str, str], Any]:
+        auth = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
+        if auth is None:
+            return 401, {}, {"error": {"code": "auth_required"}}
+        return 200, {}, {"user": {"id": auth.removeprefix("Bearer ")}}
+
+    with EchoServer(pki) as server:
+        server.routes["/api/account"] = account
+        server.ca_path = pki.ca_path
+        yield server
+
+
+def ref_whoami(home: Path, server: Any) -> str:
+    """0.15's `anaconda auth whoami` against ``server``: its stdout (it must succeed)."""
+    assert REF_PYTHON is not None
+    env = {
+        **_ref_env(home),
+        "ANACONDA_AUTH_DOMAIN": server.netloc,
+        "ANACONDA_AUTH_SSL_VERIFY": str(server.ca_path),
+    }
+    out = subprocess.run(
+        [str(REF_PYTHON.parent / "anaconda"), "auth", "whoami"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    return out.stdout
+
+
+def test_0_15_whoami_on_our_file(isolated_home: Path, account_server: Any) -> None:
+    home = isolated_home
+    domain = account_server.netloc
+    ours, theirs = jwt(sub="ours"), jwt(sub="theirs")
+    TokenInfo(domain=domain, api_key=ours, username="me").save()
+    assert '"id": null' in ref_whoami(home, account_server)  # 0.15 found no login: anonymous
+
+    ref_save(home, domain, theirs)
+    assert f'"id": "{theirs}"' in ref_whoami(home, account_server)
+    assert TokenInfo.load(domain).api_key == theirs
+
+    TokenInfo(domain="other.example", api_key="k").save()  # encrypts 0.15's login
+    assert '"id": null' in ref_whoami(home, account_server)
+    assert TokenInfo.load(domain).api_key == theirs
