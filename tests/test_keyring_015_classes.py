@@ -202,3 +202,21 @@ def test_explicit_selection_through_keyrings_environment_variable(
     assert out.stdout.strip() == "AnacondaKeyring"
     assert TokenInfo.load("example.test").api_key == "via-keyring"
     assert json.loads(keyring_file.read_bytes()).keys() == {ENVELOPE_SERVICE}
+
+
+def test_the_deprecated_import_name_has_them_too() -> None:
+    code = """
+        import warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from anaconda_cloud_auth.token import AnacondaKeyring, ConfigKeyring
+        import anaconda_auth.token
+        assert AnacondaKeyring is anaconda_auth.token.AnacondaKeyring
+        assert ConfigKeyring is anaconda_auth.token.ConfigKeyring
+        try:
+            from anaconda_cloud_auth.token import NavigatorFallback
+        except ImportError:
+            print("NavigatorFallback is not carried over")
+        """
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "NavigatorFallback is not carried over"
