@@ -30,6 +30,8 @@ from anaconda_auth.token_claims import jwt_claims as jwt_claims  # importable he
 
 if TYPE_CHECKING:
     from anaconda_auth.config.model import AnacondaAuthSite
+    from anaconda_auth.storage.keyring_015 import AnacondaKeyring as AnacondaKeyring
+    from anaconda_auth.storage.keyring_015 import ConfigKeyring as ConfigKeyring
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +44,31 @@ LocalKeyringData = dict[str, dict[str, str]]
 OrgName = str
 TokenString = str
 
-#: keyring backends 0.15 defined here. Defining a ``keyring`` backend class registers it for
-#: every program in the process (pip and twine included), so they are gone on purpose.
-_REMOVED_BACKENDS = frozenset({"AnacondaKeyring", "ConfigKeyring", "NavigatorFallback"})
+#: 0.15's keyring backends, defined on first access (anaconda_auth.storage.keyring_015): a
+#: ``keyring`` backend class is registered with keyring as soon as it is defined, and importing
+#: ``keyring`` costs time at every start of anaconda-cli-base. They never become keyring's
+#: default (see that module).
+_KEYRING_BACKENDS = frozenset({"AnacondaKeyring", "ConfigKeyring"})
+#: 0.15's keyring backend that read Anaconda Navigator's token file: not carried over.
+_REMOVED_BACKENDS = frozenset({"NavigatorFallback"})
 
 
 if not TYPE_CHECKING:  # a runtime hint only: type checkers keep reporting unknown names
 
     def __getattr__(name: str) -> Any:
+        if name in _KEYRING_BACKENDS:
+            from anaconda_auth.storage import keyring_015
+
+            return getattr(keyring_015, name)
         _no_attribute(name)
 
 
 def _no_attribute(name: str) -> NoReturn:
     if name in _REMOVED_BACKENDS:
         raise AttributeError(
-            f"anaconda_auth.token.{name} was a keyring backend in anaconda-auth 0.15 and no "
-            "longer exists: anaconda-auth does not register keyring backends (that changed "
-            "what pip and twine got from keyring). Tokens are kept by storage backends: use "
-            "TokenInfo.load()/save(), or anaconda_auth.storage_backends (see README, "
-            '"Compatibility with 0.15").'
+            f"anaconda_auth.token.{name} was a keyring backend in anaconda-auth 0.15 that read "
+            "Anaconda Navigator's token file; it is not carried over. Log in with `anaconda "
+            'login` (see README, "Compatibility with 0.15").'
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

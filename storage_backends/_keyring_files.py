@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Literal
 
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.freshness import RACY_NS as RACY_NS
@@ -124,11 +125,41 @@ def _replace(src: Path, dst: Path) -> None:
             time.sleep(0.05)
 
 
-def write_private(target: Path, data: bytes, *, replace_existing: bool) -> os.stat_result:
+class FileChanged(Exception):
+    """The file was changed by a writer that does not take the lock (anaconda-auth 0.15)."""
+
+
+def _check_unchanged(target: Path, expected: bytes | None) -> None:
+    """Raise :class:`FileChanged` unless ``target`` holds ``expected`` (``None``: no file)."""
+    try:
+        fd = os.open(target, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+    except FileNotFoundError:
+        if expected is None:
+            return
+        raise FileChanged from None
+    try:
+        now = read_fd(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    if now != expected:
+        raise FileChanged
+
+
+def write_private(
+    target: Path,
+    data: bytes,
+    *,
+    replace_existing: bool,
+    expected: bytes | None | Literal[False] = False,
+) -> os.stat_result:
     """Write ``data`` to ``target`` atomically and durably, mode 0600; the new file's stat.
 
     Without ``replace_existing`` an existing ``target`` is left alone and
-    :class:`FileExistsError` raised (two processes creating the same key file).
+    :class:`FileExistsError` raised (two processes creating the same key file). With
+    ``expected`` (the bytes read under the lock, ``None`` for no file) the file is checked
+    again just before it is replaced: a program that writes it without taking the lock
+    (anaconda-auth 0.15 rewrites it in place) makes this raise :class:`FileChanged`, so the
+    caller reads its change and tries again instead of losing it.
     """
     directory = target.parent
     tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
@@ -149,6 +180,8 @@ def write_private(target: Path, data: bytes, *, replace_existing: bool) -> os.st
         finally:
             os.close(fd)
         if replace_existing:
+            if expected is not False:
+                _check_unchanged(target, expected)
             _replace(tmp, target)
         else:
             try:

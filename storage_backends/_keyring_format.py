@@ -1,8 +1,23 @@
 """The ``anaconda-keyring`` file format: header, keys and AES-256-GCM; no file system state.
 
-The keyring holds one JSON document ``{service: {username: value}}``, the same shape as the
-plaintext file of anaconda-auth 0.15, encrypted with AES-256-GCM. Layout (all integers
-big-endian)::
+The file is a JSON document of the shape anaconda-auth 0.15 reads and writes,
+``{service: {username: value}}``, so that 0.15, installed in another environment of the same
+home directory, can parse it (see docs/dev/decisions/0028-keyring-file-shared-with-0-15.md)::
+
+    {"anaconda-auth encrypted keyring": {"v1": "<base64 of the sealed keyring>"},
+     "Anaconda Cloud": {"anaconda.com": "<a token 0.15 saved since>"}}
+
+The entry :data:`ENVELOPE_SERVICE` / :data:`ENVELOPE_ENTRY` holds the encrypted keyring; 0.15
+never asks for that service, and keeps the entry when it rewrites the file (it loads the whole
+document, sets one entry and dumps the whole document). Every other entry is plaintext that
+0.15 (or another program using 0.15's keyring backend) wrote; it is newer than the encrypted
+copy of the same entry, because this package removes the plaintext copy of every entry it
+writes (see the ``anaconda_keyring`` module for when plaintext entries are absorbed).
+
+Files written before that, still on disk, are the sealed keyring alone (starting with the
+magic byte 0x81); they are read and replaced by the JSON form on the next write. A sealed
+keyring (``seal``) holds one JSON document ``{service: {username: value}}`` encrypted with
+AES-256-GCM. Layout (all integers big-endian)::
 
     offset  size  field
          0     8  magic  b"\\x81AKR\\r\\n\\x1a\\n"
@@ -23,8 +38,8 @@ The key is never in the file: it is either a separate key file next to it
 damaged file, so error messages can name the right remedy.
 
 The magic starts with byte 0x81, invalid both as UTF-8 and as cp1252: anaconda-auth 0.15, which
-reads the path as JSON text, fails loudly on an encrypted file instead of treating it as empty
-and overwriting it.
+reads the path as JSON text, fails loudly on a bare sealed file (the form written before the
+JSON envelope) instead of treating it as empty and overwriting it.
 
 ``cryptography`` is imported inside the functions that need it, so importing the backend stays
 cheap for a process whose token comes from elsewhere.
@@ -71,6 +86,11 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 # Bounds accepted when reading a header, so a crafted file cannot ask for gigabytes.
 _SCRYPT_LIMITS = {"log2_n": (10, 20), "r": (1, 16), "p": (1, 4)}
+
+#: The entry of the JSON file that holds the sealed keyring (base64): a service name 0.15 never
+#: looks up. A different user name under it means a newer format.
+ENVELOPE_SERVICE = "anaconda-auth encrypted keyring"
+ENVELOPE_ENTRY = "v1"
 
 _derived_keys: dict[tuple[bytes, bytes, int, int, int], bytes] = {}
 
@@ -277,3 +297,38 @@ def seal(doc: Document, header: Header, key: bytes) -> bytes:
     header_bytes = header.pack()
     plain = json.dumps(doc, separators=(",", ":")).encode("ascii")
     return header_bytes + AESGCM(key).encrypt(header.nonce, plain, header_bytes)
+
+
+def split_envelope(doc: Document, path: Path) -> tuple[bytes | None, Document]:
+    """The sealed keyring in a JSON document (``None`` if it has none) and its other entries."""
+    entry = doc.get(ENVELOPE_SERVICE)
+    if entry is None:
+        return None, doc
+    rest = {service: users for service, users in doc.items() if service != ENVELOPE_SERVICE}
+    newer = sorted(set(entry) - {ENVELOPE_ENTRY})
+    if newer:
+        raise StorageError(
+            f"The token keyring {path} holds an encrypted keyring in a format this "
+            f"anaconda-auth does not know ({ENVELOPE_SERVICE!r}: {newer[0]!r}), written by a "
+            "newer anaconda-auth. Upgrade anaconda-auth, or " + move_aside(path) + "."
+        )
+    if ENVELOPE_ENTRY not in entry:
+        raise damaged(path, f"the entry {ENVELOPE_SERVICE!r} holds no encrypted keyring")
+    try:
+        blob = base64.b64decode(entry[ENVELOPE_ENTRY], validate=True)
+    except (binascii.Error, ValueError):
+        raise damaged(path, "the encrypted keyring in the JSON file is not base64") from None
+    return blob, rest
+
+
+def envelope(blob: bytes, plain: Document) -> bytes:
+    """The file content: the sealed keyring ``blob`` under :data:`ENVELOPE_SERVICE`, then the
+    plaintext entries kept for 0.15 (see the module docstring)."""
+    doc: dict[str, dict[str, str]] = {
+        ENVELOPE_SERVICE: {ENVELOPE_ENTRY: base64.b64encode(blob).decode("ascii")}
+    }
+    for service, users in plain.items():
+        if users:
+            doc[service] = dict(users)
+    # ASCII only, as json.dump writes it: 0.15 reads the file in the locale's encoding.
+    return json.dumps(doc).encode("ascii") + b"\n"

@@ -1,9 +1,21 @@
 """The ``anaconda-keyring`` backend: the default token store, an encrypted file.
 
-The file lives at ``keyring_path`` (default ``~/.anaconda/keyring``); its format (AES-256-GCM,
-a key file or a scrypt passphrase) is described in
+The file lives at ``keyring_path`` (default ``~/.anaconda/keyring``); its format (a JSON
+document that anaconda-auth 0.15 can parse, holding the keyring sealed with AES-256-GCM under a
+key file or a scrypt passphrase) is described in
 :mod:`anaconda_auth.storage_backends._keyring_format`, and the atomic, locked writing in
 :mod:`anaconda_auth.storage_backends._keyring_files`. This module keeps what is loaded.
+
+Sharing the file with 0.15 (another environment, same home directory): 0.15 sees none of the
+encrypted entries and adds plaintext ones next to them. A plaintext entry is always newer than
+an encrypted one for the same service and user (every write here removes the plaintext copy of
+the entry it writes), so reads prefer it. Each write encrypts the plaintext logins
+(service ``Anaconda Cloud``) and removes them from the plaintext part: 0.15 then sees "not
+logged in" there, and nothing is lost. Plaintext entries of other services (programs that used
+0.15's keyring backend) stay where those programs look for them, unless this package writes or
+deletes that same entry. 0.15 writes without a lock and in place, so a read that finds a
+half-written (empty or unparsable) file modified a moment ago reads it again, and a write checks
+just before replacing the file that it still holds what was read, else starts over.
 
 Writes happen under a ``filelock`` lock (``<keyring_path>.lock``): read, modify, encrypt, write
 a temporary file in the same directory, fsync, ``os.replace``, fsync the directory. Readers take
@@ -29,6 +41,7 @@ from anaconda_auth.storage_backends._keyring_files import (
     O_BINARY,
     O_CLOEXEC,
     RACY_NS,
+    FileChanged,
     Stamp,
     content_stamp,
     ensure_directory,
@@ -41,6 +54,8 @@ from anaconda_auth.storage_backends._keyring_files import (
     write_private,
 )
 from anaconda_auth.storage_backends._keyring_format import (
+    ENVELOPE_ENTRY,
+    ENVELOPE_SERVICE,
     FORMAT_VERSION,
     HEADER_SIZE,
     KEY_FILE_PREFIX,
@@ -57,6 +72,8 @@ from anaconda_auth.storage_backends._keyring_format import (
     Document,
     Header,
     clear_derived_keys,
+    damaged,
+    envelope,
     fingerprint,
     is_encrypted,
     key_file_header,
@@ -66,6 +83,7 @@ from anaconda_auth.storage_backends._keyring_format import (
     parse_plain,
     passphrase,
     seal,
+    split_envelope,
 )
 from anaconda_auth.storage_backends._keyring_format import decrypt as _decrypt
 from anaconda_auth.storage_backends._keyring_keys import (
@@ -78,11 +96,14 @@ from anaconda_auth.storage_backends._keyring_keys import (
 )
 
 from anaconda_auth.exceptions import StorageError
+from anaconda_auth.freshness import is_racy
 from anaconda_auth.hookspecs import hookimpl
-from anaconda_auth.plugin_types import StorageBackend, current_config
+from anaconda_auth.plugin_types import KEYRING_NAME, StorageBackend, current_config
 
 __all__ = [
     "BACKEND",
+    "ENVELOPE_ENTRY",
+    "ENVELOPE_SERVICE",
     "FORMAT_VERSION",
     "HEADER_SIZE",
     "KEY_FILE_PREFIX",
@@ -108,6 +129,19 @@ log = logging.getLogger(__name__)
 #: Seconds to wait for another process's write before giving up.
 LOCK_TIMEOUT = 10.0
 
+#: Pauses (seconds) before reading again a file modified a moment ago that is empty or not
+#: JSON: anaconda-auth 0.15 truncates the file and then writes it, without a lock.
+SETTLE_DELAYS = (0.002, 0.01, 0.03)
+
+#: Writes started over when a writer without the lock changed the file meanwhile.
+WRITE_ATTEMPTS = 5
+
+# What the file on disk is.
+LAYOUT_NONE = 0  # no file
+LAYOUT_JSON = 1  # JSON without an encrypted keyring: written by 0.15, or an empty file
+LAYOUT_SEALED = 2  # a bare sealed keyring: written by anaconda-auth before the JSON envelope
+LAYOUT_ENVELOPE = 3  # the current form: JSON holding the sealed keyring, maybe 0.15's entries
+
 
 # --------------------------------------------------------------------------------------------
 # The in-memory state: parsed files and keys, never shown in reprs
@@ -125,10 +159,14 @@ class _Snapshot:
     #: key file stamp (KIND_KEY_FILE) or passphrase fingerprint (KIND_PASSPHRASE)
     key_source: object = field(repr=False)
     key: bytes | None = field(repr=False)
+    #: what reads answer: the encrypted entries, overlaid with the plaintext ones
     doc: Document = field(repr=False)
+    #: the plaintext entries of the file (written by 0.15)
+    plain: Document = field(repr=False)
+    layout: int
 
 
-_EMPTY = _Snapshot(None, False, b"", KIND_PLAIN, None, None, None, {})
+_EMPTY = _Snapshot(None, False, b"", KIND_PLAIN, None, None, None, {}, {}, LAYOUT_NONE)
 
 
 _snapshots: dict[str, _Snapshot] = {}
@@ -144,6 +182,89 @@ def clear_caches() -> None:
 
 # --------------------------------------------------------------------------------------------
 # Reading
+
+
+def _overlay(lower: Document, upper: Document) -> Document:
+    """``lower`` with every entry of ``upper`` set over it (new dictionaries)."""
+    doc = {service: dict(users) for service, users in lower.items()}
+    for service, users in upper.items():
+        doc.setdefault(service, {}).update(users)
+    return doc
+
+
+def _read_raw(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and stat of the file at ``path``; ``None`` when there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise StorageError(
+            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
+        ) from None
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot read the token keyring {path}: {exc.strerror}. Check its owner and "
+            "permissions (it should be yours, mode 0600)."
+        ) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise StorageError(
+                f"The token keyring path {path} is a directory. Set keyring_path to a file name."
+            )
+        raw = read_fd(fd, st.st_size)
+    finally:
+        os.close(fd)
+    return raw, st
+
+
+def _read_settled(path: Path) -> tuple[bytes, os.stat_result, Document | None] | None:
+    """The file's bytes, stat and JSON document (``None`` for a bare sealed keyring).
+
+    An empty or unparsable file modified a moment ago may be anaconda-auth 0.15 writing it in
+    place: it is read again after a short pause (see :data:`SETTLE_DELAYS`). A file that stays
+    unparsable is an error; one that stays empty is an empty keyring (0.15 creates an empty
+    file when it probes the path).
+    """
+    for delay in (*SETTLE_DELAYS, None):
+        got = _read_raw(path)
+        if got is None:
+            return None
+        raw, st = got
+        if raw and is_encrypted(raw):
+            return raw, st, None
+        settling = delay is not None and is_racy(st.st_mtime_ns)
+        if not raw:
+            if not settling:
+                return raw, st, {}
+        else:
+            try:
+                return raw, st, parse_plain(raw, path)
+            except StorageError:
+                if not settling:
+                    raise
+        assert delay is not None
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_sealed(blob: bytes, header: Header, key: bytes, path: Path, depth: int = 0) -> Document:
+    """The entries of a sealed keyring.
+
+    An anaconda-auth from before the JSON envelope that was run on an envelope file read it as
+    0.15's plaintext and sealed the whole document, envelope entry included: the inner keyring
+    is opened too, and the outer entries (written later) are set over it.
+    """
+    doc = _decrypt(blob, header, key, path)
+    inner, rest = split_envelope(doc, path)
+    if inner is None:
+        return doc
+    if depth >= 4:
+        raise damaged(path, "encrypted keyrings nested too deep")
+    inner_header = parse_header(inner, path)
+    inner_key = key_for_read(inner_header, path)[0]
+    return _overlay(_open_sealed(inner, inner_header, inner_key, path, depth + 1), rest)
 
 
 def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
@@ -166,46 +287,33 @@ def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
                 snap.kind, snap.key, snap.key_source, cache_key
             ):
                 return snap
-    try:
-        fd = os.open(path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
-    except FileNotFoundError:
+    got = _read_settled(path)
+    if got is None:
         _snapshots.pop(cache_key, None)
         return _EMPTY
-    except IsADirectoryError:
-        raise StorageError(
-            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
-        ) from None
-    except OSError as exc:
-        raise StorageError(
-            f"Cannot read the token keyring {path}: {exc.strerror}. Check its owner and "
-            "permissions (it should be yours, mode 0600)."
-        ) from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise StorageError(
-                f"The token keyring path {path} is a directory. Set keyring_path to a file name."
-            )
-        raw = read_fd(fd, st.st_size)
-    finally:
-        os.close(fd)
+    raw, st, outer = got
     trusted = is_trusted(st)
-
-    if not raw:
-        # anaconda-auth 0.15 creates an empty file when it probes the path; nothing is lost.
-        new = _Snapshot(stamp(st), trusted, raw, KIND_PLAIN, None, None, None, {})
-    elif not is_encrypted(raw):
-        new = _Snapshot(
-            stamp(st), trusted, raw, KIND_PLAIN, None, None, None, parse_plain(raw, path)
-        )
+    if outer is None:
+        blob: bytes | None = raw
+        plain: Document = {}
+        layout = LAYOUT_SEALED
     else:
-        header = parse_header(raw, path)
+        blob, plain = split_envelope(outer, path)
+        layout = LAYOUT_JSON if blob is None else LAYOUT_ENVELOPE
+
+    if blob is None:
+        new = _Snapshot(stamp(st), trusted, raw, KIND_PLAIN, None, None, None, plain, plain, layout)
+    else:
+        header = parse_header(blob, path)
         key, key_source = key_for_read(header, path)
         if snap is not None and snap.raw == raw and snap.key == key:
             new = replace(snap, stamp=stamp(st), trusted=trusted, key_source=key_source)
         else:
-            doc = _decrypt(raw, header, key, path)
-            new = _Snapshot(stamp(st), trusted, raw, header.kind, header, key_source, key, doc)
+            sealed = _open_sealed(blob, header, key, path)
+            doc = _overlay(sealed, plain) if plain else sealed
+            new = _Snapshot(
+                stamp(st), trusted, raw, header.kind, header, key_source, key, doc, plain, layout
+            )
     _snapshots[cache_key] = new
     return new
 
@@ -236,40 +344,103 @@ def _header_and_key(path: Path, current: _Snapshot, phrase: str | None) -> tuple
     return key_file_header(key, nonce), key
 
 
-def _update(path: Path, change: Callable[[Document], bool]) -> None:
-    """Read, change and write back the keyring, all under the cross-process lock."""
+def _arrange(doc: Document, plain: Document, written: tuple[str, str]) -> tuple[Document, Document]:
+    """Split the next version into encrypted entries and the plaintext entries kept for 0.15.
+
+    ``plain`` holds the plaintext entries of the file as read; ``written`` is the entry this
+    write sets or deletes. Kept in plaintext: entries of services other than the logins
+    (``KEYRING_NAME``) that are plaintext now and not the one written. Everything else is
+    encrypted, so no entry is ever both encrypted and plaintext after a write of ours.
+    """
+    sealed: Document = {}
+    kept: Document = {}
+    for service, users in doc.items():
+        for user, value in users.items():
+            keep = (
+                service != KEYRING_NAME
+                and (service, user) != written
+                and user in plain.get(service, {})
+            )
+            (kept if keep else sealed).setdefault(service, {})[user] = value
+    return sealed, kept
+
+
+def _up_to_date(current: _Snapshot, kept: Document, phrase: str | None) -> bool:
+    """Whether the file needs no write when the entries did not change."""
+    if current.stamp is None:
+        return True  # nothing to remove from a keyring that does not exist
+    if current.layout != LAYOUT_ENVELOPE or kept != current.plain:
+        return False  # an older form to upgrade, or 0.15's logins to encrypt
+    wanted = KIND_PASSPHRASE if phrase else KIND_KEY_FILE
+    return current.kind == wanted and (phrase is None or current.key_source == fingerprint(phrase))
+
+
+def _update(path: Path, written: tuple[str, str], change: Callable[[Document], bool]) -> None:
+    """Read, change and write back the keyring, all under the cross-process lock.
+
+    ``written`` is the entry ``change`` sets or deletes.
+    """
     ensure_directory(path.parent)
     with write_lock(path, LOCK_TIMEOUT):
-        current = _load(path, fresh=True)
-        doc = {service: dict(users) for service, users in current.doc.items()}
-        phrase = passphrase()
-        if not change(doc):
-            if current.stamp is None:
-                return  # nothing to remove from a keyring that does not exist
-            wanted = KIND_PASSPHRASE if phrase else KIND_KEY_FILE
-            if current.kind == wanted and (
-                phrase is None or current.key_source == fingerprint(phrase)
-            ):
-                return  # already up to date: no needless write
-        # A symlinked keyring (dotfiles, a mounted secret) is replaced where it points, so the
-        # link survives; the key and lock files stay next to the configured path.
-        target = Path(os.path.realpath(path)) if os.path.islink(path) else path
-        remove_stale_temp_files(target.parent, (target.name, key_file_path(target).name))
-        try:
-            header, key = _header_and_key(path, current, phrase)
-            data = seal(doc, header, key)
-            st = write_private(target, data, replace_existing=True)
-        except OSError as exc:
-            raise StorageError(
-                f"Cannot write the token keyring {path}: {exc.strerror}. Check that "
-                f"{target.parent} is writable and the disk is not full."
-            ) from None
-        key_source: object = fingerprint(phrase) if phrase is not None else key_file_stamp(path)
-        _snapshots[os.fspath(path)] = _Snapshot(
-            stamp(st), False, data, header.kind, header, key_source, key, doc
-        )
-        if current.kind == KIND_PLAIN and current.stamp is not None:
-            log.info("upgraded the plaintext token keyring %s to the encrypted format", path)
+        for _ in range(WRITE_ATTEMPTS):
+            current = _load(path, fresh=True)
+            doc = {service: dict(users) for service, users in current.doc.items()}
+            changed = change(doc)
+            sealed, kept = _arrange(doc, current.plain, written)
+            phrase = passphrase()
+            if not changed and _up_to_date(current, kept, phrase):
+                return
+            # A symlinked keyring (dotfiles, a mounted secret) is replaced where it points, so
+            # the link survives; the key and lock files stay next to the configured path.
+            target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+            remove_stale_temp_files(target.parent, (target.name, key_file_path(target).name))
+            try:
+                header, key = _header_and_key(path, current, phrase)
+                data = envelope(seal(sealed, header, key), kept)
+                st = write_private(
+                    target,
+                    data,
+                    replace_existing=True,
+                    expected=current.raw if current.stamp is not None else None,
+                )
+            except FileChanged:
+                log.debug("the token keyring %s changed while it was written; again", path)
+                continue
+            except OSError as exc:
+                raise StorageError(
+                    f"Cannot write the token keyring {path}: {exc.strerror}. Check that "
+                    f"{target.parent} is writable and the disk is not full."
+                ) from None
+            key_source: object = fingerprint(phrase) if phrase is not None else key_file_stamp(path)
+            _snapshots[os.fspath(path)] = _Snapshot(
+                stamp(st),
+                False,
+                data,
+                header.kind,
+                header,
+                key_source,
+                key,
+                _overlay(sealed, kept),
+                kept,
+                LAYOUT_ENVELOPE,
+            )
+            absorbed = sum(len(users) for users in current.plain.values()) - sum(
+                len(users) for users in kept.values()
+            )
+            if current.layout == LAYOUT_JSON and current.stamp is not None:
+                log.info("upgraded the plaintext token keyring %s to the encrypted format", path)
+            elif absorbed > 0:
+                log.info(
+                    "encrypted %d plaintext entr%s that anaconda-auth 0.15 saved in %s",
+                    absorbed,
+                    "y" if absorbed == 1 else "ies",
+                    path,
+                )
+            return
+    raise StorageError(
+        f"Could not write the token keyring {path}: another program (anaconda-auth 0.15?) "
+        f"rewrote it {WRITE_ATTEMPTS} times while this one was writing. Try again."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,6 +554,11 @@ class AnacondaKeyringBackend:
         return _load(self.path).doc.get(service, {}).get(username)
 
     def set_password(self, service: str, username: str, password: str) -> None:
+        if service == ENVELOPE_SERVICE:
+            raise StorageError(
+                f"The service name {ENVELOPE_SERVICE!r} is reserved for the keyring's own data."
+            )
+
         def change(doc: Document) -> bool:
             users = doc.setdefault(service, {})
             if users.get(username) == password:
@@ -390,7 +566,7 @@ class AnacondaKeyringBackend:
             users[username] = password
             return True
 
-        _update(self.path, change)
+        _update(self.path, (service, username), change)
 
     def delete_password(self, service: str, username: str) -> None:
         def change(doc: Document) -> bool:
@@ -402,7 +578,7 @@ class AnacondaKeyringBackend:
                 del doc[service]
             return True
 
-        _update(self.path, change)
+        _update(self.path, (service, username), change)
 
 
 BACKEND = AnacondaKeyringBackend()

@@ -25,6 +25,8 @@ import pytest
 from anaconda_auth.storage_backends import anaconda_keyring as kr
 from anaconda_auth.storage_backends.anaconda_keyring import (
     BACKEND,
+    ENVELOPE_ENTRY,
+    ENVELOPE_SERVICE,
     HEADER_SIZE,
     MAGIC,
     PASSPHRASE_ENV,
@@ -33,7 +35,7 @@ from anaconda_auth.storage_backends.anaconda_keyring import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support.processes import REF_PYTHON, modules_loaded_by, run_python
+from support.processes import modules_loaded_by
 
 from anaconda_auth.exceptions import StorageError, TokenNotFoundError
 from anaconda_auth.token import KEYRING_NAME, TokenInfo
@@ -79,6 +81,33 @@ def read_doc(path: Path) -> dict[str, dict[str, str]]:
     clear_caches()
     doc: dict[str, dict[str, str]] = kr._load(path, fresh=True).doc
     return doc
+
+
+def sealed_of(path: Path) -> bytes:
+    """The sealed keyring in the file: its JSON envelope's entry (or the file, in the bare form
+    written before the envelope)."""
+    raw = path.read_bytes()
+    if raw.startswith(MAGIC):
+        return raw
+    doc = json.loads(raw)
+    assert set(doc[ENVELOPE_SERVICE]) == {ENVELOPE_ENTRY}
+    sealed = base64.b64decode(doc[ENVELOPE_SERVICE][ENVELOPE_ENTRY], validate=True)
+    assert sealed.startswith(MAGIC)
+    return sealed
+
+
+def plain_of(path: Path) -> dict[str, dict[str, str]]:
+    """The plaintext entries of the file (what anaconda-auth 0.15 sees)."""
+    doc: dict[str, dict[str, str]] = json.loads(path.read_bytes())
+    doc.pop(ENVELOPE_SERVICE, None)
+    return doc
+
+
+def with_sealed(raw: bytes, sealed: bytes) -> bytes:
+    """``raw`` (an envelope file) with its sealed keyring replaced by ``sealed``."""
+    doc = json.loads(raw)
+    doc[ENVELOPE_SERVICE] = {ENVELOPE_ENTRY: base64.b64encode(sealed).decode()}
+    return json.dumps(doc).encode()
 
 
 def temp_files(path: Path) -> list[str]:
@@ -137,7 +166,8 @@ def test_is_the_default_store_for_tokeninfo(keyring: Path) -> None:
     assert token_storage.all_backends()["anaconda-keyring"] is BACKEND
 
     TokenInfo(domain="example.test", api_key="the-api-key", username="me").save()
-    assert keyring.read_bytes().startswith(MAGIC)
+    assert sealed_of(keyring).startswith(MAGIC)
+    assert plain_of(keyring) == {}  # 0.15 parses the file and finds no login in it
     assert key_of(keyring).exists()
 
     clear_caches()
@@ -311,8 +341,7 @@ def test_passphrase_mode_uses_no_key_file(keyring: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(PASSPHRASE_ENV, passphrase)
     TokenInfo(domain="example.test", api_key="k1").save()
     raw = keyring.read_bytes()
-    assert raw.startswith(MAGIC)
-    assert raw[9] == kr.KIND_PASSPHRASE
+    assert sealed_of(keyring)[9] == kr.KIND_PASSPHRASE
     assert not key_of(keyring).exists()
     assert passphrase.encode() not in raw
 
@@ -361,11 +390,11 @@ def test_setting_a_passphrase_re_encrypts_a_key_file_keyring(
     keyring: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     TokenInfo(domain="a.test", api_key="ka").save()
-    assert keyring.read_bytes()[9] == kr.KIND_KEY_FILE
+    assert sealed_of(keyring)[9] == kr.KIND_KEY_FILE
     monkeypatch.setenv(PASSPHRASE_ENV, "now with a passphrase")
     assert TokenInfo.load("a.test").api_key == "ka"  # still readable through the key file
     TokenInfo(domain="b.test", api_key="kb").save()
-    assert keyring.read_bytes()[9] == kr.KIND_PASSPHRASE
+    assert sealed_of(keyring)[9] == kr.KIND_PASSPHRASE
     key_of(keyring).unlink()
     assert {"a.test", "b.test"} <= read_doc(keyring)[KEYRING_NAME].keys()
 
@@ -401,6 +430,7 @@ def _flip(offset: int) -> Callable[[bytes], bytes]:
     return damage
 
 
+#: Damage done to the sealed keyring (inside the JSON envelope, or as a bare file).
 CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "truncated-magic": lambda raw: raw[:3],
     "truncated-header-only": lambda raw: raw[:HEADER_SIZE],
@@ -408,8 +438,6 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "truncated-last-byte": lambda raw: raw[:-1],
     "garbage": lambda raw: b"\x00" + os.urandom(400),
     "garbage-after-magic": lambda raw: MAGIC + os.urandom(400),
-    "json-wrong-shape": lambda raw: b'{"Anaconda Cloud": "not a table"}',
-    "json-list": lambda raw: b'["x"]',
     "tampered-ciphertext": _flip(HEADER_SIZE + 3),
     "tampered-tag": _flip(-1),
     "tampered-nonce": _flip(40),
@@ -417,6 +445,19 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "tampered-key-id": _flip(30),
     "newer-version": lambda raw: raw[:8] + b"\x07" + raw[9:],
     "unknown-key-kind": lambda raw: raw[:9] + b"\x09" + raw[10:],
+}
+
+#: Damage done to the whole file.
+FILE_CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "json-wrong-shape": lambda raw: b'{"Anaconda Cloud": "not a table"}',
+    "json-list": lambda raw: b'["x"]',
+    "json-truncated": lambda raw: raw[: len(raw) // 2],
+    "json-not-utf8": lambda raw: raw[:-3] + b'\xff"}}',
+    "envelope-not-base64": lambda raw: json.dumps(
+        {ENVELOPE_SERVICE: {ENVELOPE_ENTRY: "not base64!"}}
+    ).encode(),
+    "envelope-without-entry": lambda raw: json.dumps({ENVELOPE_SERVICE: {}}).encode(),
+    "envelope-not-a-table": lambda raw: json.dumps({ENVELOPE_SERVICE: "x"}).encode(),
 }
 
 
@@ -449,18 +490,39 @@ def _assert_refused(keyring: Path, expect: str | None = None) -> str:
     return messages[0]
 
 
+@pytest.mark.parametrize("form", ["envelope", "bare"])
 @pytest.mark.parametrize("damage", list(CORRUPTIONS), ids=list(CORRUPTIONS))
-def test_damaged_keyring_is_refused(keyring: Path, damage: str) -> None:
+def test_damaged_keyring_is_refused(keyring: Path, damage: str, form: str) -> None:
     TokenInfo(domain="example.test", api_key="secret-api-key").save()
-    keyring.write_bytes(CORRUPTIONS[damage](keyring.read_bytes()))
+    damaged = CORRUPTIONS[damage](sealed_of(keyring))
+    keyring.write_bytes(
+        with_sealed(keyring.read_bytes(), damaged) if form == "envelope" else damaged
+    )
+    _assert_refused(keyring)
+
+
+@pytest.mark.parametrize("damage", list(FILE_CORRUPTIONS), ids=list(FILE_CORRUPTIONS))
+def test_damaged_file_is_refused(keyring: Path, damage: str) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    keyring.write_bytes(FILE_CORRUPTIONS[damage](keyring.read_bytes()))
+    make_old(keyring)  # not a write in progress: refused at once
     _assert_refused(keyring)
 
 
 def test_newer_format_version_says_upgrade(keyring: Path) -> None:
     TokenInfo(domain="example.test", api_key="secret-api-key").save()
-    raw = keyring.read_bytes()
-    keyring.write_bytes(raw[:8] + b"\x02" + raw[9:])
+    sealed = sealed_of(keyring)
+    keyring.write_bytes(with_sealed(keyring.read_bytes(), sealed[:8] + b"\x02" + sealed[9:]))
     assert "Upgrade anaconda-auth" in _assert_refused(keyring)
+
+
+def test_newer_envelope_entry_says_upgrade(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="secret-api-key").save()
+    doc = json.loads(keyring.read_bytes())
+    doc[ENVELOPE_SERVICE]["v2"] = "whatever a newer anaconda-auth keeps"
+    keyring.write_text(json.dumps(doc))
+    message = _assert_refused(keyring)
+    assert "Upgrade anaconda-auth" in message and "'v2'" in message
 
 
 def test_wrong_key_file_is_refused(keyring: Path, tmp_path: Path) -> None:
@@ -493,7 +555,7 @@ def test_empty_file_from_0_15_is_an_empty_keyring(keyring: Path) -> None:
     keyring.touch()
     assert BACKEND.get_password(KEYRING_NAME, "x") is None
     TokenInfo(domain="example.test", api_key="k").save()
-    assert keyring.read_bytes().startswith(MAGIC)
+    assert sealed_of(keyring).startswith(MAGIC) and plain_of(keyring) == {}
 
 
 def test_unreadable_keyring_is_an_error(keyring: Path) -> None:
@@ -556,12 +618,25 @@ def test_is_available_is_cheap(keyring: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 # ------------------------------------------------------------------------------------------
-# Legacy plaintext files
+# Files shared with anaconda-auth 0.15 (its plaintext entries) and earlier forms of the file
+# (tests/test_side_by_side_015.py runs the real 0.15.3 against the same file)
 
 
 def legacy_value(domain: str, api_key: str) -> str:
     payload = {"domain": domain, "api_key": api_key, "repo_tokens": [], "version": 2}
     return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def write_like_015(path: Path, service: str, username: str, value: str | None) -> None:
+    """What anaconda-auth 0.15's keyring backend does to set (or, ``None``, delete) an entry:
+    load the whole JSON, change one entry, truncate the file and dump the whole JSON."""
+    data = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+    if value is None:
+        data.get(service, {}).pop(username)
+    else:
+        data.setdefault(service, {})[username] = value
+    with path.open("w") as fp:
+        json.dump(data, fp)
 
 
 def test_legacy_plaintext_file_is_read_then_upgraded(keyring: Path) -> None:
@@ -583,8 +658,11 @@ def test_legacy_plaintext_file_is_read_then_upgraded(keyring: Path) -> None:
 
     TokenInfo(domain="new.test", api_key="new-key").save()
     raw = keyring.read_bytes()
-    assert raw.startswith(MAGIC)
-    assert b"legacy-key" not in raw and b"their password" not in raw
+    for value in legacy[KEYRING_NAME].values():
+        assert value.encode() not in raw  # the logins are encrypted now
+    # Another program's password (0.15's keyring backend was every program's) stays where
+    # that program, run with 0.15, looks for it.
+    assert plain_of(keyring) == {"some other service": {"someone": "their password"}}
     doc = read_doc(keyring)
     assert doc["some other service"] == {"someone": "their password"}
     assert doc[KEYRING_NAME]["example.test"] == legacy[KEYRING_NAME]["example.test"]
@@ -599,42 +677,216 @@ def test_unchanged_write_still_upgrades_a_legacy_file(keyring: Path) -> None:
     keyring.parent.mkdir(mode=0o700)
     keyring.write_text(json.dumps({KEYRING_NAME: {"example.test": value}}))
     BACKEND.set_password(KEYRING_NAME, "example.test", value)
-    assert keyring.read_bytes().startswith(MAGIC)
+    assert sealed_of(keyring).startswith(MAGIC) and plain_of(keyring) == {}
     assert read_doc(keyring) == {KEYRING_NAME: {"example.test": value}}
 
 
-@pytest.mark.skipif(
-    REF_PYTHON is None, reason="anaconda-auth 0.15.3 venv not found (set ANACONDA_AUTH_REF_VENV)"
-)
-def test_keyring_written_by_anaconda_auth_0_15_3(keyring: Path) -> None:
-    assert REF_PYTHON is not None
-    env = {**os.environ, "ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE": "anaconda-keyring"}
-    env.pop("PYTHONPATH", None)
-    save = (
-        "import sys\n"
-        "from anaconda_auth.token import TokenInfo\n"
-        "TokenInfo(domain=sys.argv[1], api_key=sys.argv[2], username='old').save()\n"
-    )
-    for domain, key in (("example.test", "key-from-0153"), ("other.test", "key-2-from-0153")):
-        saved = run_python(save, env, args=[domain, key], python=REF_PYTHON)
-        assert saved.returncode == 0, saved.stderr
-    assert json.loads(keyring.read_text())[KEYRING_NAME].keys() == {"example.test", "other.test"}
-
-    loaded = TokenInfo.load("example.test")
-    assert (loaded.api_key, loaded.username) == ("key-from-0153", "old")
-
-    TokenInfo(domain="new.test", api_key="new-key").save()
-    raw = keyring.read_bytes()
-    assert raw.startswith(MAGIC) and b"0153" not in raw
+def test_bare_sealed_file_of_earlier_versions_is_read_and_rewritten_as_json(keyring: Path) -> None:
+    TokenInfo(domain="a.test", api_key="ka").save()
+    BACKEND.set_password("other", "u", "v")
+    keyring.write_bytes(sealed_of(keyring))  # the form anaconda-auth wrote before the envelope
+    make_old(keyring)
     clear_caches()
-    assert TokenInfo.load("other.test").api_key == "key-2-from-0153"
-    assert TokenInfo.load("new.test").api_key == "new-key"
+    assert TokenInfo.load("a.test").api_key == "ka"
+    assert keyring.read_bytes().startswith(MAGIC)  # reading never rewrites
 
-    # 0.15.3 cannot parse the new file: it fails loudly instead of overwriting it as empty.
-    broken = run_python(save, env, args=["again.test", "k"], python=REF_PYTHON)
-    assert broken.returncode != 0
-    assert "UnicodeDecodeError" in broken.stderr
-    assert keyring.read_bytes() == raw
+    TokenInfo(domain="b.test", api_key="kb").save()
+    assert json.loads(keyring.read_bytes()).keys() == {ENVELOPE_SERVICE}
+    doc = read_doc(keyring)
+    assert doc.keys() == {KEYRING_NAME, "other"} and doc["other"] == {"u": "v"}
+    assert doc[KEYRING_NAME].keys() == {"a.test", "b.test"}
+
+
+def test_a_015_rewrite_keeps_the_encrypted_keyring(keyring: Path) -> None:
+    TokenInfo(domain="ours.test", api_key="our-key").save()
+    sealed = sealed_of(keyring)
+    write_like_015(keyring, KEYRING_NAME, "theirs.test", legacy_value("theirs.test", "their-key"))
+    assert sealed_of(keyring) == sealed
+    assert TokenInfo.load("ours.test").api_key == "our-key"
+    assert TokenInfo.load("theirs.test").api_key == "their-key"
+
+
+def test_a_015_entry_written_after_ours_wins_until_our_next_write(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="ours").save()
+    TokenInfo(domain="other.test", api_key="other").save()
+    newer = legacy_value("example.test", "theirs-newer")
+    write_like_015(keyring, KEYRING_NAME, "example.test", newer)
+    assert TokenInfo.load("example.test").api_key == "theirs-newer"
+
+    TokenInfo(domain="third.test", api_key="third").save()  # any write
+    assert plain_of(keyring) == {}  # 0.15's login is encrypted now (0.15: "not logged in")
+    assert newer.encode() not in keyring.read_bytes()
+    clear_caches()
+    assert TokenInfo.load("example.test").api_key == "theirs-newer"
+    assert TokenInfo.load("other.test").api_key == "other"
+    assert TokenInfo.load("third.test").api_key == "third"
+
+    # A later 0.15 login of the same domain wins again.
+    write_like_015(keyring, KEYRING_NAME, "example.test", legacy_value("example.test", "again"))
+    assert TokenInfo.load("example.test").api_key == "again"
+
+
+def test_other_services_plaintext_entries_stay_until_written_here(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="k").save()
+    write_like_015(keyring, "https://upload.pypi.org/legacy/", "__token__", "pypi-secret")
+    write_like_015(keyring, "https://upload.pypi.org/legacy/", "alice", "alice-secret")
+    TokenInfo(domain="other.test", api_key="k2").save()
+    assert plain_of(keyring) == {
+        "https://upload.pypi.org/legacy/": {"__token__": "pypi-secret", "alice": "alice-secret"}
+    }
+    # A newer value from 0.15's side still wins, and stays plaintext.
+    write_like_015(keyring, "https://upload.pypi.org/legacy/", "alice", "alice-new")
+    TokenInfo(domain="third.test", api_key="k3").save()
+    assert BACKEND.get_password("https://upload.pypi.org/legacy/", "alice") == "alice-new"
+
+    # Written or deleted here: encrypted, or gone from both parts.
+    BACKEND.set_password("https://upload.pypi.org/legacy/", "alice", "set-here")
+    BACKEND.delete_password("https://upload.pypi.org/legacy/", "__token__")
+    assert plain_of(keyring) == {}
+    assert read_doc(keyring)["https://upload.pypi.org/legacy/"] == {"alice": "set-here"}
+
+
+def test_deleting_here_removes_015s_plaintext_copy_too(keyring: Path) -> None:
+    TokenInfo(domain="example.test", api_key="ours").save()
+    write_like_015(keyring, KEYRING_NAME, "example.test", legacy_value("example.test", "theirs"))
+    TokenInfo.load("example.test").delete()
+    assert plain_of(keyring) == {}
+    with pytest.raises(TokenNotFoundError):
+        TokenInfo.load("example.test")
+
+
+def test_a_write_by_015_in_progress_is_waited_for(
+    keyring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.15 truncates the file, then writes it: a reader that comes in between (an empty or
+    half-written file, modified a moment ago) pauses and reads again."""
+    TokenInfo(domain="example.test", api_key="ours").save()
+    full = json.loads(keyring.read_bytes())
+    full[KEYRING_NAME] = {"theirs.test": legacy_value("theirs.test", "theirs")}
+    complete = json.dumps(full).encode()
+    pauses: list[float] = []
+
+    def finish_the_write(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            keyring.write_bytes(complete)
+
+    monkeypatch.setattr(kr.time, "sleep", finish_the_write)
+    for in_progress in (b"", complete[: len(complete) // 2]):
+        pauses.clear()
+        keyring.write_bytes(in_progress)
+        clear_caches()
+        assert TokenInfo.load("theirs.test").api_key == "theirs"
+        assert TokenInfo.load("example.test").api_key == "ours"
+        assert len(pauses) == 2
+
+    # ... and so does a write, which then loses nothing.
+    pauses.clear()
+    keyring.write_bytes(complete[:10])
+    TokenInfo(domain="new.test", api_key="new").save()
+    assert len(pauses) == 2
+    assert read_doc(keyring)[KEYRING_NAME].keys() == {"example.test", "theirs.test", "new.test"}
+
+
+def test_an_empty_or_broken_file_that_stays_so_is_not_waited_for_forever(
+    keyring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(kr.time, "sleep", pauses.append)
+    keyring.parent.mkdir(mode=0o700)
+    keyring.write_bytes(b"")
+    assert BACKEND.get_password(KEYRING_NAME, "x") is None
+    assert pauses == list(kr.SETTLE_DELAYS)
+    pauses.clear()
+    keyring.write_bytes(b'{"Anaconda Cl')
+    with pytest.raises(StorageError, match="neither an encrypted keyring nor a JSON"):
+        BACKEND.get_password(KEYRING_NAME, "x")
+    assert pauses == list(kr.SETTLE_DELAYS)
+    pauses.clear()
+    make_old(keyring)  # not modified a moment ago: no pause at all
+    with pytest.raises(StorageError):
+        BACKEND.get_password(KEYRING_NAME, "x")
+    assert pauses == []
+
+
+def test_a_015_write_during_ours_is_kept(keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0.15 takes no lock: a write of its between our read and our replace makes ours start
+    over, so both survive."""
+    TokenInfo(domain="example.test", api_key="ours").save()
+    real_seal = kr.seal
+    seals: list[int] = []
+
+    def seal_while_015_writes(*args: Any) -> bytes:
+        seals.append(1)
+        if len(seals) == 1:
+            write_like_015(keyring, KEYRING_NAME, "theirs.test", legacy_value("theirs.test", "t"))
+        return real_seal(*args)
+
+    monkeypatch.setattr(kr, "seal", seal_while_015_writes)
+    TokenInfo(domain="new.test", api_key="new").save()
+    assert len(seals) == 2
+    assert read_doc(keyring)[KEYRING_NAME].keys() == {"example.test", "theirs.test", "new.test"}
+    assert plain_of(keyring) == {}
+    assert temp_files(keyring) == []
+
+
+def test_a_file_that_keeps_changing_is_an_error_and_nothing_is_lost(
+    keyring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TokenInfo(domain="example.test", api_key="ours").save()
+    real_seal = kr.seal
+    seals: list[int] = []
+
+    def seal_while_015_writes(*args: Any) -> bytes:
+        seals.append(1)
+        write_like_015(
+            keyring, KEYRING_NAME, f"t{len(seals)}.test", legacy_value("t.test", "secret-t")
+        )
+        return real_seal(*args)
+
+    monkeypatch.setattr(kr, "seal", seal_while_015_writes)
+    with pytest.raises(StorageError, match="rewrote it 5 times") as exc_info:
+        TokenInfo(domain="new.test", api_key="secret-new").save()
+    assert "secret" not in str(exc_info.value)
+    assert len(seals) == kr.WRITE_ATTEMPTS
+    doc = read_doc(keyring)[KEYRING_NAME]
+    assert doc.keys() == {"example.test", *(f"t{i}.test" for i in range(1, 6))}
+    assert temp_files(keyring) == []
+
+
+def test_a_file_sealed_again_by_an_earlier_version_is_unwrapped(keyring: Path) -> None:
+    """An anaconda-auth from before the envelope, run on an envelope file, takes it for 0.15's
+    plaintext and seals all of it, envelope entry included: nothing inside is lost."""
+    from anaconda_auth.storage_backends._keyring_format import key_file_header, seal
+    from anaconda_auth.storage_backends._keyring_keys import read_key_file
+
+    TokenInfo(domain="before.test", api_key="before").save()
+    write_like_015(keyring, KEYRING_NAME, "theirs.test", legacy_value("theirs.test", "theirs"))
+    as_plaintext = json.loads(keyring.read_bytes())  # what the earlier version saw
+    as_plaintext[KEYRING_NAME]["during.test"] = legacy_value("during.test", "during")
+    key = read_key_file(keyring, fresh=True)[0]
+    keyring.write_bytes(seal(as_plaintext, key_file_header(key, os.urandom(12)), key))
+    clear_caches()
+
+    for domain in ("before", "theirs", "during"):
+        assert TokenInfo.load(f"{domain}.test").api_key == domain
+    TokenInfo(domain="after.test", api_key="after").save()
+    assert json.loads(keyring.read_bytes()).keys() == {ENVELOPE_SERVICE}
+    sealed = read_doc(keyring)
+    assert ENVELOPE_SERVICE not in sealed
+    assert sealed[KEYRING_NAME].keys() == {
+        "before.test",
+        "theirs.test",
+        "during.test",
+        "after.test",
+    }
+
+
+def test_the_envelope_service_is_reserved(keyring: Path) -> None:
+    with pytest.raises(StorageError, match="reserved"):
+        BACKEND.set_password(ENVELOPE_SERVICE, ENVELOPE_ENTRY, "x")
+    TokenInfo(domain="example.test", api_key="k").save()
+    assert BACKEND.get_password(ENVELOPE_SERVICE, ENVELOPE_ENTRY) is None
 
 
 # ------------------------------------------------------------------------------------------

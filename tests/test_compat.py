@@ -68,8 +68,8 @@ PUBLIC_015: dict[tuple[str, str], str] = {
     ("anaconda_auth.token", "LocalKeyringData"): "added",
     ("anaconda_auth.token", "OrgName"): "added",
     ("anaconda_auth.token", "TokenString"): "added",
-    ("anaconda_auth.token", "AnacondaKeyring"): "dropped",
-    ("anaconda_auth.token", "ConfigKeyring"): "dropped",
+    ("anaconda_auth.token", "AnacondaKeyring"): "added",
+    ("anaconda_auth.token", "ConfigKeyring"): "added",
     ("anaconda_auth.token", "NavigatorFallback"): "dropped",
     # config
     ("anaconda_auth.config", "AnacondaAuthConfig"): "kept",
@@ -137,8 +137,8 @@ def test_every_added_name_is_listed_in_the_readme() -> None:
 
 
 def test_removed_keyring_backends_explain_themselves() -> None:
-    with pytest.raises(AttributeError, match="does not register keyring backends"):
-        token.AnacondaKeyring  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match="not carried over"):
+        token.NavigatorFallback  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         token.Nope  # type: ignore[attr-defined]  # noqa: B018
 

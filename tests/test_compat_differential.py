@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from anaconda_auth.plugins.testing.ca import create_tls_files
+from anaconda_auth.storage_backends.anaconda_keyring import ENVELOPE_SERVICE
 from support.https_server import EchoServer
 from support.processes import REF_PYTHON, run_python
 from support.tokens import jwt as _jwt
@@ -649,7 +650,7 @@ def test_the_token_is_not_sent_to_other_hosts_here(
 
 
 # --------------------------------------------------------------------------------------------
-# Downgrading: 0.15.3 meets our encrypted keyring
+# Downgrading, or 0.15.3 in another environment: it meets our encrypted keyring
 # --------------------------------------------------------------------------------------------
 
 REF_STEPS = {
@@ -677,15 +678,23 @@ def upgraded_home(isolated_home: Path) -> Path:
 
 
 @pytest.mark.parametrize("step", list(REF_STEPS))
-def test_015_fails_loudly_and_never_overwrites_our_keyring(upgraded_home: Path, step: str) -> None:
+def test_015_parses_our_keyring_and_never_loses_it(upgraded_home: Path, step: str) -> None:
+    """0.15.3 reads the file as JSON, finds no login of ours in it (our keyring is encrypted
+    under an entry it never asks for) and keeps that entry when it writes its own."""
     keyring_file = upgraded_home / ".anaconda" / "keyring"
-    before = keyring_file.read_bytes()
+    sealed = json.loads(keyring_file.read_bytes())[ENVELOPE_SERVICE]
     result = run_ref(REF_STEPS[step] + "\nemit('no error')", upgraded_home)
-    assert result.returncode != 0, result.stdout
-    assert "UnicodeDecodeError" in result.stderr
-    assert keyring_file.read_bytes() == before
-    # and the new version still reads it
+    assert "DecodeError" not in result.stderr, result.stderr
+    if step == "load":
+        assert result.returncode != 0 and "TokenNotFoundError" in result.stderr
+    else:
+        assert result.result == "no error"
+    assert json.loads(keyring_file.read_bytes())[ENVELOPE_SERVICE] == sealed
+    # and the new version still reads its login, and 0.15.3's
     assert run_ours(LOAD_SCRIPT, upgraded_home, {"DOMAIN": "example.com"}).result["username"] == "u"
+    if step == "save":
+        other = run_ours(LOAD_SCRIPT, upgraded_home, {"DOMAIN": "other.example"}).result
+        assert other["api_key"] == "k"
 
 
 def test_downgrade_remedy_api_key_in_the_environment(upgraded_home: Path) -> None:
