@@ -119,6 +119,8 @@ def _cli_base_handler(exc: Exception) -> int:
     code = handle_exception(exc)
     if code != RETRY:
         hint_to_stderr()
+        # the command is over: the next one in this process (tests) may offer a login again
+        STATE.retried = False
     return code
 
 
@@ -192,21 +194,25 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None, prog: str | None = 
     args = list(sys.argv[1:] if argv is None else argv)
     STATE.standalone_prog = prog or "python -m anaconda_auth"
     command = typer.main.get_command(app)
-    for _attempt in range(2):
-        try:
-            command.main(args=list(args), prog_name=STATE.standalone_prog, standalone_mode=True)
-        except SystemExit as exit_:
-            return _exit_code(exit_.code)
-        except Exception as exc:  # noqa: BLE001 - this is the top-level error handler
-            code = handle_exception(exc)
-            if code == RETRY and _attempt == 0:
-                continue
-            code = 1 if code == RETRY else code
-            if not STATE.verbose:
-                verbose_hint([a for a in args if a not in ("-v", "--verbose")])
-            return code
-        return 0
-    return 1  # pragma: no cover - the loop always returns
+    try:
+        for attempt in range(2):
+            STATE.retrying = attempt > 0
+            try:
+                command.main(args=list(args), prog_name=STATE.standalone_prog, standalone_mode=True)
+            except SystemExit as exit_:
+                return _exit_code(exit_.code)
+            except Exception as exc:  # noqa: BLE001 - this is the top-level error handler
+                code = handle_exception(exc)
+                if code == RETRY and attempt == 0:
+                    continue
+                code = 1 if code == RETRY else code
+                if not STATE.verbose:
+                    verbose_hint([a for a in args if a not in ("-v", "--verbose")])
+                return code
+            return 0
+        return 1  # pragma: no cover - the loop always returns
+    finally:
+        STATE.retrying = False
 
 
 def _exit_code(code: object) -> int:
