@@ -315,6 +315,24 @@ def test_anaconda_client_parses_the_legacy_options(run: Run) -> None:
     assert proc.stdout.startswith("anaconda-auth, version "), _output(proc)
 
 
+def test_invalid_sites_never_stop_anaconda(run: Run, tmp_path: Path) -> None:
+    """anaconda-cli-base reads our site list when ``anaconda`` starts: an invalid site leaves
+    anaconda-client's commands working, and ours report the error."""
+    config = tmp_path / "home" / ".anaconda" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[sites.broken]\ndomain = []\n\n[plugin.auth]\nssl_verify = "maybe"\n')
+    for args in (["--help"], ["org", "--help"], ["auth", "--help"]):
+        proc = run("anaconda", *args)
+        assert proc.returncode == 0, _output(proc)
+        assert "Traceback" not in proc.stdout + proc.stderr, _output(proc)
+    proc = run("anaconda", "config", "--set", "url", CLOSED_URL)
+    assert proc.returncode == 0, _output(proc)
+    proc = run("anaconda", "auth", "api-key")
+    assert proc.returncode == 1, _output(proc)
+    assert "ConfigError" in proc.stderr, _output(proc)
+    assert "Traceback" not in proc.stdout + proc.stderr, _output(proc)
+
+
 def test_binstar_login_module_imports(run: Run) -> None:
     proc = run("python", "-c", "import binstar_client.commands.login")
     assert proc.returncode == 0, _output(proc)
