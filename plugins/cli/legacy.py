@@ -137,8 +137,11 @@ def hand_off(tail: Sequence[str], prog: str = "anaconda auth") -> int:
     """
     from anaconda_auth.plugins.cli._state import err_console
 
+    import importlib
+
     try:
-        from binstar_client.scripts.cli import main as client_main
+        # (by name: anaconda-client is optional and ships no type information)
+        client_main = importlib.import_module("binstar_client.scripts.cli").main
     except ModuleNotFoundError as exc:
         if exc.name == "binstar_client":
             return _not_installed(tail, prog)
