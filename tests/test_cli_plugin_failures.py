@@ -167,3 +167,29 @@ def test_a_broken_auth_plugin_is_a_warning(
     key = run([ANACONDA, "auth", "api-key"], broken_plugin_env)
     assert key.returncode == 0, key.stderr
     assert key.stdout == anaconda_logged_in.api_key + "\n"  # the warning stays on stderr
+
+
+def test_the_start_up_guard_covers_only_our_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anaconda_cli_base.plugins as cli_base_plugins
+    from anaconda_auth.plugins.cli import dispatch
+
+    def load_auth_handler(
+        app: Any, name: str, handlers: dict[str, Any], selectors: list[Any]
+    ) -> None:
+        handlers[name] = app
+        raise ValueError(f"cannot read the sites of {name}")
+
+    monkeypatch.setattr(cli_base_plugins, "_load_auth_handler", load_auth_handler)
+    dispatch.guard_cli_base_startup()
+    dispatch.guard_cli_base_startup()  # once only
+    guarded = cli_base_plugins._load_auth_handler
+    assert guarded.__wrapped__ is load_auth_handler
+
+    handlers: dict[str, Any] = {}
+    selectors: list[tuple[str, str]] = []
+    assert guarded("our-app", "auth", handlers, selectors) is None
+    assert handlers == {"auth": "our-app", "anaconda.com": "our-app"}
+    assert selectors == [("anaconda.com", "anaconda.com")]
+
+    with pytest.raises(ValueError, match="cannot read the sites of org"):
+        guarded("their-app", "org", handlers, selectors)
