@@ -169,6 +169,74 @@ def test_continue_with_login_of_0_15(monkeypatch: Any, capsys: Any) -> None:
     assert len(calls) == 1
 
 
+def test_handlers_as_anaconda_assistant_conda_calls_them(
+    anaconda_auth_home: Path, anaconda_idp: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    """anaconda-assistant-conda 0.6 runs its chat under ``patch("anaconda_auth.cli.sys")``
+    (``stdout.isatty`` set to whether its output is a terminal) and calls
+    ``ERROR_HANDLERS[type(e)]`` itself, retrying on -1 up to five times."""
+    from unittest.mock import patch
+
+    from anaconda_cli_base.exceptions import ERROR_HANDLERS
+
+    from anaconda_auth.exceptions import TokenNotFoundError
+    from anaconda_auth.token import TokenInfo
+
+    key = anaconda_idp.mint_api_key()
+    logins: list[int] = []
+
+    def login(*args: Any, **kwargs: Any) -> None:
+        logins.append(1)
+        TokenInfo(domain=anaconda_idp.domain, api_key=key).save()
+
+    monkeypatch.setattr(anaconda_auth.cli, "login", login)
+    handler = ERROR_HANDLERS[TokenNotFoundError]
+
+    with patch("anaconda_auth.cli.sys") as mocked:
+        mocked.stdout.isatty.return_value = False
+        assert handler(TokenNotFoundError("no token")) == 1
+    assert logins == []
+    err = capsys.readouterr().err
+    assert err.startswith(f"TokenNotFoundError: {LOGIN_REQUIRED}\n"), err
+
+    monkeypatch.setattr(sys, "stdin", _Lines("y\ny\n"))
+    with patch("anaconda_auth.cli.sys") as mocked:
+        mocked.stdout.isatty.return_value = True
+        assert handler(TokenNotFoundError("no token")) == -1
+        # their loop calls again if the retried call fails: no second prompt, no loop
+        assert handler(TokenNotFoundError("still no token")) == 1
+        # the next chat in the same process may log in again
+        assert handler(TokenNotFoundError("no token")) == -1
+    assert logins == [1, 1]
+
+
+ORDER = """
+import {first}
+import {second}
+from anaconda_cli_base.exceptions import ERROR_HANDLERS
+from anaconda_auth.exceptions import AuthenticationMissingError, TokenNotFoundError
+from anaconda_auth.plugins.cli.dispatch import _cli_base_handler
+types = (TokenNotFoundError, AuthenticationMissingError)
+print(all(ERROR_HANDLERS[t] is _cli_base_handler for t in types))
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("anaconda_auth.cli", "anaconda_cli_base.exceptions"),  # anaconda-ai's order
+        ("anaconda_cli_base.exceptions", "anaconda_auth.cli"),  # anaconda-assistant-conda's
+    ],
+)
+def test_importing_anaconda_auth_cli_registers_the_handlers(first: str, second: str) -> None:
+    """As in 0.15, importing ``anaconda_auth.cli`` puts our handlers in anaconda-cli-base's
+    registry, whatever was imported first."""
+    code = ORDER.format(first=first, second=second)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "True\n"
+
+
 class _Lines:
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines(keepends=True)
