@@ -135,9 +135,9 @@ def hand_off(tail: Sequence[str], prog: str = "anaconda auth") -> int:
     Errors anaconda-client raises propagate (to anaconda-cli-base's error handling, as for
     ``anaconda org auth``); its argparse errors exit 2 with its usage.
     """
-    from anaconda_auth.plugins.cli._state import err_console
-
     import importlib
+
+    from anaconda_auth.plugins.cli._state import err_console
 
     try:
         # (by name: anaconda-client is optional and ships no type information)
