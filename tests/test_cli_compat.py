@@ -307,6 +307,7 @@ def test_no_command_prints_help_and_exits_0(command: str, anaconda: Any) -> None
     assert f"Usage: anaconda {command} [OPTIONS] COMMAND [ARGS]..." in result.stdout
     for name in ("login", "logout", "whoami", "api-key"):
         assert name in result.stdout
+    assert "anaconda org auth" in result.stdout  # where --list & co. go
 
 
 def test_no_command_standalone() -> None:

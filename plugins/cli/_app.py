@@ -21,7 +21,9 @@ from typer.core import TyperGroup
 HELP = (
     "Log in to Anaconda and manage your API key.\n\n"
     'Exit codes: 0 success; 1 error (including "login required" when nobody can answer the '
-    "login prompt); 2 wrong usage; 130 interrupted (Ctrl-C)."
+    "login prompt); 2 wrong usage; 130 interrupted (Ctrl-C).\n\n"
+    "The token options of anaconda-client (--list, --create, --info, --remove, --list-scopes, "
+    "...) are handed on to anaconda-client's `anaconda org auth`, as in anaconda-auth 0.15."
 )
 
 
