@@ -23,6 +23,22 @@ __all__ = ["app"]
 _REAL_SYS = sys
 
 
+def _register_handlers() -> None:
+    """As 0.15 did on import: our handlers in anaconda-cli-base's registry, whichever of the
+    two modules a program imported first (anaconda-ai imports this module, then
+    ``anaconda_cli_base.exceptions``; anaconda-assistant-conda the other way round)."""
+    try:
+        import anaconda_cli_base.exceptions  # noqa: F401 - the registry to fill
+    except ImportError:  # pragma: no cover - a dependency; the standalone CLI works without
+        return
+    from anaconda_auth.plugins.cli.dispatch import register_with_cli_base
+
+    register_with_cli_base()
+
+
+_register_handlers()
+
+
 def _interactive() -> bool:
     """0.15 prompted when ``sys.stdout`` is a terminal; while ``anaconda_auth.cli.sys`` is
     patched that answer is used, otherwise our rule (stdin and stderr are terminals)."""

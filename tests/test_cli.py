@@ -233,7 +233,7 @@ def test_login_required_with_a_configured_key(
     code = dispatch.handle_exception(exc_module.InvalidAuthentication("401"))
     assert code == 1
     err = capsys.readouterr().err
-    assert "InvalidAuthentication: The server did not accept your API key." in err
+    assert "InvalidAuthentication: Your provided API Key or login token is invalid" in err
     assert "The API key comes from ANACONDA_AUTH_API_KEY" in err
     assert "not-a-valid-key-1234" not in err
 
@@ -257,7 +257,7 @@ def test_http_error_from_a_real_server(
             response.raise_for_status()
     assert dispatch.handle_exception(info.value) == 1
     err = capsys.readouterr().err
-    assert "HTTPError: Login is required to complete this action." in err
+    assert "AuthenticationMissingError: Login is required to complete this action." in err
     assert "anaconda auth login" in err
 
 

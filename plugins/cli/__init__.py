@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from anaconda_auth.plugins.cli.commands import app
-from anaconda_auth.plugins.cli.dispatch import register_with_cli_base
+from anaconda_auth.plugins.cli.dispatch import guard_cli_base_startup, register_with_cli_base
 
 __all__ = ["app", "main", "register_with_cli_base"]
 
@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 try:
     register_with_cli_base()
+    guard_cli_base_startup()
 except Exception:  # noqa: BLE001 # pragma: no cover - loading the plugin must never fail
     import logging
 

@@ -13,17 +13,40 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from anaconda_auth.plugins.cli import legacy
 from anaconda_auth.plugins.cli._state import STATE
+from typer.core import TyperGroup
 
 # Help texts: one line per paragraph (typer keeps single newlines when the app is mounted).
 HELP = (
     "Log in to Anaconda and manage your API key.\n\n"
     'Exit codes: 0 success; 1 error (including "login required" when nobody can answer the '
-    "login prompt); 2 wrong usage; 130 interrupted (Ctrl-C)."
+    "login prompt); 2 wrong usage; 130 interrupted (Ctrl-C).\n\n"
+    "The token options of anaconda-client (--list, --create, --info, --remove, --list-scopes, "
+    "...) are handed on to anaconda-client's `anaconda org auth`, as in anaconda-auth 0.15."
 )
+
+
+class AuthGroup(TyperGroup):
+    """The ``anaconda auth`` group: anaconda-client's token options go to anaconda-client.
+
+    ``anaconda auth --list`` (and the other options of anaconda-client's ``auth``) is set
+    aside before click parses it, for the callback to hand on (:mod:`.legacy`), as 0.15 did.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        tail = legacy.legacy_arguments(args)
+        if tail is not None:
+            ctx.meta[legacy.META_KEY] = tail
+            args = []
+        else:
+            ctx.meta.pop(legacy.META_KEY, None)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
     name="auth",
+    cls=AuthGroup,
     help=HELP,
     no_args_is_help=False,  # the callback prints the help and exits 0, as 0.15
     add_completion=False,
@@ -91,6 +114,24 @@ def _parent_verbose(ctx: typer.Context) -> bool:
     return bool(isinstance(params, dict) and params.get("verbose"))
 
 
+def _is_retry(ctx: typer.Context) -> bool:
+    """Whether this run is the one retry after an interactive login (anaconda-cli-base marks
+    its group with ``_retrying``; the standalone runner sets ``STATE.retrying``)."""
+    root = ctx.find_root().command
+    return STATE.retrying or getattr(root, "_retrying", False) is True
+
+
+def _hand_off(tail: list[str], prog: str) -> int:
+    try:
+        return legacy.hand_off(tail, prog)
+    except Exception as exc:
+        # anaconda-client's errors reach our handlers too (stderr, no stdout noise)
+        from anaconda_auth.plugins.cli.dispatch import register_type_with_cli_base
+
+        register_type_with_cli_base(type(exc))
+        raise
+
+
 @app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
@@ -105,6 +146,11 @@ def main(
         ),
     ] = False,
 ) -> None:
+    if not _is_retry(ctx):
+        STATE.new_command()
+    tail = ctx.meta.get(legacy.META_KEY)
+    if tail is not None:
+        raise typer.Exit(_hand_off(tail, ctx.command_path))
     if version:
         from anaconda_auth._version import __version__
 

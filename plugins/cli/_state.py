@@ -23,8 +23,16 @@ class CliState:
     verbose: bool = False
     #: The command already ran a second time after an interactive login.
     retried: bool = False
+    #: The standalone runner is running the command that second time.
+    retrying: bool = False
     #: The command that re-runs this program with ``--verbose`` inserted (see :func:`verbose_hint`).
     standalone_prog: str | None = None
+
+    def new_command(self) -> None:
+        """Forget what the previous command of this process left (tests run many)."""
+        self.site = None
+        self.verbose = False
+        self.retried = False
 
 
 STATE = CliState()

@@ -119,6 +119,8 @@ def _cli_base_handler(exc: Exception) -> int:
     code = handle_exception(exc)
     if code != RETRY:
         hint_to_stderr()
+        # the command is over: the next one in this process (tests) may offer a login again
+        STATE.retried = False
     return code
 
 
@@ -165,6 +167,48 @@ def register_with_cli_base() -> None:
         register_type_with_cli_base(exc_type)
 
 
+CLI_BASE_PLUGINS_MODULE = "anaconda_cli_base.plugins"
+DEFAULT_DOMAIN = "anaconda.com"
+
+
+def guard_cli_base_startup() -> None:
+    """Keep a broken site configuration from stopping every ``anaconda`` command.
+
+    When ``anaconda`` starts, anaconda-cli-base (0.9) reads our ``AnacondaAuthSitesConfig()``
+    for the site list of ``anaconda login``, without a guard: a config.toml whose sites are
+    invalid would end every ``anaconda`` command (``anaconda upload`` too) in a traceback. Its
+    ``_load_auth_handler`` is wrapped so that an error for *our* plugin (``auth``) only leaves
+    that list without the configured sites; the command that needs the configuration reports
+    the error as usual. Other plugins' errors pass unchanged. A no-op unless anaconda-cli-base
+    is loading the plugins, and when its function is missing or already wrapped.
+    """
+    plugins = sys.modules.get(CLI_BASE_PLUGINS_MODULE)
+    original = getattr(plugins, "_load_auth_handler", None)
+    if original is None or getattr(original, "_anaconda_auth_guard", False):
+        return
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except Exception:
+            name = args[1] if len(args) > 1 else kwargs.get("name")
+            if name != "auth":
+                raise
+            log.debug("the sites for `anaconda login` could not be read", exc_info=True)
+            # `anaconda login` still reaches `anaconda auth login`, which reports the error
+            handlers = args[2] if len(args) > 2 else kwargs.get("auth_handlers")
+            selectors = args[3] if len(args) > 3 else kwargs.get("auth_handler_selectors")
+            if isinstance(handlers, dict) and isinstance(selectors, list):
+                handlers.setdefault(DEFAULT_DOMAIN, args[0] if args else None)
+                if all(site != DEFAULT_DOMAIN for site, _ in selectors):
+                    selectors.append((DEFAULT_DOMAIN, DEFAULT_DOMAIN))
+            return None
+
+    guarded._anaconda_auth_guard = True  # type: ignore[attr-defined]
+    guarded.__wrapped__ = original  # type: ignore[attr-defined]
+    plugins._load_auth_handler = guarded  # type: ignore[union-attr]
+
+
 def verbose_hint(args: Sequence[str]) -> None:
     """The line anaconda-cli-base prints after an error, for the standalone program."""
     prog = STATE.standalone_prog or "anaconda auth"
@@ -192,21 +236,25 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None, prog: str | None = 
     args = list(sys.argv[1:] if argv is None else argv)
     STATE.standalone_prog = prog or "python -m anaconda_auth"
     command = typer.main.get_command(app)
-    for _attempt in range(2):
-        try:
-            command.main(args=list(args), prog_name=STATE.standalone_prog, standalone_mode=True)
-        except SystemExit as exit_:
-            return _exit_code(exit_.code)
-        except Exception as exc:  # noqa: BLE001 - this is the top-level error handler
-            code = handle_exception(exc)
-            if code == RETRY and _attempt == 0:
-                continue
-            code = 1 if code == RETRY else code
-            if not STATE.verbose:
-                verbose_hint([a for a in args if a not in ("-v", "--verbose")])
-            return code
-        return 0
-    return 1  # pragma: no cover - the loop always returns
+    try:
+        for attempt in range(2):
+            STATE.retrying = attempt > 0
+            try:
+                command.main(args=list(args), prog_name=STATE.standalone_prog, standalone_mode=True)
+            except SystemExit as exit_:
+                return _exit_code(exit_.code)
+            except Exception as exc:  # noqa: BLE001 - this is the top-level error handler
+                code = handle_exception(exc)
+                if code == RETRY and attempt == 0:
+                    continue
+                code = 1 if code == RETRY else code
+                if not STATE.verbose:
+                    verbose_hint([a for a in args if a not in ("-v", "--verbose")])
+                return code
+            return 0
+        return 1  # pragma: no cover - the loop always returns
+    finally:
+        STATE.retrying = False
 
 
 def _exit_code(code: object) -> int:

@@ -57,17 +57,23 @@ def plugin_manager() -> AnacondaAuthPluginManager:
     return pm
 
 
+#: 0.15's sentences, word for word: other packages match on ``ExceptionName: sentence``.
+LOGIN_REQUIRED = "Login is required to complete this action."
+TOKEN_EXPIRED = "Your login token has expired"
+INVALID_KEY = "Your provided API Key or login token is invalid"
+
+
 @cache
 def login_required_texts() -> dict[type[BaseException], str]:
     """The exceptions that mean "log in and try again", with the sentence shown for each."""
     from anaconda_auth.exceptions import AuthenticationMissingError, InvalidAuthentication
 
     return {
-        TokenNotFoundError: "Login is required to complete this action.",
-        LoginRequiredError: "Login is required to complete this action.",
-        AuthenticationMissingError: "The server requires you to log in for this action.",
-        TokenExpiredError: "Your API key has expired.",
-        InvalidAuthentication: "The server did not accept your API key.",
+        TokenNotFoundError: LOGIN_REQUIRED,
+        LoginRequiredError: LOGIN_REQUIRED,
+        AuthenticationMissingError: LOGIN_REQUIRED,
+        TokenExpiredError: TOKEN_EXPIRED,
+        InvalidAuthentication: INVALID_KEY,
     }
 
 
@@ -76,6 +82,13 @@ def print_headline(exc: BaseException, text: str | None = None) -> None:
     console = err_console()
     console.print(f"[bold red]{type(exc).__name__}:[/bold red] ", end="")
     console.print(text if text is not None else str(exc), markup=False)
+
+
+def print_named_headline(name: str, text: str) -> None:
+    """``name: text`` on stderr, as :func:`print_headline` prints an exception."""
+    console = err_console()
+    console.print(f"[bold red]{name}:[/bold red] ", end="")
+    console.print(text, markup=False)
 
 
 def print_how_to_login() -> None:
@@ -116,16 +129,21 @@ def _ask_to_login() -> bool:
         return False
 
 
-def login_required(exc: BaseException) -> int:
-    """Offer an interactive login on a terminal (once per command); otherwise explain how."""
+def login_required(exc: BaseException, name: str | None = None, text: str | None = None) -> int:
+    """Offer an interactive login on a terminal (once per command); otherwise explain how.
+
+    The first line is 0.15's: ``<name>: <text>``, by default the exception's name and the
+    sentence :func:`login_required_texts` has for its class.
+    """
     texts = login_required_texts()
-    text = texts.get(type(exc))
     if text is None:
-        text = next(
-            (t for cls, t in texts.items() if isinstance(exc, cls)),
-            "Login is required to complete this action.",
-        )
-    print_headline(exc, text)
+        text = texts.get(type(exc))
+    if text is None:
+        text = next((t for cls, t in texts.items() if isinstance(exc, cls)), LOGIN_REQUIRED)
+    if name is None:
+        print_headline(exc, text)
+    else:
+        print_named_headline(name, text)
     console = err_console()
 
     configured = _configured_api_key()
@@ -202,7 +220,13 @@ def http_error(exc: BaseException) -> int:
     data = _json_error(exc.response)
     error = data.get("error")
     if isinstance(error, dict) and error.get("code") == "auth_required":
-        return login_required(exc)
+        # A plain HTTPError (raise_for_status() of another client): named as 0.15 named it,
+        # by whether the request carried credentials.
+        request = exc.request
+        headers = getattr(request, "headers", None) or {}
+        if "Authorization" in headers:
+            return login_required(exc, "InvalidAuthentication", INVALID_KEY)
+        return login_required(exc, "AuthenticationMissingError", LOGIN_REQUIRED)
     text = str(exc)
     if not text and exc.response is not None:
         r = exc.response

@@ -152,7 +152,10 @@ def test_third_party_login_required(
     cmd = [ANACONDA, "thirdparty", "call", "/api/account"]
     result = run_cli(command=cmd, env=third_party)
     assert result.returncode == 1, result
-    assert "AuthenticationMissingError" in result.output
+    # 0.15's line, word for word (packages match on it), first on stderr; stdout stays empty
+    first = "AuthenticationMissingError: Login is required to complete this action.\n"
+    assert result.stderr.startswith(first), result
+    assert result.stdout == "", result
     assert "anaconda auth login" in result.output
     assert "ANACONDA_AUTH_API_KEY" in result.output
     assert "anaconda --verbose thirdparty call /api/account" in result.output

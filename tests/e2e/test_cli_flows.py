@@ -141,7 +141,7 @@ def test_expired_key_logs_in_again(
 
     who = run_cli("whoami")
     assert who.returncode == 1, who
-    assert "TokenExpiredError: Your API key has expired." in who.output
+    assert "TokenExpiredError: Your login token has expired" in who.output
     assert "anaconda auth login" in who.output
     assert not anaconda_idp.requests_to("account"), "no request with an expired key"
 
@@ -160,7 +160,7 @@ def test_revoked_key_is_invalid_authentication(
     anaconda_idp.revoke_api_key(anaconda_logged_in.api_key)
     who = run_cli("whoami")
     assert who.returncode == 1, who
-    assert "InvalidAuthentication: The server did not accept your API key." in who.output
+    assert "InvalidAuthentication: Your provided API Key or login token is invalid" in who.output
     assert "anaconda auth login" in who.output
     assert anaconda_logged_in.api_key not in who.output
 

@@ -47,7 +47,7 @@ def test_the_command_is_retried_only_once(
     code, out = run_pty("whoami", answers=[(PROMPT, "y\n")])
     assert code == 1, out
     assert out.count(PROMPT) == 1
-    assert "TokenExpiredError: Your API key has expired." in out
+    assert "TokenExpiredError: Your login token has expired" in out
     assert "Logging in again did not help." in out
     assert "anaconda --verbose auth whoami" in out
     assert len(anaconda_idp.requests_to("api_keys")) == 1

@@ -14,14 +14,18 @@ about 45 s with a warm pip cache; the commands a few seconds each.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,21 +211,126 @@ def test_anaconda_client_network_error_is_clean(run: Run) -> None:
     assert "127.0.0.1" in proc.stdout + proc.stderr, _output(proc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 7: `anaconda auth` does not yet hand anaconda-client's legacy "
-    "options (--list-scopes, --list, --info, ...) on to anaconda-client as 0.15 did; "
-    "remove this marker when it does",
+DEPRECATION = (
+    "DeprecationWarning: Please use anaconda org auth instead for explicit management of "
+    "anaconda.org auth tokens"
 )
+
+
+class _OrgApi(http.server.BaseHTTPRequestHandler):
+    """The two anaconda.org API endpoints ``auth --info`` and ``auth --list-scopes`` call."""
+
+    seen: list[tuple[str, str | None]]
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        bodies = {
+            "/api/authentication": {"application": "legacy-hand-off", "id": "tok-1234"},
+            "/api/scopes": {"conda:download": "Download conda packages"},
+        }
+        body = bodies.get(self.path.split("?")[0])
+        data = json.dumps(body if body is not None else {"error": "not here"}).encode()
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def org_api() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+    """A loopback HTTP server answering as anaconda.org's API: (its URL, requests seen)."""
+    seen: list[tuple[str, str | None]] = []
+    handler = type("Handler", (_OrgApi,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_legacy_option_hand_off(run: Run) -> None:
     """0.15: ``anaconda auth --list-scopes`` warns and runs anaconda-client's ``auth``."""
     assert run("anaconda", "config", "--set", "url", CLOSED_URL).returncode == 0
     proc = run("anaconda", "auth", "--list-scopes")
     both = proc.stdout + proc.stderr
     assert "No such option" not in both, _output(proc)
-    assert "anaconda org auth" in both, _output(proc)  # 0.15's deprecation text
+    assert DEPRECATION in proc.stderr, _output(proc)  # 0.15's text, on stderr
     assert "127.0.0.1" in both, _output(proc)  # anaconda-client tried its API
     assert "Traceback" not in both, _output(proc)
+    assert proc.returncode == 1, _output(proc)
+    assert "anaconda --verbose auth --list-scopes" in proc.stderr, _output(proc)
+
+
+def test_legacy_hand_off_reaches_the_api_with_the_token(run: Run, org_api: Any) -> None:
+    """The options and anaconda-client's top-level ``-t TOKEN`` arrive as anaconda-client's
+    own ``auth`` command expects them: the API sees the token and the output is its answer."""
+    url, seen = org_api
+    assert run("anaconda", "config", "--set", "url", url).returncode == 0
+    proc = run("anaconda", "-t", "legacy-token-5678", "auth", "--info")
+    assert proc.returncode == 0, _output(proc)
+    both = proc.stdout + proc.stderr
+    assert "Name: legacy-hand-off" in both, _output(proc)
+    assert "Id: tok-1234" in both, _output(proc)
+    assert ("/api/authentication", "token legacy-token-5678") in seen, seen
+    assert proc.stderr.startswith(DEPRECATION), _output(proc)
+
+    # `anaconda cloud` (0.15's alias) hands off too: anaconda-client has no `cloud` command
+    seen.clear()
+    proc = run("anaconda", "cloud", "--list-scopes")
+    assert proc.returncode == 0, _output(proc)
+    assert "conda:download" in proc.stdout + proc.stderr, _output(proc)
+    assert [path for path, _ in seen] == ["/api/scopes"], seen
+
+
+def test_anaconda_client_parses_the_legacy_options(run: Run) -> None:
+    """anaconda-client's argparse sees the options: its help, its usage errors (exit 2)."""
+    assert run("anaconda", "config", "--set", "url", CLOSED_URL).returncode == 0
+    proc = run("anaconda", "auth", "--list", "-h")
+    assert proc.returncode == 0, _output(proc)
+    assert "--list-scopes" in proc.stdout and "--max-age" in proc.stdout, _output(proc)
+    assert "api-key" not in proc.stdout, _output(proc)  # not our help
+
+    proc = run("anaconda", "auth", "--strength", "medium")
+    assert proc.returncode == 2, _output(proc)
+    assert "invalid choice: 'medium'" in proc.stderr, _output(proc)
+
+    proc = run("anaconda", "auth", "--list", "--create")
+    assert proc.returncode == 2, _output(proc)
+    assert "not allowed with argument" in proc.stderr, _output(proc)
+
+    # our own commands and options are still ours
+    proc = run("anaconda", "auth", "api-key", "--name", "x")
+    assert proc.returncode == 2, _output(proc)
+    assert "No such option: --name" in proc.stdout + proc.stderr, _output(proc)
+    assert DEPRECATION not in proc.stderr, _output(proc)
+    proc = run("anaconda", "auth", "-V")
+    assert proc.returncode == 0, _output(proc)
+    assert proc.stdout.startswith("anaconda-auth, version "), _output(proc)
+
+
+def test_invalid_sites_never_stop_anaconda(run: Run, tmp_path: Path) -> None:
+    """anaconda-cli-base reads our site list when ``anaconda`` starts: an invalid site leaves
+    anaconda-client's commands working, and ours report the error."""
+    config = tmp_path / "home" / ".anaconda" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[sites.broken]\ndomain = []\n\n[plugin.auth]\nssl_verify = "maybe"\n')
+    for args in (["--help"], ["org", "--help"], ["auth", "--help"]):
+        proc = run("anaconda", *args)
+        assert proc.returncode == 0, _output(proc)
+        assert "Traceback" not in proc.stdout + proc.stderr, _output(proc)
+    proc = run("anaconda", "config", "--set", "url", CLOSED_URL)
+    assert proc.returncode == 0, _output(proc)
+    proc = run("anaconda", "auth", "api-key")
+    assert proc.returncode == 1, _output(proc)
+    assert "ConfigError" in proc.stderr, _output(proc)
+    assert "Traceback" not in proc.stdout + proc.stderr, _output(proc)
 
 
 def test_binstar_login_module_imports(run: Run) -> None:
