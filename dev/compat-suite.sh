@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The published anaconda-auth 0.15.3 test suite, run unchanged against this checkout.
 #
-#   dev/compat-suite.sh [--junit PATH] [--failures PATH] [-k EXPR] [--with-anaconda-client]
+#   dev/compat-suite.sh [--junit PATH] [--failures PATH] [-k EXPR] [--without-anaconda-client]
 #                       [--against-release] [--keep] [-- PYTEST_ARGS...]
 #
 # Downloads the 0.15.3 sdist from PyPI at run time (never committed here), installs this
@@ -14,10 +14,9 @@
 #   --junit PATH     copy pytest's JUnit XML report to PATH
 #   --failures PATH  write the failing node ids (failures, errors, collection errors) to PATH
 #   -k EXPR          passed to pytest
-#   --with-anaconda-client  also install anaconda-client>=1.13.0 (the sdist's environment-dev.yml
-#                    lists it; 26 cases of test_cli.py patch binstar_client). While
-#                    anaconda_auth.actions._do_auth_flow is missing, anaconda-client's plugin
-#                    makes the suite's conftest fail to import, so nothing runs.
+#   --without-anaconda-client  do not install anaconda-client>=1.13.0 (installed by default: the
+#                    sdist's environment-dev.yml lists it, and 26 cases of test_cli.py patch
+#                    binstar_client, the legacy-option hand-off)
 #   --against-release  install the published anaconda-auth 0.15.3 from PyPI instead of this
 #                    checkout: the baseline (which cases fail here for reasons of the machine,
 #                    e.g. no route to anaconda.com)
@@ -32,7 +31,7 @@ VERSION=0.15.3
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 
-junit="" failures="" keep=0 with_client=0 release=0
+junit="" failures="" keep=0 with_client=1 release=0
 pytest_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,7 +39,8 @@ while [ $# -gt 0 ]; do
         --failures) failures="$2"; shift 2 ;;
         -k) pytest_extra+=(-k "$2"); shift 2 ;;
         --keep) keep=1; shift ;;
-        --with-anaconda-client) with_client=1; shift ;;
+        --with-anaconda-client) with_client=1; shift ;;  # the default; kept for old scripts
+        --without-anaconda-client) with_client=0; shift ;;
         --against-release) release=1; shift ;;
         --) shift; pytest_extra+=("$@"); break ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
