@@ -226,7 +226,7 @@ def test_config_argument_is_deprecated_but_works(isolated_home: Path) -> None:
     site = config.AnacondaAuthSite(domain="deprecated.example", api_key=key)
     with pytest.warns(DeprecationWarning, match="config= keyword"):
         anaconda_auth.login(config=site)  # a valid key is configured: no login happens
-    with pytest.raises(ValueError, match="only one of site= and config="):
+    with pytest.raises(ValueError, match="You cannot set both site= and config= arguments"):
         anaconda_auth.login(site="x", config=site)
 
     stored = config.AnacondaAuthSite(domain="stored.example")
