@@ -31,6 +31,7 @@ from anaconda_auth.http.responses import AnacondaResponse as AnacondaResponse
 from anaconda_auth.http.responses import login_required as login_required
 from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
 from anaconda_auth.http.tls import configure_session
+from anaconda_auth.utils import get_hostname as get_hostname  # importable here, as in 0.15
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: 0.15's name of the adapter (``HTTPAdapter(ssl_context=...)``, also ``anaconda_auth.adapters``).
+HTTPAdapter = SSLContextAdapter
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 

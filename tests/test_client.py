@@ -777,6 +777,25 @@ def test_truststore_uses_the_system_store(
         BaseClient(domain=server.netloc, ssl_verify="truststore").get("/")
 
 
+def test_0_15_http_adapter_with_and_without_a_context(server: Any, pki: Any) -> None:
+    """0.15's ``adapters.HTTPAdapter(ssl_context=...)`` (also ``client.HTTPAdapter``)."""
+    import ssl
+
+    from anaconda_auth import adapters
+
+    assert adapters.HTTPAdapter is anaconda_auth.client.HTTPAdapter is SSLContextAdapter
+    trusting = ssl.create_default_context(cafile=str(pki.ca_path))
+    with requests.Session() as session:
+        session.mount("https://", adapters.HTTPAdapter(ssl_context=trusting))
+        assert session.get(server.url).ok  # verify=True: the context's trust store alone
+        assert adapters.HTTPAdapter(ssl_context=trusting)._ssl_context is trusting
+    with requests.Session() as session:
+        session.mount("https://", adapters.HTTPAdapter())  # no context: requests' own
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(server.url)  # certifi does not know the test CA
+        assert session.get(server.url, verify=str(pki.ca_path)).ok
+
+
 def test_truststore_from_the_environment(
     server: Any, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

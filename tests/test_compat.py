@@ -55,8 +55,8 @@ PUBLIC_015: dict[tuple[str, str], str] = {
     ("anaconda_auth.client", "TokenInfo"): "added",
     ("anaconda_auth.client", "TokenExpiredError"): "added",
     ("anaconda_auth.client", "TokenNotFoundError"): "added",
-    ("anaconda_auth.client", "get_hostname"): "dropped",
-    ("anaconda_auth.client", "HTTPAdapter"): "dropped",
+    ("anaconda_auth.client", "get_hostname"): "added",
+    ("anaconda_auth.client", "HTTPAdapter"): "added",
     # token
     ("anaconda_auth.token", "KEYRING_NAME"): "kept",
     ("anaconda_auth.token", "MIGRATIONS"): "kept",
