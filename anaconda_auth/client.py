@@ -466,7 +466,7 @@ class BaseClient(requests.Session):
             settings["verify"] = self.verify
         return settings
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         """As ``requests.Session.request``; ``verify`` is the resolved TLS setting unless given.
