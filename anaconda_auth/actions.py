@@ -9,6 +9,8 @@ and anaconda-client import it without logging in. Nothing is stored unless every
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from anaconda_auth.config.model import AnacondaAuthConfig, AnacondaAuthSite
@@ -19,7 +21,7 @@ from anaconda_auth.storage.access import preferred_backend
 from anaconda_auth.token import MIGRATIONS, TokenInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from anaconda_auth.flows.discovery import OpenIDConfiguration
     from anaconda_auth.flows.tokens import TokenSet
@@ -63,11 +65,12 @@ def login(
 
     ``config=`` (deprecated in 0.15: use ``site=``) and ``basic=False`` are accepted for code
     written for anaconda-auth 0.15; the username/password login (``basic=True``) is gone.
-    """
-    from anaconda_auth.flows import browser, discovery
-    from anaconda_auth.flows import device as device_flow
-    from anaconda_auth.http.session import make_session
 
+    The steps are 0.15's module-level functions, looked up when the login runs:
+    :func:`_do_login` runs :func:`_do_auth_flow` or :func:`_do_device_flow` (each returns the
+    access token) and :func:`get_api_key`, so code (and 0.15's test suite) that replaces one of
+    them with ``unittest.mock.patch("anaconda_auth.actions._do_login")`` replaces that step.
+    """
     if basic:
         raise AuthenticationError(
             "The username/password login (basic=True) is no longer supported; log in with the "
@@ -78,36 +81,84 @@ def login(
     if not force and is_logged_in(config):
         log.debug("already logged in to %s; not logging in again", config.domain)
         return
-    ui = ui or PlainUI()
-    use_device = _use_device_flow(config, device)
-    # Fail before the user spends time in a browser when the token cannot be stored.
-    preferred_backend(config)
-    _existing_token(config)
-
-    session = make_session(config)
-    try:
-        provider = discovery.discover(config, session)
-        log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
-        if use_device:
-            tokens = device_flow.run(config, provider, session, ui, open_url=_device_browser())
-            _store_api_key(config, provider, session, tokens)
+    run = _LoginRun(config, ui or PlainUI(), device=device)
+    with run.current():
+        try:
+            _do_login(config=config, basic=basic)
+        except KeyboardInterrupt:
+            pass
         else:
-            browser.run(
-                config,
-                provider,
-                session,
-                ui,
-                lambda tokens: _store_api_key(config, provider, session, tokens),
-            )
-    except KeyboardInterrupt:
-        pass
-    else:
-        return
-    finally:
-        session.close()
+            return
     # Ctrl-C: raised outside the except block so no library frames are chained to it.
     log.debug("login cancelled; nothing was stored")
     raise KeyboardInterrupt
+
+
+class _LoginRun:
+    """One login in progress: its site, how it talks to the user, and what its steps found.
+
+    :func:`login` makes one current (a context variable) for the duration of the login, so
+    that 0.15's steps, called with 0.15's arguments (``_do_device_flow(config=...)``), share
+    its UI, HTTP session and provider, and the key-storing step knows the tokens (for the
+    user's email). A step called on its own makes its own.
+    """
+
+    def __init__(
+        self,
+        config: AnacondaAuthSite,
+        ui: LoginUI,
+        *,
+        device: bool | None = None,
+        store: bool = True,
+    ) -> None:
+        self.config = config
+        self.ui = ui
+        self.device = device
+        #: Whether this run stores an API key (a login), or only gets an access token.
+        self.store = store
+        self.session: LoginSession | None = None
+        self.provider: OpenIDConfiguration | None = None
+        self.tokens: TokenSet | None = None
+        #: The stored token, once the key was stored (the browser flow stores it before it
+        #: sends the browser to the success page).
+        self.stored: TokenInfo | None = None
+
+    def connect(self) -> tuple[LoginSession, OpenIDConfiguration]:
+        from anaconda_auth.flows import discovery
+        from anaconda_auth.http.session import make_session
+
+        if self.session is None:
+            self.session = make_session(self.config)
+        if self.provider is None:
+            self.provider = discovery.discover(self.config, self.session)
+        return self.session, self.provider
+
+    @contextmanager
+    def current(self) -> Iterator[_LoginRun]:
+        reset = _current_run.set(self)
+        try:
+            yield self
+        finally:
+            _current_run.reset(reset)
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+
+
+_current_run: ContextVar[_LoginRun | None] = ContextVar("anaconda_auth_login", default=None)
+
+
+@contextmanager
+def _login_run(
+    config: str | AnacondaAuthSite | None, *, store: bool = False
+) -> Iterator[_LoginRun]:
+    """The login in progress for ``config`` (the same site object), else a new one."""
+    run = _current_run.get()
+    if run is not None and (config is None or config is run.config):
+        yield run
+        return
+    with _LoginRun(load_site_config(config), PlainUI(), store=store).current() as run:
+        yield run
 
 
 def _flow_name(device: bool) -> str:
@@ -143,24 +194,22 @@ def _existing_token(config: AnacondaAuthSite) -> TokenInfo:
     return TokenInfo.load(config.domain, create=True, config=config)
 
 
-def _store_api_key(
-    config: AnacondaAuthSite,
-    provider: OpenIDConfiguration,
-    session: LoginSession,
-    tokens: TokenSet,
-) -> TokenInfo:
+def _store_api_key(run: _LoginRun, access_token: str) -> TokenInfo:
     """Mint an API key with the access token and save it, keeping the stored repo tokens."""
-    from anaconda_auth.flows.api_keys import mint_api_key
     from anaconda_auth.flows.tokens import user_email
 
-    api_key = mint_api_key(config, tokens.access_token, session)
-    username = user_email(tokens, provider, session)
+    config = run.config
+    api_key = get_api_key(access_token, config=config)  # (looked up now: a patch replaces it)
+    username = None
+    if run.tokens is not None and run.session is not None and run.provider is not None:
+        username = user_email(run.tokens, run.provider, run.session)
     info = _existing_token(config)
     info.domain = config.domain
     info.api_key = api_key
     info.username = username
     info.save(config=config)
     log.debug("logged in to %s as %s; API key stored in %s", config.domain, username, info.source)
+    run.stored = info
     return info
 
 
@@ -188,7 +237,10 @@ def _site_or_config(
     if config is None:
         return site
     if site is not None:
-        raise ValueError("Give only one of site= and config= (config= is deprecated).")
+        raise ValueError(
+            "You cannot set both site= and config= arguments (config= is deprecated: give "
+            "only site=)."
+        )
     import warnings
 
     warnings.warn(
@@ -358,50 +410,71 @@ def get_api_key(
         session.close()
 
 
-# -- 0.15's private names that other packages import ------------------------------------------
+# -- 0.15's private steps, which other packages import and patch -------------------------------
 # anaconda-client 1.16 imports ``_do_auth_flow`` at start-up and calls it with ``config=<site>``
-# to get the access token of a browser login; the others are kept for code written for 0.15.
+# to get the access token of a browser login. :func:`login` runs through ``_do_login``, which
+# runs one of the two flows and then ``get_api_key``, all looked up when called, so patching
+# any of them (as 0.15's test suite does) replaces that step of a real login.
 
 
-def _discovered(
-    config: str | AnacondaAuthSite | None,
-) -> tuple[AnacondaAuthSite, OpenIDConfiguration, LoginSession]:
-    from anaconda_auth.flows import discovery
-    from anaconda_auth.http.session import make_session
+def _do_login(config: AnacondaAuthSite, basic: bool = False) -> None:
+    """Log in to ``config`` and store a new API key (0.15's private step of :func:`login`).
 
-    site = load_site_config(config)
-    session = make_session(site)
-    try:
-        return site, discovery.discover(site, session), session
-    except BaseException:
-        session.close()
-        raise
+    Runs whether or not a valid key is stored (``login`` decides that). Checks that the token
+    can be stored before the user spends time in a browser, picks the flow (as ``login``),
+    and stores the key minted from the flow's access token, keeping the stored repo tokens.
+    """
+    if basic:
+        _login_with_username(config=config)  # raises: the password login is gone
+    with _login_run(config, store=True) as run:
+        config = run.config
+        # Fail before the user spends time in a browser when the token cannot be stored.
+        preferred_backend(config)
+        _existing_token(config)
+        use_device = _use_device_flow(config, run.device)
+        log.debug("logging in to %s with the %s flow", config.domain, _flow_name(use_device))
+        if use_device:
+            access_token = _do_device_flow(config=config)
+        else:
+            access_token = _do_auth_flow(config=config)
+        if run.stored is None:  # the browser flow stores before its success page; else now
+            _store_api_key(run, access_token)
 
 
 def _do_auth_flow(config: str | AnacondaAuthSite | None = None) -> str:
     """Run the browser login (PKCE, loopback redirect) and return its access token.
 
-    Nothing is stored: the caller decides what to do with the token (anaconda-client turns it
-    into its own token). Failures raise :class:`~anaconda_auth.exceptions.AuthenticationError`.
+    Called on its own, nothing is stored: the caller decides what to do with the token
+    (anaconda-client turns it into its own token). Within :func:`login` the API key is minted
+    and stored before the browser is sent to the success page. Failures raise
+    :class:`~anaconda_auth.exceptions.AuthenticationError`.
     """
     from anaconda_auth.flows import browser
 
-    site, provider, session = _discovered(config)
-    try:
-        return browser.run(site, provider, session, PlainUI(), lambda tokens: tokens.access_token)
-    finally:
-        session.close()
+    with _login_run(config) as run:
+        session, provider = run.connect()
+
+        def complete(tokens: TokenSet) -> str:
+            run.tokens = tokens
+            if run.store:
+                _store_api_key(run, tokens.access_token)
+            return tokens.access_token
+
+        return browser.run(run.config, provider, session, run.ui, complete)
 
 
 def _do_device_flow(config: str | AnacondaAuthSite | None = None) -> str:
-    """Run the device login and return its access token (nothing is stored)."""
+    """Run the device login and return its access token (nothing is stored here).
+
+    The verification page is opened in a browser when one is usable here, as in 0.15.
+    """
     from anaconda_auth.flows import device
 
-    site, provider, session = _discovered(config)
-    try:
-        return device.run(site, provider, session, PlainUI()).access_token
-    finally:
-        session.close()
+    with _login_run(config) as run:
+        session, provider = run.connect()
+        tokens = device.run(run.config, provider, session, run.ui, open_url=_device_browser())
+        run.tokens = tokens
+        return tokens.access_token
 
 
 def _send_auth_code_request(
@@ -419,11 +492,6 @@ def _login_with_username(config: str | AnacondaAuthSite | None = None) -> str:
         "The username/password login is no longer supported; log in with the browser or the "
         "device code."
     )
-
-
-def _do_login(config: AnacondaAuthSite, basic: bool = False) -> None:
-    """Log in to ``config`` and store a new API key (0.15's private step of :func:`login`)."""
-    login(config, force=True, basic=basic)
 
 
 def _api_key_is_valid(config: AnacondaAuthSite) -> bool:

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised in a fresh interpreter by th
 
 import requests
 
-from anaconda_auth.client import BaseClient, _BearerAuth
+from anaconda_auth.client import _CHECKED, BaseClient, _BearerAuth
 from anaconda_auth.http.session import http_timeout
 from anaconda_auth.http.tls import ssl_context
 
@@ -141,12 +141,23 @@ class AsyncBaseClient(httpx.AsyncClient):
         url = self.urljoin(url.decode() if isinstance(url, bytes) else str(url))
         return super().build_request(method, url, *args, **kwargs)
 
+    async def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        response = await super().request(method, url, *args, **kwargs)
+        if self.api_version and not getattr(response, _CHECKED, False):
+            # Only a response that did not come through send() (a replaced
+            # AsyncClient.request, as test suites do) is checked here.
+            minimum = response.headers.get("Min-Api-Version")
+            if minimum:
+                self._sync_client._check_api_version(minimum, stacklevel=4)
+        return response
+
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         response = await super().send(request, **kwargs)
         if self.api_version:
             minimum = response.headers.get("Min-Api-Version")
             if minimum:
                 self._sync_client._check_api_version(minimum)
+            setattr(response, _CHECKED, True)
         return response
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Mapping, MutableMapping
 from functools import cached_property
@@ -23,12 +24,14 @@ import requests
 from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import TokenExpiredError as TokenExpiredError  # as in 0.15
 from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  # as in 0.15
+from anaconda_auth.exceptions import UnknownSiteName
 from anaconda_auth.http import auth as _auth
 from anaconda_auth.http.hostname import client_hostname
 from anaconda_auth.http.responses import AnacondaResponse as AnacondaResponse
 from anaconda_auth.http.responses import login_required as login_required
 from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
 from anaconda_auth.http.tls import configure_session
+from anaconda_auth.utils import get_hostname as get_hostname  # importable here, as in 0.15
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -49,16 +52,29 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: 0.15's name of the adapter (``HTTPAdapter(ssl_context=...)``, also ``anaconda_auth.adapters``).
+HTTPAdapter = SSLContextAdapter
+
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 Origin = tuple[str, str, int]
 
+#: Set on a response whose ``Min-Api-Version`` was looked at by ``BaseClient.send``.
+_CHECKED = "_anaconda_auth_api_version_checked"
 
-class ApiVersionWarning(UserWarning):
+
+class ApiVersionWarning(UserWarning, DeprecationWarning):
     """The service needs a newer API version than this client speaks: upgrade the client.
 
-    A ``UserWarning`` (not a ``DeprecationWarning``) so that it is shown by default.
+    A ``DeprecationWarning``, as 0.15 issued (code filtering or catching that still sees it),
+    and a ``UserWarning``; unlike other ``DeprecationWarning``s it is shown by default: importing
+    this module adds a ``default`` filter for this category alone, unless the program was
+    started with warning options (``-W``, ``PYTHONWARNINGS``), which then decide.
     """
+
+
+if not sys.warnoptions:
+    warnings.filterwarnings("default", category=ApiVersionWarning)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +292,11 @@ def _resolve_config(
         data.update(overrides)
         return AnacondaAuthSite(**data)
     if site is not None:
+        if not isinstance(site, str):  # as 0.15: no site has such a name
+            raise UnknownSiteName(
+                f"site={site!r}: give the name of a configured site, its domain, or an "
+                "AnacondaAuthSite."
+            )
         overrides["site"] = site
     return AnacondaAuthConfig(**overrides)
 
@@ -440,9 +461,30 @@ class BaseClient(requests.Session):
         if self.trust_env and self.proxies:
             proxies = {**self.proxies, **(proxies or {})}
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None and self._pin_verify:
+        # request() passes the session's own verify when none was given: that is pinned too.
+        if self._pin_verify and (verify is None or verify is self.verify):
             settings["verify"] = self.verify
         return settings
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        """As ``requests.Session.request``; ``verify`` is the resolved TLS setting unless given.
+
+        The configured ``ssl_verify`` resolved (``"truststore"`` is ``True`` with the trust
+        store's context mounted), passed explicitly as 0.15 did: code that replaces
+        ``requests.Session.request`` sees what will be used.
+        """
+        if "verify" not in kwargs:
+            kwargs["verify"] = self.verify
+        response = super().request(method, url, *args, **kwargs)
+        if self.api_version and not getattr(response, _CHECKED, False):
+            # Only a response that did not come through send() (a replaced
+            # Session.request, as test suites do) is checked here.
+            minimum = response.headers.get("Min-Api-Version")
+            if minimum:
+                self._check_api_version(minimum, stacklevel=4)
+        return response
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> requests.Response:
         response = super().send(request, **kwargs)
@@ -452,19 +494,24 @@ class BaseClient(requests.Session):
             minimum = response.headers.get("Min-Api-Version")
             if minimum:
                 self._check_api_version(minimum)
+            setattr(response, _CHECKED, True)
         return response
 
-    def _check_api_version(self, minimum: str) -> None:
+    def _check_api_version(self, minimum: str, stacklevel: int = 6) -> None:
+        """Warn (``ApiVersionWarning``, with 0.15's text) when ``minimum`` is newer than ours.
+
+        ``stacklevel`` 6 names the caller of ``client.get(...)`` when called from ``send``.
+        """
         assert self.api_version is not None
         ours, theirs = _version_key(self.api_version), _version_key(minimum)
         if ours is None or theirs is None:
             return
         if ours < theirs:
             warnings.warn(
-                f"This client speaks API version {self.api_version} but the service needs at "
-                f"least {minimum}; upgrade {self.user_agent}.",
+                f"Client API version is {self.api_version}, minimum supported API version is "
+                f"{minimum}. You may need to update your client.",
                 ApiVersionWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
 
     # -- the account ----------------------------------------------------------------------

@@ -7,8 +7,9 @@ two-step API for code that drives the device flow itself:
 >>> answer = flow.initiate_device_authorization()   # show answer.verification_uri, user_code
 >>> tokens = flow.poll_for_token()                   # {"access_token": ..., ...}
 
-Both steps go through our login session (TLS policy, proxies, client headers, timeouts) and
-the discovered endpoints. ``poll_for_token`` keeps 0.15's behaviour: ``authorization_pending``
+Both steps go through our login session (TLS policy, proxies, client headers, timeouts; the
+resolved ``verify`` is passed with each request, as 0.15 did) and the site's discovered
+endpoints (``config.oidc``). ``poll_for_token`` keeps 0.15's behaviour: ``authorization_pending``
 polls again, ``slow_down`` adds 5 s (0.15 capped the interval at 30 s; so does this),
 ``expired_token`` or ``expires_in`` running out raises :class:`DeviceFlowTimeout`,
 ``access_denied`` raises :class:`DeviceFlowDenied`.
@@ -65,13 +66,13 @@ class DeviceCodeFlow:
         self._provider: OpenIDConfiguration | None = None
 
     def _connect(self) -> tuple[LoginSession, OpenIDConfiguration]:
-        from anaconda_auth.flows import discovery
         from anaconda_auth.http.session import make_session
 
         if self._session is None:
             self._session = make_session(self.config)
         if self._provider is None:
-            self._provider = discovery.discover(self.config, self._session)
+            # The site's ``oidc`` (discovered once per process), as 0.15 read the endpoints.
+            self._provider = self.config.oidc
         return self._session, self._provider
 
     def close(self) -> None:

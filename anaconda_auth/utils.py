@@ -3,16 +3,37 @@
 ``hash_string("hostname", name)`` is the value of the ``X-Client-Hostname`` header
 (:mod:`anaconda_auth.http.hostname`): BLAKE2b, 16-byte digest, personalised with ``what``,
 salted with the first 16 bytes of ``pepper``, URL-safe base64 without padding.
+
+The host name is read with this module's ``gethostname`` (``socket.gethostname``), looked up
+on each call: replacing ``anaconda_auth.utils.gethostname`` (as 0.15's tests do) changes the
+header of every client built afterwards. Only the standard library is imported here.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+from socket import gethostname
 
-from anaconda_auth.http.hostname import _raw_hostname
+__all__ = ["get_hostname", "gethostname", "hash_string"]
 
-__all__ = ["get_hostname", "hash_string"]
+log = logging.getLogger(__name__)
+
+
+def _raw_hostname() -> str:
+    """This machine's host name with macOS's ``.local`` suffix removed; ``""`` if unknown."""
+    try:
+        name = gethostname()
+    except Exception as exc:  # pragma: no cover - depends on the OS
+        log.debug("gethostname() failed: %s", exc)
+        return ""
+    if not name:
+        return ""
+    # macOS appends ".local" to the Bonjour name; 0.15 strips it.
+    if name.endswith(".local"):
+        name = name[: -len(".local")]
+    return name
 
 
 def get_hostname(hash: bool = False, pepper: str | bytes | None = None) -> str:  # noqa: A002

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -92,6 +93,24 @@ def test_default_user_agent_and_no_api_version(server: Any, pki: Any) -> None:
     run(get(make_client(server, pki), "/"))
     assert (server.last.header("User-Agent") or "").startswith("anaconda-auth/")
     assert server.last.header("Api-Version") is None
+
+
+def test_min_api_version_warns_once_with_0_15s_text(server: Any, pki: Any) -> None:
+    from anaconda_auth.client import ApiVersionWarning
+
+    server.routes["/v"] = lambda req: (200, {"Min-Api-Version": "2023.02.02"}, {})
+    for ours, expected in (("2023.01.01", 1), ("2023.03.01", 0)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            (response,) = run(get(make_client(server, pki, api_version=ours), "/v"))
+        assert response.status_code == 200
+        found = [w for w in caught if issubclass(w.category, ApiVersionWarning)]
+        assert len(found) == expected  # once, though request() and send() both look
+        if expected:
+            assert str(found[0].message) == (
+                "Client API version is 2023.01.01, minimum supported API version is "
+                "2023.02.02. You may need to update your client."
+            )
 
 
 # ---------------------------------------------------------------------------------------------

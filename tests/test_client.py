@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import socket
 import time
 import warnings
@@ -17,7 +18,7 @@ import requests
 from anaconda_auth.plugins.testing.ca import create_tls_files
 from support.config_files import write_config_toml
 from support.https_server import ConnectProxy, EchoServer
-from support.processes import modules_loaded_by
+from support.processes import modules_loaded_by, run_python
 from support.tokens import jwt
 
 import anaconda_auth
@@ -36,6 +37,7 @@ from anaconda_auth.exceptions import (
     AuthenticationMissingError,
     ConfigError,
     InvalidAuthentication,
+    UnknownSiteName,
 )
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.manager import get_plugin_manager
@@ -163,6 +165,22 @@ def test_default_headers(server: Any, pki: Any) -> None:
     expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     assert seen.header("X-Client-Hostname") == expected
     assert name not in expected
+
+
+def test_hostname_is_read_through_anaconda_auth_utils(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.15's patch point: ``anaconda_auth.utils.gethostname``, read when a client is built."""
+    import anaconda_auth.utils
+
+    monkeypatch.setattr(anaconda_auth.utils, "gethostname", lambda: "build-host.local")
+    make_client(server, pki, hash_hostname=False).get("/")
+    assert server.last.header("X-Client-Hostname") == "build-host"
+    make_client(server, pki).get("/")
+    digest = hashlib.blake2b(b"build-host", digest_size=16, person=b"hostname").digest()
+    assert server.last.header("X-Client-Hostname") == (
+        base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    )
 
 
 def test_hash_hostname_false_sends_the_plain_name(server: Any, pki: Any) -> None:
@@ -556,10 +574,43 @@ def test_min_api_version_warning(
         warnings.simplefilter("always")
         client.get("/v")
     api_warnings = [w for w in caught if issubclass(w.category, ApiVersionWarning)]
-    assert bool(api_warnings) is warns
+    assert len(api_warnings) == (1 if warns else 0)  # once, though request() and send() look
     if warns:
-        assert "upgrade" in str(api_warnings[0].message)
-        assert minimum in str(api_warnings[0].message)
+        assert str(api_warnings[0].message) == (  # 0.15's text
+            f"Client API version is {ours}, minimum supported API version is {minimum}. "
+            "You may need to update your client."
+        )
+        assert api_warnings[0].filename == __file__  # the caller's line
+
+
+def test_api_version_warning_is_a_deprecation_warning_shown_by_default(tmp_path: Path) -> None:
+    """0.15 warned with a DeprecationWarning (code catching that still does); ours is also a
+    UserWarning and, unlike other DeprecationWarnings, shown without any -W option."""
+    assert issubclass(ApiVersionWarning, DeprecationWarning)
+    assert issubclass(ApiVersionWarning, UserWarning)
+    # Issued from a module that is not __main__: DeprecationWarnings are hidden there by default.
+    (tmp_path / "caller.py").write_text(
+        "from anaconda_auth.client import BaseClient\n"
+        "def call():\n"
+        "    client = BaseClient(domain='example.invalid', api_version='1.0')\n"
+        "    client._check_api_version('2.0', stacklevel=1)\n"
+    )
+    code = "import caller; caller.call()"
+    shown = run_python(code, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert shown.returncode == 0, shown.stderr
+    assert "ApiVersionWarning: Client API version is 1.0" in shown.stderr
+    # Warning options given when Python started decide: here, DeprecationWarnings are hidden.
+    hidden = run_python(
+        code,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(tmp_path),
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        },
+    )
+    assert hidden.returncode == 0, hidden.stderr
+    assert "ApiVersionWarning" not in hidden.stderr
 
 
 def test_no_api_version_no_warning(server: Any, pki: Any) -> None:
@@ -657,6 +708,45 @@ def test_default_verify_honours_requests_ca_bundle(
         client.get("/")
 
 
+class _VerifyRecorder(BaseClient):
+    """Records the ``verify`` each request hands to ``merge_environment_settings``."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        self.seen_verify = verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
+@pytest.mark.parametrize("setting", ["ca-path", False])
+def test_request_passes_the_resolved_verify(
+    server: Any, pki: Any, setting: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As 0.15: ``request()`` passes ``verify=<resolved ssl_verify>`` explicitly."""
+    verify = str(pki.ca_path) if setting == "ca-path" else setting
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
+    client = _VerifyRecorder(domain=server.netloc, ssl_verify=verify)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # urllib3's InsecureRequestWarning
+        assert client.get("/").ok
+    assert client.seen_verify == verify == client.verify
+
+
+def test_request_passes_verify_true_and_the_ca_bundle_variable_still_applies(
+    server: Any, pki: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
+    client = _VerifyRecorder(domain=server.netloc, ssl_verify=True)
+    assert client.get("/").ok
+    assert client.seen_verify is True
+
+
+def test_site_that_is_not_a_name_or_a_site_is_an_unknown_site_name() -> None:
+    """As 0.15: ``BaseClient(site=1)`` raises ``UnknownSiteName``."""
+    with pytest.raises(UnknownSiteName, match="site=1"):
+        BaseClient(site=1)  # type: ignore[arg-type]
+
+
 def test_per_request_verify_wins(server: Any, pki: Any, other_pki: Any) -> None:
     client = make_client(server, other_pki)
     assert client.get("/", verify=str(pki.ca_path)).ok
@@ -685,6 +775,25 @@ def test_truststore_uses_the_system_store(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca_path))
     with pytest.raises(requests.exceptions.SSLError):
         BaseClient(domain=server.netloc, ssl_verify="truststore").get("/")
+
+
+def test_0_15_http_adapter_with_and_without_a_context(server: Any, pki: Any) -> None:
+    """0.15's ``adapters.HTTPAdapter(ssl_context=...)`` (also ``client.HTTPAdapter``)."""
+    import ssl
+
+    from anaconda_auth import adapters
+
+    assert adapters.HTTPAdapter is anaconda_auth.client.HTTPAdapter is SSLContextAdapter
+    trusting = ssl.create_default_context(cafile=str(pki.ca_path))
+    with requests.Session() as session:
+        session.mount("https://", adapters.HTTPAdapter(ssl_context=trusting))
+        assert session.get(server.url).ok  # verify=True: the context's trust store alone
+        assert adapters.HTTPAdapter(ssl_context=trusting)._ssl_context is trusting
+    with requests.Session() as session:
+        session.mount("https://", adapters.HTTPAdapter())  # no context: requests' own
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(server.url)  # certifi does not know the test CA
+        assert session.get(server.url, verify=str(pki.ca_path)).ok
 
 
 def test_truststore_from_the_environment(

@@ -55,8 +55,8 @@ PUBLIC_015: dict[tuple[str, str], str] = {
     ("anaconda_auth.client", "TokenInfo"): "added",
     ("anaconda_auth.client", "TokenExpiredError"): "added",
     ("anaconda_auth.client", "TokenNotFoundError"): "added",
-    ("anaconda_auth.client", "get_hostname"): "dropped",
-    ("anaconda_auth.client", "HTTPAdapter"): "dropped",
+    ("anaconda_auth.client", "get_hostname"): "added",
+    ("anaconda_auth.client", "HTTPAdapter"): "added",
     # token
     ("anaconda_auth.token", "KEYRING_NAME"): "kept",
     ("anaconda_auth.token", "MIGRATIONS"): "kept",
@@ -223,7 +223,7 @@ def test_config_argument_is_deprecated_but_works(isolated_home: Path) -> None:
     site = config.AnacondaAuthSite(domain="deprecated.example", api_key=key)
     with pytest.warns(DeprecationWarning, match="config= keyword"):
         anaconda_auth.login(config=site)  # a valid key is configured: no login happens
-    with pytest.raises(ValueError, match="only one of site= and config="):
+    with pytest.raises(ValueError, match="You cannot set both site= and config= arguments"):
         anaconda_auth.login(site="x", config=site)
 
     stored = config.AnacondaAuthSite(domain="stored.example")

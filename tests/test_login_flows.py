@@ -395,3 +395,88 @@ def test_unparsable_browser_variable_is_reported_not_raised(
     assert not thread.is_alive()
     assert browser_flow._browser_env_commands("https://x.invalid") == []
     assert any("ignoring the $BROWSER entry" in r.getMessage() for r in caplog.records)
+
+
+# -- 0.15's private steps: login() runs through them, looked up when it runs ----------------------
+
+
+def test_login_runs_through_0_15s_private_steps(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_do_login`` → ``_do_device_flow`` → ``get_api_key``, each read from the module when the
+    login runs, with 0.15's arguments; the login's UI and session are shared by the steps."""
+    from anaconda_auth import actions
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def spy(name: str) -> None:
+        real = getattr(actions, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, kwargs))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(actions, name, wrapper)
+
+    for name in ("_do_login", "_do_device_flow", "_do_auth_flow", "get_api_key"):
+        spy(name)
+    anaconda_idp.settings.device_auto_approve = True
+    ui = RecordingUI()
+    login(ssl_verify=str(anaconda_idp.ca_path), device=True, ui=ui)
+
+    assert [name for name, _ in calls] == ["_do_login", "_do_device_flow", "get_api_key"]
+    login_kwargs = calls[0][1]
+    assert set(login_kwargs) == {"config", "basic"} and login_kwargs["basic"] is False
+    site = login_kwargs["config"]
+    assert isinstance(site, AnacondaAuthSite) and site.ssl_verify == str(anaconda_idp.ca_path)
+    assert calls[1][1] == {"config": site}
+    assert set(calls[2][1]) == {"config"} and calls[2][1]["config"] is site
+    assert len(ui.device_codes) == 1  # the device step spoke through the login's UI
+    info = current_token()
+    assert info.username == "alice@example.com"  # the flow's tokens reached the storing step
+    assert whoami(anaconda_idp, info.api_key or "")["user"]["email"] == "alice@example.com"
+
+
+def test_a_replaced_flow_step_replaces_the_real_one(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code written for 0.15 replaces ``_do_device_flow`` (it returns an access token): the
+    login mints and stores the key from that token and runs no flow of its own."""
+    from anaconda_auth import actions
+
+    anaconda_idp.settings.device_auto_approve = True
+    access_token = actions._do_device_flow()  # on its own: a token, nothing stored
+    with pytest.raises(TokenNotFoundError):
+        current_token()
+    starts = len(anaconda_idp.requests_to("device_authorization"))
+
+    seen: list[AnacondaAuthSite] = []
+
+    def replaced(config: AnacondaAuthSite) -> str:
+        seen.append(config)
+        return access_token
+
+    monkeypatch.setattr(actions, "_do_device_flow", replaced)
+    login(device=True, ui=RecordingUI())
+
+    assert len(seen) == 1
+    assert len(anaconda_idp.requests_to("device_authorization")) == starts  # no flow ran
+    info = current_token()
+    assert info.api_key and info.username is None  # no tokens of a flow: no email known
+    assert whoami(anaconda_idp, info.api_key)["user"]["email"] == "alice@example.com"
+
+
+def test_a_replaced_do_login_is_what_login_runs(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth import actions
+
+    def replaced(config: AnacondaAuthSite, basic: bool) -> None:
+        TokenInfo(domain=config.domain, api_key="from-the-replacement").save()
+
+    monkeypatch.setattr(actions, "_do_login", replaced)
+    login(force=True)
+    assert current_token().api_key == "from-the-replacement"
+    assert anaconda_idp.requests == []  # the real steps never ran
+    with pytest.raises(ValueError, match="^You cannot set both site= and config= arguments"):
+        login(site="x", config=AnacondaAuthConfig())

@@ -5,48 +5,30 @@ itself: the service can count distinct machines without learning what they are c
 digest is the one the existing anaconda-auth sends (BLAKE2b, 16-byte digest, personalised with
 ``b"hostname"``, no salt, URL-safe base64 without padding), so a machine keeps the same
 identifier across the upgrade. ``hash_hostname = false`` sends the plain name instead.
+
+The name comes from :func:`anaconda_auth.utils.get_hostname` (0.15's helper), read each time a
+client is built (a system call and a hash: microseconds), so replacing
+``anaconda_auth.utils.gethostname`` takes effect as it did in 0.15.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import logging
-import socket
-from functools import lru_cache
-
-log = logging.getLogger(__name__)
-
-_PERSON = b"hostname"
-
-
-def _raw_hostname() -> str:
-    try:
-        name = socket.gethostname()
-    except OSError as exc:  # pragma: no cover - depends on the OS
-        log.debug("socket.gethostname() failed: %s", exc)
-        return ""
-    # macOS appends ".local" to the Bonjour name; the existing client strips it.
-    if name.endswith(".local"):
-        name = name[: -len(".local")]
-    return name
+from anaconda_auth import utils
 
 
 def hash_hostname(name: str) -> str:
     """The digest of ``name`` sent in ``X-Client-Hostname`` (22 URL-safe characters)."""
-    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=16, person=_PERSON).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return utils.hash_string("hostname", name)
 
 
-@lru_cache(maxsize=2)
 def client_hostname(hashed: bool = True) -> str:
-    """This machine's host name, hashed unless ``hashed`` is false (computed once per process).
+    """This machine's host name, hashed unless ``hashed`` is false.
 
     A plain name that is not Latin-1 (HTTP header values must be) is sent IDNA-encoded.
     """
-    name = _raw_hostname()
+    name = utils.get_hostname(hash=hashed)
     if hashed:
-        return hash_hostname(name)
+        return name
     try:
         name.encode("latin-1")
     except UnicodeEncodeError:

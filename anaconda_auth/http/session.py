@@ -107,7 +107,8 @@ class LoginSession(requests.Session):
         if self.proxies:
             proxies = {**self.proxies, **(proxies or {})}
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if self._pin_verify and verify is None:
+        # send() passes the session's own verify when none was given: that is pinned too.
+        if self._pin_verify and (verify is None or verify is self.verify):
             settings["verify"] = self.verify
         return settings
 
@@ -203,9 +204,11 @@ def send(
     """Make a request; transport failures become :class:`ProviderError` naming ``url``.
 
     ``what`` says what the request is for ("OpenID discovery", "the token request", ...).
-    Redirects are followed for GET only.
+    Redirects are followed for GET only. ``verify`` is the session's resolved TLS setting
+    unless given (passed explicitly, as 0.15 did).
     """
     kwargs.setdefault("timeout", session.timeout)
+    kwargs.setdefault("verify", session.verify)
     kwargs.setdefault("allow_redirects", method.upper() == "GET")
     log.debug("%s: %s %s", what, method, url)
     try:

@@ -45,26 +45,34 @@ class SSLContextAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` whose connections (direct and through proxies) use ``ssl_context``.
 
     With ``verify=True`` the context's own trust store is used alone (requests would otherwise
-    add certifi's bundle to it); a per-request CA-bundle path is added to it.
+    add certifi's bundle to it); a per-request CA-bundle path is added to it. Without a
+    context (``None``, 0.15's ``HTTPAdapter(ssl_context=None)``) it is a plain ``HTTPAdapter``.
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, **kwargs: Any) -> None:
         self.ssl_context = ssl_context
         super().__init__(**kwargs)
+
+    @property
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """0.15's name of :attr:`ssl_context`."""
+        return self.ssl_context
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
-        pool_kwargs.setdefault("ssl_context", self.ssl_context)
+        if self.ssl_context is not None:
+            pool_kwargs.setdefault("ssl_context", self.ssl_context)
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        proxy_kwargs.setdefault("ssl_context", self.ssl_context)
+        if self.ssl_context is not None:
+            proxy_kwargs.setdefault("ssl_context", self.ssl_context)
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
-        if verify is True:
+        if verify is True and self.ssl_context is not None:
             conn.ca_certs = None
             conn.ca_cert_dir = None
 
