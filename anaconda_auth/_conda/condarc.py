@@ -2,8 +2,9 @@
 
 ruamel.yaml's round-trip mode keeps comments, key order and quoting; the file is replaced
 atomically (a temporary file in the same folder, then ``os.replace``) with its mode kept, and
-the previous content is copied to ``<name>.bak`` first, as 0.15 did. A file that cannot be
-parsed is an error and is left untouched. A symlinked condarc is written through to its target.
+the previous content is copied to ``<name>.bak`` first (as 0.15 did; once per command). A
+file that cannot be parsed is an error and is left untouched. A symlinked condarc is written
+through to its target.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 from anaconda_auth._conda.config import CredentialType
 
 DEFAULT_CONDARC_PATH = Path("~/.condarc").expanduser()
+
+#: condarc files this process has backed up (see :meth:`CondaRC.backup`).
+_backed_up: set[str] = set()
 
 
 class CondaRCError(Exception):
@@ -101,11 +105,17 @@ class CondaRC:
         self._loaded_yaml["channel_settings"] = kept
 
     def backup(self) -> None:
-        """Copy the file as it is on disk to ``<name>.bak`` (nothing when there is no file)."""
+        """Copy the file as it is on disk to ``<name>.bak`` (nothing when there is no file).
+
+        Once per file and process: a command that edits the file in several steps keeps the
+        content from before its first step.
+        """
         from anaconda_cli_base import console
 
-        if not self.condarc_path.exists():
+        key = os.path.realpath(self.condarc_path)
+        if not self.condarc_path.exists() or key in _backed_up:
             return
+        _backed_up.add(key)
         console.print(f"Backing up config to {self._backup_condarc_path}")
         _atomic_write(self._backup_condarc_path, self.condarc_path.read_bytes())
 
