@@ -5,9 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-WHEEL="$(ls "${CONDA_WHEEL_DIR:-../shared/wheels}"/conda-*-py3-none-any.whl 2>/dev/null | sort -V | tail -1 || true)"
+# ../shared/wheels next to the checkout (or next to the folder of a git worktree).
+DIRS="${CONDA_WHEEL_DIR:-../shared/wheels ../../shared/wheels}"
+WHEEL=""
+for d in $DIRS; do
+    WHEEL="$(ls "$d"/conda-*-py3-none-any.whl 2>/dev/null | sort -V | tail -1 || true)"
+    [ -n "$WHEEL" ] && break
+done
 if [ -z "$WHEEL" ]; then
-    echo "install-conda: no conda wheel in ${CONDA_WHEEL_DIR:-../shared/wheels}; tests/conda will skip"
+    echo "install-conda: no conda wheel in $DIRS; the tests in tests/conda will skip"
     exit 0
 fi
 if "$PY" -c "import conda, sys; sys.exit(0 if conda.__version__ in '$WHEEL' else 1)" 2>/dev/null; then
