@@ -256,7 +256,7 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
         if request.url is None:
             return request
         header, credential = self._build_header(request.url)
-        request.register_hook("response", self._build_response_handler(credential))
+        request.register_hook("response", self._build_response_handler(credential))  # type: ignore[no-untyped-call]
         if header and self._mapped(request.url):
             request.headers["Authorization"] = header
         return request

@@ -89,7 +89,7 @@ def _write_condarc_d_settings(overwrite: bool = False) -> None:
 def _verify_channel_settings() -> None:
     from conda.base.context import context
 
-    context.__init__()  # type: ignore[misc]
+    context.__init__()
     found = {c["channel"]: c.get("auth", "") for c in context.channel_settings}
     for record in _build_channel_settings(include_sites=False):
         if found.get(record["channel"]) != record["auth"]:

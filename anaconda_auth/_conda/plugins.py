@@ -5,7 +5,7 @@ Imported by :mod:`.entrypoint` only, so only when conda loads its plugins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from conda import plugins
 from conda.plugins.types import CondaAuthHandler, CondaSubcommand
@@ -16,13 +16,13 @@ from anaconda_auth._conda.config import HANDLER_NAME
 __all__ = ["conda_auth_handlers", "conda_subcommands"]
 
 
-def _cli_wrapper(argv: list[str] | None = None) -> int:
+def _cli_wrapper(argv: Sequence[str] | None = None) -> int:
     from anaconda_auth._conda.conda_token import cli
 
     return cli(argv=list(argv or []))
 
 
-@plugins.hookimpl  # type: ignore[misc]
+@plugins.hookimpl  # type: ignore[untyped-decorator]
 def conda_subcommands() -> Iterable[CondaSubcommand]:
     yield CondaSubcommand(
         name="token",
@@ -31,7 +31,7 @@ def conda_subcommands() -> Iterable[CondaSubcommand]:
     )
 
 
-@plugins.hookimpl  # type: ignore[misc]
+@plugins.hookimpl  # type: ignore[untyped-decorator]
 def conda_auth_handlers() -> Iterable[CondaAuthHandler]:
     """The handler named in condarc ``channel_settings``::
 
