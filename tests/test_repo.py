@@ -1,0 +1,148 @@
+"""Repo tokens without conda subprocesses: ``RepoAPIClient``, the kit's repo API and channel,
+token validation, the condarc writer, ``env_logger``, and the plugin staying off hot imports.
+(Real conda: tests/conda.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from anaconda_auth.env_logger import fetch_org_features, get_orgs_with_env_logger
+from anaconda_auth.repo import RepoAPIClient, TokenCreateResponse
+
+
+@pytest.fixture
+def client(anaconda_logged_in: Any, anaconda_idp: Any) -> RepoAPIClient:
+    anaconda_idp.repo.add_organization("acme", title="Acme Corp")
+    anaconda_idp.repo.add_organization("hobby", product_code="starter_subscription")
+    anaconda_idp.repo.add_organization("elsewhere", members=["bob@example.com"])
+    return RepoAPIClient()
+
+
+def test_organizations_and_business_filter(client: RepoAPIClient) -> None:
+    names = [o.name for o in client.get_organizations_for_user()]
+    assert names == ["acme", "hobby"]
+    business = client.get_business_organizations_for_user()
+    assert [(o.name, o.title) for o in business] == [("acme", "Acme Corp")]
+
+
+def test_issue_token_and_token_info(client: RepoAPIClient, anaconda_idp: Any) -> None:
+    assert client._get_repo_token_info("acme") is None
+    token = client.issue_new_token("acme", yes=True)
+    info = client._get_repo_token_info("acme")
+    assert info is not None and anaconda_idp.repo.current["acme"].id == str(info.id)
+    assert anaconda_idp.repo.find(token) is not None
+    again = client._create_repo_token("acme")
+    assert isinstance(again, TokenCreateResponse) and token not in repr(again)
+    assert anaconda_idp.repo.find(token) is None  # the old one is revoked
+
+
+def test_kit_channel_accepts_both_token_forms(client: RepoAPIClient, anaconda_idp: Any) -> None:
+    token = anaconda_idp.repo.issue("acme").token
+    base, repodata = anaconda_idp.url, "main/noarch/repodata.json"
+    with anaconda_idp.http_session() as s:
+        assert s.get(f"{base}/repo/{repodata}").status_code == 401
+        assert s.get(f"{base}/t/{token}/repo/{repodata}").status_code == 200
+        assert s.get(f"{base}/repo/{repodata}", headers={"Authorization": f"token {token}"}).ok
+        assert s.get(f"{base}/t/wrong/repo/{repodata}").status_code == 403
+        other = anaconda_idp.repo.issue("hobby").token
+        assert s.get(f"{base}/t/{other}/repo/acme/{repodata}").status_code == 403
+        package = s.get(f"{base}/t/{token}/repo/main/noarch/hello-anaconda-1.0-0.tar.bz2")
+        assert package.ok and package.content.startswith(b"BZh")
+
+
+def test_validation_says_why(anaconda_idp: Any) -> None:
+    from anaconda_auth._conda.validation import CondaTokenError, check_token, token_url
+
+    assert token_url("https://h/repo/", "a/b") == "https://h/t/a%2Fb/repo/main/noarch/repodata.json"
+    session = anaconda_idp.http_session()
+    with pytest.raises(CondaTokenError, match=r"typed it correctly\. \(HTTP 403"):
+        check_token(session, anaconda_idp.repo_url, "bad-token")
+    untrusting = requests.Session()
+    untrusting.trust_env = False
+    with pytest.raises(CondaTokenError, match="TLS connection") as caught:
+        check_token(untrusting, anaconda_idp.repo_url, "secret-value")
+    assert "secret-value" not in str(caught.value)
+    check_token(session, anaconda_idp.repo_url, anaconda_idp.repo.add_token("x", "good").token)
+
+
+def test_env_logger_helpers(anaconda_logged_in: Any, anaconda_idp: Any) -> None:
+    anaconda_idp.repo.add_organization("acme", features=["environments"])
+    anaconda_idp.repo.add_organization("plain")
+    features = fetch_org_features()
+    assert features == [
+        {"org": "acme", "features": ["environments"]},
+        {"org": "plain", "features": []},
+    ]
+    assert get_orgs_with_env_logger(features) == ["acme"]
+    anaconda_idp.faults.status["org_features"] = 500
+    assert fetch_org_features() is None
+
+
+# -- the condarc writer --------------------------------------------------------------------
+
+
+@pytest.fixture
+def condarc_cls() -> Any:
+    pytest.importorskip("ruamel.yaml", reason="ruamel.yaml (a dependency of conda) is missing")
+    from anaconda_auth._conda.condarc import CondaRC, CondaRCError
+
+    return CondaRC, CondaRCError
+
+
+def test_condarc_keeps_comments_and_writes_atomically(tmp_path: Path, condarc_cls: Any) -> None:
+    CondaRC, _ = condarc_cls
+    path = tmp_path / ".condarc"
+    path.write_text("# mine\nchannels:  # ordered\n  - conda-forge\n")
+    path.chmod(0o600)
+    rc = CondaRC(path)
+    rc.update_channel_settings("https://h/*", "anaconda-auth")
+    rc.save()
+    text = path.read_text()
+    assert "# mine" in text and "# ordered" in text and "auth: anaconda-auth" in text
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == [".condarc"]
+
+
+def test_condarc_unparsable_is_an_error_and_untouched(tmp_path: Path, condarc_cls: Any) -> None:
+    CondaRC, CondaRCError = condarc_cls
+    path = tmp_path / ".condarc"
+    path.write_text("channels: [unclosed\n")
+    with pytest.raises(CondaRCError, match="Could not parse condarc"):
+        CondaRC(path)
+    assert path.read_text() == "channels: [unclosed\n"
+
+
+def test_condarc_symlink_is_written_through(tmp_path: Path, condarc_cls: Any) -> None:
+    CondaRC, _ = condarc_cls
+    target = tmp_path / "real.yml"
+    target.write_text("always_yes: true\n")
+    link = tmp_path / ".condarc"
+    link.symlink_to(target)
+    rc = CondaRC(link)
+    rc.set("add_anaconda_token", True)
+    rc.save()
+    assert link.is_symlink() and "add_anaconda_token: true" in target.read_text()
+
+
+# -- import cost ---------------------------------------------------------------------------
+
+
+def test_conda_plugin_stays_off_the_client_import() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import anaconda_auth.client"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert "anaconda_auth.client" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("conda", "ruamel")}
+    assert not {m for m in imported if m.startswith(("anaconda_auth._conda", "anaconda_auth.repo"))}
