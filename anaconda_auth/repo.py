@@ -12,6 +12,7 @@ old one is already revoked: losing the new one would leave none); errors go to s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 from anaconda_auth.client import BaseClient
 
 if TYPE_CHECKING:
-    from anaconda_auth.token import RepoToken
+    from anaconda_auth.token import RepoToken, TokenInfo
 
 __all__ = [
     "OrganizationData",
@@ -182,6 +183,25 @@ def _select_org_name(client: RepoAPIClient) -> str:
     return name_map[select_from_list("Please select an organization:", choices=list(name_map))]
 
 
+def _update_repo_tokens(change: Callable[[TokenInfo], None]) -> None:
+    """Load, ``change`` and save the site's token under a per-user lock, so that concurrent
+    ``anaconda token`` commands never drop each other's repo tokens (each write is atomic in
+    the storage layer; the read-modify-write needs this lock on top)."""
+    from pathlib import Path
+
+    from filelock import FileLock
+
+    from anaconda_auth.freshness import config_toml_path
+    from anaconda_auth.token import TokenInfo
+
+    folder = Path(config_toml_path()).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".repo-tokens.lock"), timeout=120, mode=0o600):
+        token_info = TokenInfo.load(create=True)
+        change(token_info)
+        token_info.save()
+
+
 def _legacy_tokens() -> dict[str, str]:
     try:
         from anaconda_auth._conda import repo_config
@@ -240,7 +260,7 @@ def install_token(
     from anaconda_auth._conda.validation import CondaTokenError
     from anaconda_auth.token import TokenInfo
 
-    token_info = TokenInfo.load(create=True)  # a store that cannot be read fails here, early
+    TokenInfo.load(create=True)  # a store that cannot be read fails here, before any issuing
     issued = False
     if not token:
         client = RepoAPIClient()
@@ -255,11 +275,9 @@ def install_token(
     except CondaTokenError as exc:
         if not issued:
             _abort(str(exc))
-        token_info.set_repo_token(org_name, token)
-        token_info.save()
+        _update_repo_tokens(lambda info: info.set_repo_token(org_name, token))
         _abort(f"{exc}\nThe new token was stored anyway (issuing it revoked the previous one).")
-    token_info.set_repo_token(org_name, token)
-    token_info.save()
+    _update_repo_tokens(lambda info: info.set_repo_token(org_name, token))
     msg = "Your token has been installed and validated"
     if set_default_channels:
         _configure_conda(force=yes)
@@ -298,18 +316,13 @@ def uninstall_token(
     all: bool = typer.Option(False, "-a", "--all"),
 ) -> None:
     """Uninstall a repository token for a specific organization."""
-    from anaconda_auth.token import TokenInfo
-
-    token_info = TokenInfo.load(create=True)
     if all:
-        token_info.delete_all_repo_token()
-        token_info.save()
+        _update_repo_tokens(lambda info: info.delete_all_repo_token())
         _out().print("Successfully deleted [cyan]all[/cyan] repo tokens.")
         return
     if not org_name:
         _abort("Must explicitly provide an [cyan]--org[/cyan] option")
-    token_info.delete_repo_token(org_name=org_name)
-    token_info.save()
+    _update_repo_tokens(lambda info: info.delete_repo_token(org_name=org_name))
     _out().print(f"Successfully deleted token for organization: [cyan]{org_name}[/cyan]")
 
 

@@ -176,3 +176,31 @@ def test_config_keeps_comments_and_backs_up(conda_rig: CondaRig, anaconda_logged
     assert Path(str(rig.user_condarc) + ".bak").read_text() == original
     again = rig.run_anaconda("token", "config", "--force")
     assert "Default channels already configured, nothing to do." in again.stdout
+
+
+def test_conda_readers_and_token_writers_at_once_lose_nothing(
+    conda_rig: CondaRig, anaconda_logged_in: Any
+) -> None:
+    import subprocess
+    import sys
+
+    from support.cli import ANACONDA
+
+    rig = conda_rig
+    rig.idp.repo.add_organization("other")
+    rig.map_handler()
+    search = [sys.executable, "-m", "conda", "search", "--override-channels", "hello-anaconda"]
+    commands = [[*search, "-c", rig.channel(f"ch{i}")] for i in range(3)]
+    commands += [[ANACONDA, "token", "install", "--org", org, "--yes"] for org in ("acme", "other")]
+    procs = [
+        subprocess.Popen(cmd, env=rig.env, cwd=rig.home, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]  # fmt: skip
+    results = [(p.args, *p.communicate(timeout=240), p.returncode) for p in procs]
+    assert all(rc == 0 for *_, rc in results), results
+    info = TokenInfo.load(rig.idp.domain)
+    assert info.api_key == anaconda_logged_in.api_key
+    tokens = {t.org_name: t.token for t in info.repo_tokens}
+    assert set(tokens) == {"acme", "other"}
+    assert all(rig.idp.repo.find(t) for t in tokens.values())
