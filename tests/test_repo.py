@@ -146,3 +146,62 @@ def test_conda_plugin_stays_off_the_client_import() -> None:
     assert "anaconda_auth.client" in imported
     assert not {m for m in imported if m.split(".")[0] in ("conda", "ruamel")}
     assert not {m for m in imported if m.startswith(("anaconda_auth._conda", "anaconda_auth.repo"))}
+
+
+# -- post-login setup (0.15: after `anaconda auth login`, when conda is on PATH) -----------
+
+
+def _fake_conda(tmp_path: Path, script: str) -> Path:
+    """A `conda` on PATH that logs its arguments and runs ``script`` (a shell snippet)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    conda = folder / "conda"
+    conda.write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/conda.log"\n{script}\n')
+    conda.chmod(0o755)
+    return folder
+
+
+def test_post_login_setup_installs_and_registers_for_environment_orgs(
+    anaconda_logged_in: Any, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth._conda.post_login import run_post_login_setup
+
+    anaconda_idp.repo.add_organization("acme", features=["environments"])
+    script = 'case "$1" in list) echo "[]";; run) exit 1;; esac; exit 0'
+    monkeypatch.setenv("PATH", f"{_fake_conda(tmp_path, script)}:{os.environ['PATH']}")
+    asked: list[str] = []
+    run_post_login_setup(confirm=lambda q: asked.append(q) or True)
+    calls = (tmp_path / "conda.log").read_text().splitlines()
+    assert asked and "Environment Manager" in asked[0]
+    assert "install --name base anaconda-cloud::anaconda-env-manager --yes --json" in calls
+    assert calls[-1] == "env-log register"
+
+
+def test_post_login_setup_does_nothing_without_environment_orgs_or_conda(
+    anaconda_logged_in: Any, anaconda_idp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth._conda.post_login import run_post_login_setup
+
+    anaconda_idp.repo.add_organization("plain")
+    monkeypatch.setenv("PATH", f"{_fake_conda(tmp_path, 'exit 0')}:{os.environ['PATH']}")
+    run_post_login_setup(confirm=lambda q: pytest.fail("asked"))
+    assert not (tmp_path / "conda.log").exists()
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    anaconda_idp.repo.add_organization("acme", features=["environments"])
+    run_post_login_setup(confirm=lambda q: pytest.fail("asked"))
+
+
+def test_post_login_setup_failure_is_a_warning(
+    anaconda_logged_in: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from anaconda_auth._conda.post_login import run_post_login_setup
+
+    def broken(**_: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setenv("PATH", f"{_fake_conda(tmp_path, 'exit 0')}:{os.environ['PATH']}")
+    run_post_login_setup(fetch=broken)
+    assert "Post-login setup could not be completed" in capsys.readouterr().out
