@@ -9,7 +9,8 @@ else the first stored repo token, as ``token``; finally a legacy (binstar) token
 
 Better than 0.15: an expired API key is not sent and conda reports it as expired; an unknown
 ``credential_type`` in the condarc is a clear error; the credential is attached only to URLs
-that ``channel_settings`` map to this handler (so a redirect elsewhere never carries it).
+that ``channel_settings`` map to this handler (so a redirect elsewhere never carries it);
+once a response arrives, the header in its request object is masked, because conda logs it.
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def _channel_settings() -> list[dict[str, Any]]:
     from conda.base.context import context
 
     return [s for s in context.channel_settings if isinstance(s, dict)]
+
+
+def _mask(response: Response) -> None:
+    """Hide the credential in ``response.request`` once it has been sent: conda logs that
+    request's headers (``-vvv``). Not for a redirect, whose follow-up requests copies."""
+    request = response.request
+    if response.is_redirect or request is None:
+        return
+    value = request.headers.get("Authorization")
+    if isinstance(value, str) and " " in value:
+        request.headers["Authorization"] = value.split(" ", 1)[0] + " <hidden>"
 
 
 def _load_channel_settings(channel_name: str) -> dict[str, Any]:
@@ -213,6 +225,7 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
 
         def handler(response: Response, **kwargs: Any) -> Response:
             if response.status_code not in {401, 403}:
+                _mask(response)
                 return response
             request = response.request
             parsed_url = urlparse(request.url or "")
@@ -230,6 +243,7 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
                     retry = request.copy()
                     retry.headers["Authorization"] = f"token {fallback.value}"
                     sent: Response = response.connection.send(retry, **kwargs)
+                    _mask(sent)
                     return sent
             if credential.expired_at is not None:
                 when = credential.expired_at.strftime("%Y-%m-%d %H:%M UTC")

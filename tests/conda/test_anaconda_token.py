@@ -204,3 +204,25 @@ def test_conda_readers_and_token_writers_at_once_lose_nothing(
     tokens = {t.org_name: t.token for t in info.repo_tokens}
     assert set(tokens) == {"acme", "other"}
     assert all(rig.idp.repo.find(t) for t in tokens.values())
+
+
+def test_credentials_stay_out_of_conda_debug_output(
+    conda_rig: CondaRig, anaconda_logged_in: Any
+) -> None:
+    rig = conda_rig
+    rig.map_handler()
+    key = anaconda_logged_in.api_key
+    found = rig.run_conda("search", "-vvv", "-c", rig.channel("main"), "--override-channels",
+                          "hello-anaconda")  # fmt: skip
+    assert found.returncode == 0, found
+    assert "hello-anaconda" in found.stdout
+    assert key not in found.output
+    token = rig.idp.repo.issue("acme").token
+    info = TokenInfo.load(rig.idp.domain)
+    info.api_key = None
+    info.set_repo_token("acme", token)
+    info.save()
+    found = rig.run_conda("search", "-vvv", "-c", rig.channel("acme/main"), "--override-channels",
+                          "hello-anaconda")  # fmt: skip
+    assert found.returncode == 0, found
+    assert token not in found.output
