@@ -205,3 +205,31 @@ def test_post_login_setup_failure_is_a_warning(
     monkeypatch.setenv("PATH", f"{_fake_conda(tmp_path, 'exit 0')}:{os.environ['PATH']}")
     run_post_login_setup(fetch=broken)
     assert "Post-login setup could not be completed" in capsys.readouterr().out
+
+
+# -- `anaconda token` where conda is not installed -------------------------------------------
+
+
+def test_install_without_conda_validates_with_the_site_tls_and_stores(
+    client: RepoAPIClient, anaconda_idp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from anaconda_auth.repo import app
+    from anaconda_auth.token import TokenInfo
+
+    monkeypatch.setitem(sys.modules, "anaconda_auth._conda.repo_config", None)  # import fails
+    monkeypatch.setenv("CONDA_TOKEN_REPO_URL", anaconda_idp.repo_url)
+    result = CliRunner().invoke(app, ["install", "--org", "acme", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "conda is not installed here" in result.output
+    stored = TokenInfo.load(anaconda_idp.domain).get_repo_token("acme")
+    assert anaconda_idp.repo.find(stored) is not None
+    listed = CliRunner().invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0 and stored in listed.output
+    refused = CliRunner().invoke(app, ["set", "x"])
+    assert refused.exit_code == 1
+    assert "conda, which is not installed" in refused.output
+    removed = CliRunner().invoke(app, ["uninstall", "--all"])
+    assert removed.exit_code == 0
+    assert TokenInfo.load(anaconda_idp.domain).repo_tokens == []
