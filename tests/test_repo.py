@@ -213,9 +213,9 @@ def test_post_login_setup_failure_is_a_warning(
 def test_install_without_conda_validates_with_the_site_tls_and_stores(
     client: RepoAPIClient, anaconda_idp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from anaconda_auth.plugins.cli.token import app
     from typer.testing import CliRunner
 
-    from anaconda_auth.repo import app
     from anaconda_auth.token import TokenInfo
 
     monkeypatch.setitem(sys.modules, "anaconda_auth._conda.repo_config", None)  # import fails
