@@ -27,6 +27,7 @@ from conda import CondaError
 from conda.plugins.types import ChannelAuthBase
 from requests import PreparedRequest, Response
 
+from anaconda_auth._conda import repo_config
 from anaconda_auth._conda.config import HANDLER_NAME, TOKEN_DOMAIN_MAP, CredentialType
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,16 @@ def _channel_settings() -> list[dict[str, Any]]:
     return [s for s in context.channel_settings if isinstance(s, dict)]
 
 
+def _conda_logs_requests() -> bool:
+    return logging.getLogger("conda").getEffectiveLevel() <= logging.INFO
+
+
 def _mask(response: Response) -> None:
-    """Hide the credential in ``response.request`` once it has been sent: conda logs that
-    request's headers (``-vvv``). Not for a redirect, whose follow-up requests copies."""
+    """Hide the credential in ``response.request`` once it has been sent, when conda is about
+    to log that request's headers (``-vvv``: INFO). Not for a redirect, whose follow-up
+    requests copies."""
     request = response.request
-    if response.is_redirect or request is None:
+    if response.is_redirect or request is None or not _conda_logs_requests():
         return
     value = request.headers.get("Authorization")
     if isinstance(value, str) and " " in value:
@@ -169,10 +175,8 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
 
     @staticmethod
     def _load_token_via_conda_token(parsed_url: ParseResult) -> AccessCredential | None:
-        from conda.gateways.anaconda_client import read_binstar_tokens
-
         domain = parsed_url.netloc.lower()
-        for token_url, token in read_binstar_tokens().items():
+        for token_url, token in repo_config.token_list().items():
             if urlparse(token_url).netloc.lower() == domain and token:
                 return AccessCredential(token, CredentialType.REPO_TOKEN)
         return None
@@ -189,8 +193,13 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
             return legacy
         return found or AccessCredential(None, credential_type)
 
+    def _build_header(self, url: str) -> tuple[str | None, CredentialType]:
+        """The ``Authorization`` value for ``url`` (or None) and the credential type (0.15)."""
+        header, credential = self._build_credential(url)
+        return header, credential.type
+
     @lru_cache  # noqa: B019
-    def _build_header(self, url: str) -> tuple[str | None, AccessCredential]:
+    def _build_credential(self, url: str) -> tuple[str | None, AccessCredential]:
         if api_key := os.getenv("ANACONDA_AUTH_API_KEY"):
             return f"Bearer {api_key}", AccessCredential(api_key, CredentialType.API_KEY)
         try:
@@ -209,9 +218,16 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
         for settings in _channel_settings():
             if _matches(url, str(settings.get("channel", "")), self.channel_name):
                 found = settings
-        if not found:  # conda chose this handler for the channel: its own URLs are mapped
-            base = self.channel_name.rstrip("/") + "/"
-            return url.startswith(base)
+        if not found:
+            # conda chose this handler for the channel by name, or by a pattern conda matched
+            # differently: the channel's own host only.
+            channel = urlparse(self.channel_name)
+            if not channel.scheme:
+                return True
+            return (channel.scheme, channel.netloc.lower()) == (
+                urlparse(url).scheme,
+                urlparse(url).netloc.lower(),
+            )
         return str(found.get("auth", "")).strip() == HANDLER_NAME
 
     # -- errors ----------------------------------------------------------------------------
@@ -269,7 +285,7 @@ class AnacondaAuthHandler(ChannelAuthBase):  # type: ignore[misc]
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         if request.url is None:
             return request
-        header, credential = self._build_header(request.url)
+        header, credential = self._build_credential(request.url)
         request.register_hook("response", self._build_response_handler(credential))  # type: ignore[no-untyped-call]
         if header and self._mapped(request.url):
             request.headers["Authorization"] = header

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["TOKEN_DOMAIN_MAP", "CredentialType", "TokenDomainSetting"]
 
@@ -86,14 +86,26 @@ def _write_condarc_d_settings(overwrite: bool = False) -> None:
     _write_channel_settings(PREFIX_CONDARC_PATH, include_sites=False, overwrite=overwrite)
 
 
-def _verify_channel_settings() -> None:
+def _dictify(channel_settings: list[dict[str, str]]) -> dict[str, str]:
+    """``{channel: auth}`` of ``channel_settings`` entries."""
+    return {c["channel"]: c.get("auth", "") for c in channel_settings}
+
+
+def _assert_settings(context: Any, expected: dict[str, str], filtered: bool = False) -> None:
+    """Check conda's ``channel_settings`` map exactly ``expected`` (``filtered``: at least)."""
+    found = _dictify(list(context.channel_settings))
+    if filtered:
+        found = {k: v for k, v in found.items() if k in expected}
+    assert found == expected, f"{found=}, {expected=}"  # noqa: S101 (a check tool, as 0.15)
+
+
+def _verify_channel_settings(filtered: bool = True) -> None:
+    """Re-read conda's configuration and check the ``condarc.d`` mapping is in effect."""
     from conda.base.context import context
 
     context.__init__()
-    found = {c["channel"]: c.get("auth", "") for c in context.channel_settings}
-    for record in _build_channel_settings(include_sites=False):
-        if found.get(record["channel"]) != record["auth"]:
-            raise SystemExit(f"conda does not map {record['channel']} to {HANDLER_NAME}")
+    expected = _dictify(_build_channel_settings(include_sites=False))
+    _assert_settings(context, expected, filtered=filtered)
 
 
 def main(argv: list[str]) -> int:

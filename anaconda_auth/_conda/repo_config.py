@@ -45,6 +45,19 @@ __all__ = [
 ]
 
 REPO_URL = os.getenv("CONDA_TOKEN_REPO_URL", "https://repo.anaconda.cloud/repo/")
+
+
+def _parse_version(text: str) -> Any:
+    from packaging.version import InvalidVersion, Version  # a dependency of conda
+
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return Version("0")
+
+
+#: conda's version (a ``packaging`` ``Version``), as 0.15 exposed it.
+CONDA_VERSION = _parse_version(conda.__version__)
 MAIN_CHANNEL = "main"
 ACTIVE_CHANNELS = ["r", "msys2"]
 ARCHIVE_CHANNELS = ["free", "mro-archive", "pro"]
@@ -80,14 +93,18 @@ def can_restore_free_channel() -> bool:
 def _condarc_path(
     condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
 ) -> Path:
-    """The file ``conda config`` would write with ``--system``/``--env``/``--file``."""
-    if condarc_system:
-        return Path(sys.prefix) / ".condarc"
-    if condarc_env and os.getenv("CONDA_PREFIX"):
-        return Path(os.environ["CONDA_PREFIX"]) / ".condarc"
-    if condarc_file:
-        return Path(condarc_file).expanduser()
-    return Path(abspath(expanduser("~/.condarc")))
+    """The file ``conda config`` would write with these flags (:func:`_get_condarc_args`);
+    without any, the user's condarc (:data:`.condarc.DEFAULT_CONDARC_PATH`)."""
+    from anaconda_auth._conda import condarc as condarc_module
+
+    for arg in _get_condarc_args(condarc_system, condarc_env, condarc_file):
+        if arg == "--system":
+            return Path(sys.prefix) / ".condarc"
+        if arg == "--env" and os.getenv("CONDA_PREFIX"):
+            return Path(os.environ["CONDA_PREFIX"]) / ".condarc"
+        if arg.startswith("--file="):
+            return Path(arg.removeprefix("--file=")).expanduser()
+    return Path(condarc_module.DEFAULT_CONDARC_PATH)
 
 
 def _context() -> Any:
@@ -170,6 +187,7 @@ def configure_default_channels(
     base = repo_url()
     channels = [urljoin(base, c) for c in [MAIN_CHANNEL, *ACTIVE_CHANNELS]]
     channels += [urljoin(base, c) for c in include_archive_channels or []]
+    condarc.remove("default_channels")  # re-added last, where `conda config` (0.15) put it
     condarc.set("default_channels", channels)
     if can_restore_free_channel() and condarc.get("restore_free_channel"):
         condarc.set("restore_free_channel", False)
@@ -211,6 +229,83 @@ def _set_keys(path: Path, values: dict[str, Any], remove: tuple[str, ...] = ()) 
     if changed:
         condarc.backup()
         condarc.save()
+
+
+# -- 0.15's single-key helpers (each one edit of the chosen condarc) -----------------------
+
+
+def _get_condarc_args(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> list[str]:
+    """The ``conda config`` location flags for a condarc choice (as 0.15)."""
+    if condarc_system:
+        return ["--system"]
+    if condarc_env:
+        return ["--env"]
+    if condarc_file:
+        return [f"--file={condarc_file}"]
+    return []
+
+
+def _set_ssl_verify_false(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> None:
+    """``ssl_verify: false`` for all of conda: only on request (``--no-ssl-verify``)."""
+    _set_keys(_condarc_path(condarc_system, condarc_env, condarc_file), {"ssl_verify": False})
+
+
+def _set_add_anaconda_token(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> None:
+    path = _condarc_path(condarc_system, condarc_env, condarc_file)
+    _set_keys(path, {"add_anaconda_token": True})
+
+
+def _unset_restore_free_channel(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> None:
+    path = _condarc_path(condarc_system, condarc_env, condarc_file)
+    _set_keys(path, {"restore_free_channel": False})
+
+
+def _get_from_condarc(
+    key: str,
+    default: Any = None,
+    condarc_system: bool = False,
+    condarc_env: bool = False,
+    condarc_file: str | None = None,
+) -> Any:
+    path = _condarc_path(condarc_system, condarc_env, condarc_file)
+    return CondaRC(path).get(key, default)
+
+
+def _get_default_channels(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> list[str]:
+    found = _get_from_condarc("default_channels", [], condarc_system, condarc_env, condarc_file)
+    return [str(c) for c in found or []]
+
+
+def _remove_default_channels(
+    condarc_system: bool = False, condarc_env: bool = False, condarc_file: str | None = None
+) -> None:
+    path = _condarc_path(condarc_system, condarc_env, condarc_file)
+    if path.exists():
+        _set_keys(path, {}, remove=("default_channels",))
+
+
+def _set_channel(
+    channel: str,
+    prepend: bool = True,
+    condarc_system: bool = False,
+    condarc_env: bool = False,
+    condarc_file: str | None = None,
+) -> None:
+    """Add the repository's ``channel`` to ``default_channels`` (first or last)."""
+    path = _condarc_path(condarc_system, condarc_env, condarc_file)
+    url = urljoin(repo_url(), channel)
+    current = [str(c) for c in CondaRC(path).get("default_channels") or [] if str(c) != url]
+    _set_keys(path, {"default_channels": [url, *current] if prepend else [*current, url]})
 
 
 def enable_extra_safety_checks(
