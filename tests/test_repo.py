@@ -233,3 +233,24 @@ def test_install_without_conda_validates_with_the_site_tls_and_stores(
     removed = CliRunner().invoke(app, ["uninstall", "--all"])
     assert removed.exit_code == 0
     assert TokenInfo.load(anaconda_idp.domain).repo_tokens == []
+
+
+def test_install_picks_the_only_business_org_and_aborts_without_one(
+    anaconda_logged_in: Any, anaconda_idp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.plugins.cli.token import app
+    from typer.testing import CliRunner
+
+    from anaconda_auth.token import TokenInfo
+
+    monkeypatch.setitem(sys.modules, "anaconda_auth._conda.repo_config", None)
+    monkeypatch.setenv("CONDA_TOKEN_REPO_URL", anaconda_idp.repo_url)
+    anaconda_idp.repo.add_organization("hobby", product_code="starter_subscription")
+    none = CliRunner().invoke(app, ["install", "--yes"])
+    assert none.exit_code == 1
+    assert "No organizations found." in none.output
+    anaconda_idp.repo.add_organization("acme")
+    one = CliRunner().invoke(app, ["install", "--yes", "--no-set-default-channels"])
+    assert one.exit_code == 0, one.output
+    assert "Only one organization found, automatically selecting: acme" in one.output
+    assert TokenInfo.load(anaconda_idp.domain).get_repo_token("acme")
