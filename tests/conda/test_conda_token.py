@@ -62,3 +62,35 @@ def test_script_help_and_version(conda_rig: CondaRig) -> None:
     assert "Configure token access for Anaconda Commercial Edition" in helped.stdout
     version = conda_rig.conda_token_script("--version")
     assert version.stdout.startswith("conda-token ")
+
+
+def test_set_options_write_the_chosen_file_and_remove_reverts(conda_rig: CondaRig) -> None:
+    rig = conda_rig
+    token = rig.idp.repo.issue("acme").token
+    target = rig.tmp / "team.condarc"
+    target.write_text("# team settings\nalways_yes: true\n")
+    result = rig.run_conda(
+        "token", "set", token, "--file", str(target), "--include-archive-channels", "free",
+        "pro", "--enable-signature-verification", "--force-config-condarc",
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    text = target.read_text()
+    assert "# team settings" in text and "always_yes: true" in text
+    assert "extra_safety_checks: true" in text
+    assert f"signing_metadata_url_base: {rig.idp.repo_url.rstrip('/')}" in text
+    for channel in ("main", "r", "msys2", "free", "pro"):
+        assert f"- {rig.idp.repo_url}{channel}\n" in text
+    assert not rig.user_condarc.exists()
+    assert (rig.tmp / "team.condarc.bak").read_text().startswith("# team settings")
+
+    removed = rig.run_conda("token", "remove", "--file", str(target))
+    assert removed.returncode == 0, removed
+    text = target.read_text()
+    assert "default_channels" not in text and "signing_metadata_url_base" not in text
+    assert "extra_safety_checks: false" in text and "# team settings" in text
+
+
+def test_set_rejects_an_unknown_archive_channel(conda_rig: CondaRig) -> None:
+    result = conda_rig.conda_token_script("set", "x", "--include-archive-channels", "nope")
+    assert result.returncode == 2
+    assert "invalid choice: 'nope'" in result.stderr
