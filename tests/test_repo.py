@@ -18,6 +18,14 @@ from anaconda_auth.repo import RepoAPIClient, TokenCreateResponse
 
 
 @pytest.fixture
+def without_conda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands find no conda (its module is not importable), as where it is missing."""
+    from anaconda_auth.plugins.cli import token
+
+    monkeypatch.setattr(token, "_repo_config", lambda: None)
+
+
+@pytest.fixture
 def client(anaconda_logged_in: Any, anaconda_idp: Any) -> RepoAPIClient:
     anaconda_idp.repo.add_organization("acme", title="Acme Corp")
     anaconda_idp.repo.add_organization("hobby", product_code="starter_subscription")
@@ -57,7 +65,7 @@ def test_kit_channel_accepts_both_token_forms(client: RepoAPIClient, anaconda_id
         assert package.ok and package.content.startswith(b"BZh")
 
 
-def test_validation_says_why(anaconda_idp: Any) -> None:
+def test_validation_says_why(anaconda_idp: Any, caplog: pytest.LogCaptureFixture) -> None:
     from anaconda_auth._conda.validation import CondaTokenError, check_token, token_url
 
     assert token_url("https://h/repo/", "a/b") == "https://h/t/a%2Fb/repo/main/noarch/repodata.json"
@@ -66,9 +74,12 @@ def test_validation_says_why(anaconda_idp: Any) -> None:
         check_token(session, anaconda_idp.repo_url, "bad-token")
     untrusting = requests.Session()
     untrusting.trust_env = False
+    untrusting.mount("https://", requests.adapters.HTTPAdapter(max_retries=1))  # logs a retry
     with pytest.raises(CondaTokenError, match="TLS connection") as caught:
         check_token(untrusting, anaconda_idp.repo_url, "secret-value")
     assert "secret-value" not in str(caught.value)
+    assert "secret-value" not in caplog.text  # urllib3's retry warnings name the URL
+    assert "/t/<token>/" in caplog.text
     check_token(session, anaconda_idp.repo_url, anaconda_idp.repo.add_token("x", "good").token)
 
 
@@ -210,6 +221,7 @@ def test_post_login_setup_failure_is_a_warning(
 # -- `anaconda token` where conda is not installed -------------------------------------------
 
 
+@pytest.mark.usefixtures("without_conda")
 def test_install_without_conda_validates_with_the_site_tls_and_stores(
     client: RepoAPIClient, anaconda_idp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,7 +230,6 @@ def test_install_without_conda_validates_with_the_site_tls_and_stores(
 
     from anaconda_auth.token import TokenInfo
 
-    monkeypatch.setitem(sys.modules, "anaconda_auth._conda.repo_config", None)  # import fails
     monkeypatch.setenv("CONDA_TOKEN_REPO_URL", anaconda_idp.repo_url)
     result = CliRunner().invoke(app, ["install", "--org", "acme", "--yes"])
     assert result.exit_code == 0, result.output
@@ -235,6 +246,7 @@ def test_install_without_conda_validates_with_the_site_tls_and_stores(
     assert TokenInfo.load(anaconda_idp.domain).repo_tokens == []
 
 
+@pytest.mark.usefixtures("without_conda")
 def test_install_picks_the_only_business_org_and_aborts_without_one(
     anaconda_logged_in: Any, anaconda_idp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,7 +255,6 @@ def test_install_picks_the_only_business_org_and_aborts_without_one(
 
     from anaconda_auth.token import TokenInfo
 
-    monkeypatch.setitem(sys.modules, "anaconda_auth._conda.repo_config", None)
     monkeypatch.setenv("CONDA_TOKEN_REPO_URL", anaconda_idp.repo_url)
     anaconda_idp.repo.add_organization("hobby", product_code="starter_subscription")
     none = CliRunner().invoke(app, ["install", "--yes"])

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+#: Loggers that print request URLs (urllib3's retry warnings, its DEBUG request lines).
+_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
 
 
 class CondaTokenError(RuntimeError):
@@ -29,7 +35,8 @@ def check_token(session: Any, repo_url: str, token: str) -> None:
 
     url = token_url(repo_url, token)
     try:
-        response = session.head(url, timeout=30, allow_redirects=True, verify=session.verify)
+        with _scrubbed_logs(token):
+            response = session.head(url, timeout=30, allow_redirects=True, verify=session.verify)
     except requests.exceptions.SSLError as exc:
         raise CondaTokenError(
             f"The token could not be validated: the TLS connection to {urlsplit(url).netloc} "
@@ -53,3 +60,32 @@ def _scrub(exc: BaseException, token: str) -> str:
     for form in {token, quote(token, safe="")}:
         text = text.replace(form, "<token>")
     return text
+
+
+class _Scrub(logging.Filter):
+    def __init__(self, secrets: set[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "<token>")
+            record.msg, record.args = text, ()
+        return True
+
+
+@contextmanager
+def _scrubbed_logs(token: str) -> Iterator[None]:
+    """While the check runs, urllib3's log lines (its retry warnings name the URL, and so the
+    ``/t/<token>/`` path) show ``<token>`` instead of the token."""
+    scrub = _Scrub({token, quote(token, safe="")})
+    loggers = [logging.getLogger(name) for name in _URL_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(scrub)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(scrub)

@@ -56,12 +56,11 @@ def _client() -> RepoAPIClient:
 def _repo_url() -> str:
     import os
 
-    try:
-        from anaconda_auth._conda import repo_config
-    except ImportError:
+    repo_config = _repo_config()
+    if repo_config is None:
         url = os.getenv("CONDA_TOKEN_REPO_URL") or DEFAULT_REPO_URL
         return url if url.endswith("/") else url + "/"
-    return repo_config.repo_url()
+    return str(repo_config.repo_url())
 
 
 def _print_repo_token_table(tokens: list[RepoToken], legacy_tokens: dict[str, str]) -> None:
@@ -114,18 +113,14 @@ def _update_repo_tokens(change: Callable[[TokenInfo], None]) -> None:
 
 
 def _legacy_tokens() -> dict[str, str]:
-    try:
-        from anaconda_auth._conda import repo_config
-    except ImportError:
-        return {}
-    return repo_config.token_list()
+    repo_config = _repo_config()
+    return {} if repo_config is None else dict(repo_config.token_list())
 
 
 def _validate(token: str) -> None:
     """Check ``token`` against the repository; with conda, TLS as the condarc says."""
-    try:
-        from anaconda_auth._conda import repo_config
-    except ImportError:
+    repo_config = _repo_config()
+    if repo_config is None:
         import requests
 
         from anaconda_auth._conda.validation import check_token
@@ -197,9 +192,8 @@ def install_token(
 
 
 def _configure_conda(force: bool) -> None:
-    try:
-        from anaconda_auth._conda import repo_config
-    except ImportError:
+    repo_config = _repo_config()
+    if repo_config is None:
         _err("conda is not installed here: the token is stored, conda was not configured.")
         return
     from anaconda_auth._conda.condarc import CondaRCError
@@ -282,8 +276,16 @@ def remove_token(
 
 
 def _require_conda() -> Any:
+    repo_config = _repo_config()
+    if repo_config is None:
+        _abort("This command configures conda, which is not installed in this environment.")
+    return repo_config
+
+
+def _repo_config() -> Any:
+    """:mod:`anaconda_auth._conda.repo_config`, or None where conda is not installed."""
     try:
         from anaconda_auth._conda import repo_config
     except ImportError:
-        _abort("This command configures conda, which is not installed in this environment.")
+        return None
     return repo_config
