@@ -28,7 +28,7 @@ pytest.register_assert_rewrite("support")
 pytest_plugins = ["support.login"]
 
 #: Folders (under tests/) whose tests are all slow: real browsers, CLI subprocesses, Node.js.
-SLOW_FOLDERS = frozenset({"e2e", "interop"})
+SLOW_FOLDERS = frozenset({"conda", "e2e", "interop"})
 #: Modules (paths under tests/) that are slow as a whole: subprocesses, D-Bus, the 0.15.3 venv.
 SLOW_MODULES = frozenset(
     {
