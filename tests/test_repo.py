@@ -265,3 +265,24 @@ def test_install_picks_the_only_business_org_and_aborts_without_one(
     assert one.exit_code == 0, one.output
     assert "Only one organization found, automatically selecting: acme" in one.output
     assert TokenInfo.load(anaconda_idp.domain).get_repo_token("acme")
+
+
+def test_anaconda_auth_login_runs_the_post_login_setup(
+    anaconda_idp: Any, anaconda_auth_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real `anaconda auth login` (device flow against the kit's provider) ends with 0.15's
+    set-up: asked, the environment manager installed and the machine registered."""
+    from anaconda_cli_base.cli import app
+    from typer.testing import CliRunner
+
+    anaconda_idp.settings.device_auto_approve = True
+    anaconda_idp.repo.add_organization("acme", features=["environments"])
+    script = 'case "$1" in list) echo "[]";; run) exit 1;; esac; exit 0'
+    monkeypatch.setenv("PATH", f"{_fake_conda(tmp_path, script)}:{os.environ['PATH']}")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["auth", "login", "--device"], input="y\n")
+    assert result.exit_code == 0, result.output
+    calls = (tmp_path / "conda.log").read_text().splitlines()
+    assert "install --name base anaconda-cloud::anaconda-env-manager --yes --json" in calls
+    assert calls[-1] == "env-log register"
