@@ -282,7 +282,7 @@ def parse_header(raw: bytes, path: Path) -> Header:
     elif kind == KIND_KEY_FILE:
         if log2_n or r or p or any(salt):
             # Zero in every file encrypted with a key file: a damaged header, whatever the key.
-            raise damaged(path, "key derivation parameters in a header that names a key file")
+            raise damaged(path, "stray key derivation parameters in its header")
     else:
         raise damaged(path, f"unknown key kind {kind} in the header")
     return Header(kind, log2_n, r, p, salt, kid, nonce)
