@@ -431,6 +431,12 @@ def write_lock(path: Path, timeout: float) -> Iterator[None]:
             f"another process is writing the token keyring {path}. Try again; if this "
             f"persists, find the process holding it (for example `fuser {lock_path}`)."
         ) from None
+    except IsADirectoryError:
+        raise StorageError(
+            f"The lock file {lock_path} of the token keyring {path} is a directory, so the "
+            "keyring cannot be written. Remove that directory (anaconda-auth creates the lock "
+            "file itself)."
+        ) from None
     except OSError as exc:
         raise StorageError(
             f"Cannot create the lock file {lock_path} for the token keyring {path}: "

@@ -17,8 +17,12 @@ deletes that same entry. 0.15 writes without a lock and in place, so a read that
 half-written (empty or unparsable) file modified a moment ago reads it again, and a write checks
 just before replacing the file that it still holds what was read, else starts over.
 
-Writes happen under a ``filelock`` lock (``<keyring_path>.lock``): read, modify, encrypt, write
-a temporary file in the same directory, fsync, ``os.replace``, fsync the directory. Readers take
+Writes happen under a ``filelock`` lock (``<real path>.lock``, where the real path is
+``keyring_path`` with every symlink followed, as for the key file and the temporary files, so
+that a process using a symlink and one using the real path exclude each other): read, modify,
+encrypt, write a temporary file in the same directory, fsync, ``os.replace``, fsync the
+directory. Only regular files are read, at most ``MAX_FILE_SIZE`` (16 MiB) of them, and never
+with a blocking open (a named pipe at the path is an error, not a hang). Readers take
 no lock; they always see a complete old or new file. Reads are cached by the file's
 ``(st_ino, st_mtime_ns, st_size)`` and the key source, so a warm read is a ``stat()`` and a
 dictionary lookup. A file modified less than two seconds before it was read is "racily clean"

@@ -141,6 +141,20 @@ def test_device_login_with_a_directory_as_lock_file_starts_no_flow(
     assert anaconda_idp.requests == [] and ui.device_codes == []
 
 
+def test_a_save_with_a_directory_as_lock_file_names_it(tmp_path: Path) -> None:
+    keyring = tmp_path / "keyring"
+    backend = AnacondaKeyringBackend(keyring)
+    backend.set_password("svc", "u", "old")
+    before = keyring.read_bytes()
+    lock = tmp_path / "keyring.lock"
+    lock.unlink()
+    lock.mkdir()
+    with pytest.raises(StorageError) as info:
+        backend.set_password("svc", "u", "new")
+    assert f"The lock file {lock} of the token keyring {keyring} is a directory" in str(info.value)
+    assert keyring.read_bytes() == before
+
+
 @pytest.mark.skipif(not (POSIX and SETPRIV and ROOT), reason="needs setpriv, run as root")
 def test_check_writable_as_a_user_who_cannot_write_the_directory() -> None:
     """Root writes anywhere; as ``nobody`` the keyring's directory (root's, 0755) is not
