@@ -197,6 +197,22 @@ def _check_writable_as_nobody(tmp_path: Path) -> None:
     assert "Permission denied" in writable
 
 
+@pytest.mark.skipif(not POSIX or ROOT, reason="as root: see the setpriv test above")
+def test_check_writable_in_a_directory_this_user_cannot_write(tmp_path: Path) -> None:
+    directory = tmp_path / "keyrings"
+    directory.mkdir()
+    keyring = directory / "keyring"
+    AnacondaKeyringBackend(keyring).set_password("s", "u", "v")
+    directory.chmod(0o555)
+    try:
+        backend = AnacondaKeyringBackend(keyring)
+        assert backend.is_available() == (True, "") and backend.get_password("s", "u") == "v"
+        ok, reason = backend.check_writable()
+        assert not ok and str(directory) in reason and "Permission denied" in reason
+    finally:
+        directory.chmod(0o755)
+
+
 def test_check_writable_leaves_nothing_behind(tmp_path: Path) -> None:
     directory = tmp_path / "home"
     directory.mkdir()
