@@ -6,12 +6,10 @@ What ``anaconda auth config`` shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from anaconda_auth.config.constants import FIELD_NAMES, MASK
-from anaconda_auth.config.loader import is_secret_name
+from anaconda_auth.config.constants import FIELD_NAMES
+from anaconda_auth.config.loader import mask_value as mask_value  # the one masking rule
 from anaconda_auth.config.model import AnacondaAuthSite, resolve_explicit, validate_into
 
 
@@ -31,34 +29,6 @@ class ResolvedValue:
     source: str
     location: str
     masked: bool = False
-
-
-def _mask_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
-
-
-def mask_value(key: str, value: Any) -> tuple[Any, bool]:
-    """The value to show for ``key``, and whether anything was hidden."""
-    if value is None:
-        return None, False
-    if is_secret_name(key):
-        return MASK, True
-    if isinstance(value, dict) and key in ("extra_headers", "oidc_request_headers"):
-        shown = {k: MASK if is_secret_name(k) else v for k, v in value.items()}
-        return shown, shown != value
-    if isinstance(value, dict) and key == "proxy_servers":
-        shown = {k: _mask_url(v) if isinstance(v, str) else v for k, v in value.items()}
-        return shown, shown != value
-    if isinstance(value, Path):
-        return str(value), False
-    return value, False
 
 
 def explain(**explicit: Any) -> list[ResolvedValue]:
