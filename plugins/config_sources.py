@@ -174,7 +174,7 @@ def _read_secret(directory: Path) -> Callable[[str], str]:
     def read(name: str) -> str:
         path = os.path.join(directory, name)
         try:
-            with open(path, encoding="utf-8") as fp:
+            with open(path, encoding="utf-8-sig") as fp:  # a BOM (Windows editors) is dropped
                 return fp.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
