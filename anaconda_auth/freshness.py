@@ -138,7 +138,7 @@ def expand_path(path: str | os.PathLike[str], setting: str) -> str:
     if expanded == text:
         from anaconda_auth.exceptions import ConfigError
 
-        raise ConfigError(f"Cannot use {setting} {text}: {_why_not(text)}.")
+        raise ConfigError(f"Cannot use {setting} {text}: {_why_not(text)} for {setting}.")
     return expanded
 
 
