@@ -34,6 +34,7 @@ SLOW_MODULES = frozenset(
     {
         "test_cli_plugin_failures.py",  # ~8 s of `anaconda` subprocesses
         "test_compat_differential.py",
+        "test_hardening_config_fuzz.py",  # hypothesis over every config source (~20 s)
         "test_packaging.py",
         "test_panel_import.py",
         "test_side_by_side_015.py",  # ~20 subprocesses of the real anaconda-auth 0.15.3

@@ -125,7 +125,7 @@ def domains(draw: st.DrawFn) -> tuple[str, str]:
 
 
 header_name = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=20)
-# what HTTP can carry in a header value: Latin-1 (others are rejected at load: test_hardening_config)
+# what HTTP can carry in a header value: Latin-1 (others are rejected: test_hardening_config)
 header_value = st.text(
     st.characters(
         whitelist_categories=("L", "N", "P", "S", "Zs"),

@@ -61,7 +61,8 @@ def test_repr_and_str_of_the_configuration_mask_secrets(monkeypatch: pytest.Monk
         json.dumps({"X-Api-Key": SECRET, "Authorization": f"Bearer {SECRET}", "X-Team": "blue"}),
     )
     monkeypatch.setenv(
-        "ANACONDA_AUTH_PROXY_SERVERS", json.dumps({"https": f"http://me:{PROXY_PASSWORD}@proxy:3128"})
+        "ANACONDA_AUTH_PROXY_SERVERS",
+        json.dumps({"https": f"http://me:{PROXY_PASSWORD}@proxy:3128"}),
     )
     monkeypatch.setenv("ANACONDA_AUTH_KEYRING", json.dumps({"svc": {"user": SECRET}}))
     monkeypatch.setenv("ANACONDA_AUTH_API_KEY", SECRET)
@@ -472,8 +473,7 @@ EXPECTED_WARNINGS = [
     "'default_site'?)",
     "unknown table [plugin.aut] in ~/.anaconda/config.toml is ignored (did you mean "
     "[plugin.auth]?)",
-    "unknown table [plugins] in ~/.anaconda/config.toml is ignored (did you mean "
-    "[plugin.auth]?)",
+    "unknown table [plugins] in ~/.anaconda/config.toml is ignored (did you mean [plugin.auth]?)",
     "preferred_token_storage 'sytem' from ~/.anaconda/config.toml [plugin.auth] "
     "preferred_token_storage names no installed token storage backend (did you mean "
     "'system'?)",
