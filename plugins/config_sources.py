@@ -158,6 +158,11 @@ def _secret_candidates(directory: Path, prefix: str) -> list[tuple[str, str]]:
         entries = list(os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return []
+    except OSError as exc:  # a name too long, an I/O error...
+        raise ConfigError(
+            f"Cannot read the secrets directory {str(directory)[:200]}: {exc.strerror or exc}. "
+            "Set ANACONDA_SECRETS_DIR to another directory."
+        ) from None
     found = []
     for entry in entries:
         if _key(entry.name, prefix) is None:

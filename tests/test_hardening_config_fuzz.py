@@ -16,6 +16,7 @@ import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests.utils
@@ -217,6 +218,13 @@ def configured(
             reset_plugin_manager()
 
 
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return url  # unparsable: masked whole
+
+
 def load_or_documented_error() -> None:
     """Build the configuration (twice: the memo), explain it and list its unknown names;
     only the documented errors may come out. What loads must be usable."""
@@ -244,6 +252,9 @@ def load_or_documented_error() -> None:
         for k, v in table.items()
         if not is_secret_name(k)
     )
+    for url in (config.proxy_servers or {}).values():
+        if PLANTED not in (_password(url) or ""):
+            plain += f" {url}"  # no password: shown as it is
     if PLANTED not in plain:
         assert PLANTED not in repr(config) + str(config)
 

@@ -265,6 +265,17 @@ def mask_value(key: str, value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def brief(text: str, limit: int = 120) -> str:
+    """``repr(text)`` for a message, cut to about ``limit`` characters (a value may be huge)."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[: limit - 4]}...{shown[0]}"
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    """``text`` as it is, or cut with "..." when longer than ``limit``."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _shown(key: str, value: Any) -> str:
     if is_secret_name(key) or key in ("extra_headers", "proxy_servers", "oidc_request_headers"):
         # these can hold credentials: describe, never show
@@ -318,10 +329,10 @@ def normalize_domain(value: str) -> str:
     try:
         netloc = urlsplit(url).netloc
     except ValueError as exc:
-        raise ValueError(f"{value} does not look like a domain name ({exc})") from None
+        raise ValueError(f"{_cut(value)} does not look like a domain name ({exc})") from None
     netloc = netloc.rsplit("@", 1)[-1]  # never keep credentials in a domain
     if not netloc or not re.fullmatch(
         r"[A-Za-z0-9._~\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?", netloc
     ):
-        raise ValueError(f"{value} does not look like a domain name")
+        raise ValueError(f"{_cut(value)} does not look like a domain name")
     return netloc

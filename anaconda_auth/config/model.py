@@ -45,6 +45,7 @@ from anaconda_auth.config.constants import (
 from anaconda_auth.config.errors import config_error, unknown_site
 from anaconda_auth.config.loader import (
     Resolution,
+    brief,
     mask_value,
     normalize_domain,
     parse_json,
@@ -273,8 +274,15 @@ class AnacondaAuthSite(BaseModel):
         if not text:
             raise ValueError("got an empty string")
         path = Path(freshness.expand(text))
-        if not path.exists():
-            raise ValueError(f"the CA bundle {str(path)!r} does not exist")
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long, a loop of symbolic links...
+            reason = exc.strerror or type(exc).__name__
+            raise ValueError(
+                f"the CA bundle {brief(str(path))} cannot be examined: {reason}"
+            ) from None
+        if not exists:
+            raise ValueError(f"the CA bundle {brief(str(path))} does not exist")
         return str(path)
 
     @field_validator(
@@ -334,16 +342,16 @@ class AnacondaAuthSite(BaseModel):
     def _header_values(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for name, text in (value or {}).items():
             if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-                raise ValueError(f"{name!r} is not a valid HTTP header name")
+                raise ValueError(f"{brief(name)} is not a valid HTTP header name")
             if "\r" in text or "\n" in text:
-                raise ValueError(f"the value of header {name!r} contains a line break")
+                raise ValueError(f"the value of header {brief(name)} contains a line break")
             if text[:1].isspace():
-                raise ValueError(f"the value of header {name!r} starts with white space")
+                raise ValueError(f"the value of header {brief(name)} starts with white space")
             try:
                 text.encode("latin-1")
             except UnicodeEncodeError as exc:
                 raise ValueError(
-                    f"the value of header {name!r} has a character HTTP headers cannot carry "
+                    f"the value of header {brief(name)} has a character HTTP headers cannot carry "
                     f"(at position {exc.start}: only Latin-1 characters can be sent)"
                 ) from None
         return value
