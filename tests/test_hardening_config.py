@@ -423,6 +423,25 @@ def test_a_fifo_as_config_toml_is_refused_not_waited_on(isolated_home: Path) -> 
     assert stat.S_ISFIFO(path.stat().st_mode)  # left as it was
 
 
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("ANACONDA_AUTH_SSL_VERIFY", "Invalid ssl_verify from ANACONDA_AUTH_SSL_VERIFY: the CA"),
+        ("ANACONDA_SECRETS_DIR", "Cannot read the secrets directory"),
+        ("ANACONDA_CONFIG_TOML", "Cannot read"),
+    ],
+)
+def test_a_path_the_system_cannot_examine_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, "/" + "a" * 5000)  # longer than any file name may be
+    with pytest.raises(ConfigError) as err:
+        AnacondaAuthConfig()
+    message = str(err.value)
+    assert expected in message
+    assert len(message) < 1000  # the 5000-character value is cut
+
+
 # --- item 9: `anaconda auth config` with huge values ---------------------------------------------
 
 

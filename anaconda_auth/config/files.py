@@ -74,12 +74,13 @@ def dotenv_path() -> Path | None:
 def display_path(path: Path) -> str:
     """The path for messages, with the home directory shown as ``~``."""
     home = freshness.home_dir()
+    text = str(path)
     if home is not None:
         try:
-            return "~/" + path.relative_to(home).as_posix()
+            text = "~/" + path.relative_to(home).as_posix()
         except ValueError:
             pass
-    return str(path)
+    return text if len(text) <= 300 else f"{text[:150]}...{text[-100:]}"  # a path may be huge
 
 
 #: The largest configuration file read (config.toml, .env): far above any real one, and a
