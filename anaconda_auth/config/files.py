@@ -8,6 +8,7 @@ is always re-read (see :func:`anaconda_auth.freshness.stat_stamp`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -76,10 +77,8 @@ def display_path(path: Path) -> str:
     home = freshness.home_dir()
     text = str(path)
     if home is not None:
-        try:
+        with contextlib.suppress(ValueError):  # not under the home directory
             text = "~/" + path.relative_to(home).as_posix()
-        except ValueError:
-            pass
     return text if len(text) <= 300 else f"{text[:150]}...{text[-100:]}"  # a path may be huge
 
 
