@@ -55,6 +55,7 @@ SLOW_TESTS = frozenset(
         "test_anaconda_keyring.py::test_threads_in_one_process_do_not_lose_writes",
         "test_anaconda_keyring.py::test_warm_reads_stat_only_and_see_other_processes_writes",
         "test_caches.py::test_a_token_written_by_another_process_is_seen",
+        "test_hardening_config.py::test_auth_config_cuts_huge_values",
         "test_cli.py::test_config_command_masks_secrets",
         "test_cli.py::test_config_error_is_reported",
         "test_cli.py::test_plugins_command",
