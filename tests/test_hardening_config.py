@@ -218,10 +218,13 @@ def test_no_home_the_keyring_says_what_is_missing_and_writes_nothing(
             print(f"{type(exc).__name__}: {exc}")
         else:
             print("stored")
+        from anaconda_auth.storage.keyring_015 import AnacondaKeyring
+        print(AnacondaKeyring.viable)  # keyring asks every backend: no exception
         """
     out = _run_as(kwargs, ["-c", textwrap.dedent(code)])
     assert out.returncode == 0, out.stderr
-    available, refused = out.stdout.splitlines()
+    available, refused, viable = out.stdout.splitlines()
+    assert viable == "False"
     assert available.startswith("False ") and "keyring_path ~/.anaconda/keyring" in available
     assert refused.startswith("ConfigError: Cannot use keyring_path ~/.anaconda/keyring: ~")
     assert "HOME is not set" in refused
