@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 #: A file changed more recently than this (in ns) does not get a trusted stamp.
@@ -127,19 +128,20 @@ def expand_setting(value: str, variable: str) -> str:
         raise ConfigError(f"Invalid {variable}={value!r}: {exc}.") from None
 
 
-def expand_path(path: str | os.PathLike[str], setting: str) -> str:
+def expand_path(path: str | os.PathLike[str], setting: str) -> Path:
     """A configured path with a leading ``~`` or ``~user`` expanded (``$VARS`` are not: the
-    configuration expanded them when it read the value). ``ConfigError`` naming ``setting``
-    when it cannot be, never a path that still starts with ``~``."""
+    configuration expanded them when it read the value); a ``Path`` without one is returned
+    as it is. ``ConfigError`` naming ``setting`` when it cannot be expanded, never a path that
+    still starts with ``~``."""
     text = os.fspath(path)
     if not text.startswith("~"):
-        return text
+        return path if isinstance(path, Path) else Path(text)
     expanded = os.path.expanduser(text)
     if expanded == text:
         from anaconda_auth.exceptions import ConfigError
 
         raise ConfigError(f"Cannot use {setting} {text}: {_why_not(text)} for {setting}.")
-    return expanded
+    return Path(expanded)
 
 
 def config_toml_path() -> str | None:

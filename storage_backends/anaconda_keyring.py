@@ -470,7 +470,7 @@ class AnacondaKeyringBackend:
     read_only = False
 
     def __init__(self, path: Path | str | None = None) -> None:
-        self._fixed_path = Path(expand_path(path, "the keyring path")) if path is not None else None
+        self._fixed_path = expand_path(path, "the keyring path") if path is not None else None
 
     def __repr__(self) -> str:
         where = self._fixed_path if self._fixed_path is not None else "keyring_path"
@@ -482,7 +482,7 @@ class AnacondaKeyringBackend:
         if self._fixed_path is not None:
             return self._fixed_path
         # Inside a token operation this is the configuration it already resolved.
-        return Path(expand_path(current_config().keyring_path, "keyring_path"))
+        return expand_path(current_config().keyring_path, "keyring_path")
 
     @property
     def key_path(self) -> Path:
