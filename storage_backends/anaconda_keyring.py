@@ -107,7 +107,7 @@ from anaconda_auth.storage_backends._keyring_keys import (
 )
 
 from anaconda_auth.exceptions import StorageError
-from anaconda_auth.freshness import is_racy
+from anaconda_auth.freshness import expand_path, is_racy
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import KEYRING_NAME, StorageBackend, current_config
 
@@ -495,7 +495,7 @@ class AnacondaKeyringBackend:
     read_only = False
 
     def __init__(self, path: Path | str | None = None) -> None:
-        self._fixed_path = Path(path).expanduser() if path is not None else None
+        self._fixed_path = expand_path(path, "the keyring path") if path is not None else None
 
     def __repr__(self) -> str:
         where = self._fixed_path if self._fixed_path is not None else "keyring_path"
@@ -507,7 +507,7 @@ class AnacondaKeyringBackend:
         if self._fixed_path is not None:
             return self._fixed_path
         # Inside a token operation this is the configuration it already resolved.
-        return current_config().keyring_path
+        return expand_path(current_config().keyring_path, "keyring_path")
 
     @property
     def key_path(self) -> Path:
