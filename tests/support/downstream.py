@@ -140,8 +140,10 @@ def run_program(
     *args: str,
     cwd: Path | None = None,
     timeout: float = 120,
+    input: str | None = None,  # noqa: A002 - subprocess.run's name
 ) -> subprocess.CompletedProcess[str]:
-    """``program`` of the venv (``python``, ``anaconda``, ...) with ``args``, stdin closed."""
+    """``program`` of the venv (``python``, ``anaconda``, ...) with ``args``; stdin is
+    ``input``, or closed."""
     return subprocess.run(
         [str(venv.bin / program), *args],
         env=dict(env),
@@ -149,7 +151,8 @@ def run_program(
         capture_output=True,
         text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
     )
 
 
