@@ -435,7 +435,7 @@ def test_conda_assist_starts(run_conda_venv: Run) -> None:
 
 
 def _conda_failure(run: Run, **env: str) -> subprocess.CompletedProcess[str]:
-    """A conda command that fails offline (no such package): conda's error handler, which
+    """A conda command that fails offline (no channel configured): conda's error handler, which
     anaconda-assistant-conda replaced, then asks the assistant (debug_error_mode automatic)."""
     return run(
         "python", "-W", "ignore", "-m", "conda", "search", "--offline", "no-such-package-xyz", **env
@@ -450,7 +450,8 @@ def test_conda_error_handler_asks_the_assistant_with_our_key(
     HTTPError handler (looked up in anaconda-cli-base's registry), never a traceback."""
     proc = _conda_failure(run_conda_venv)
     both = proc.stdout + proc.stderr
-    assert "PackagesNotFoundError" in both, _output(proc)
+    assert proc.returncode == 1, _output(proc)
+    assert "NoChannelsConfiguredError" in both, _output(proc)  # conda's own error first
     assert "AttributeError" not in both and "Traceback" not in both, _output(proc)
     assert "HTTPError" in both and "404" in both, _output(proc)
     (seen,) = _requests_to(anaconda_idp, COMPLETIONS_PATH)
@@ -471,8 +472,16 @@ def test_conda_error_handler_logs_in_again_through_cli_login(
     anaconda_idp.settings.auto_approve = True
     anaconda_idp.revoke_api_key(anaconda_logged_in.api_key)
     script = (
+        "from unittest.mock import patch\n"
+        "import anaconda_auth.cli\n"
         "from anaconda_assistant_conda.core import stream_response\n"
-        "stream_response('system', 'What is conda?', is_a_tty=True)\n"
+        "real, forced = anaconda_auth.cli.login, []\n"
+        "def login(*args, **kwargs):\n"  # as their tests patch it, but calling the real one
+        "    forced.append(kwargs.get('force'))\n"
+        "    return real(*args, **kwargs)\n"
+        "with patch('anaconda_auth.cli.login', login):\n"
+        "    stream_response('system', 'What is conda?', is_a_tty=True)\n"
+        "print('LOGINS:', forced)\n"
     )
     proc = run_conda_venv(
         "python",
@@ -496,3 +505,20 @@ def test_conda_error_handler_logs_in_again_through_cli_login(
     (seen,) = _requests_to(anaconda_idp, COMPLETIONS_PATH)
     assert seen.headers.get("Authorization") == new
     assert "HTTPError" in both and "404" in both, _output(proc)
+    assert "LOGINS: [True]" in proc.stdout, _output(proc)
+
+
+def test_conda_error_handler_terms_prompt_reads_cli_sys(
+    run_conda_venv: Run, site: dict[str, Any], anaconda_idp: Any, anaconda_logged_in: Any
+) -> None:
+    """Terms not accepted yet: the SDK raises before any request, and anaconda-assistant-conda's
+    handler for that reads ``anaconda_auth.cli.sys.stdout.isatty()`` (patched: not a terminal)
+    and prints the terms text instead of prompting (this package raised ``AttributeError`` there
+    before issue 10)."""
+    site["extra"] = '[plugin.assistant]\ndebug_error_mode = "automatic"\n'
+    proc = _conda_failure(run_conda_venv)
+    both = proc.stdout + proc.stderr
+    assert proc.returncode == 1, _output(proc)
+    assert "You have not accepted the terms of service." in both, _output(proc)
+    assert "AttributeError" not in both and "Traceback" not in both, _output(proc)
+    assert _requests_to(anaconda_idp, COMPLETIONS_PATH) == []
