@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.downstream import ROOT, DownstreamVenv, build_venv, program_env, run_program
+from support.downstream import (
+    ROOT,
+    DownstreamVenv,
+    build_venv,
+    pip_env,
+    program_env,
+    run_program,
+)
 from support.downstream import output as _output
 from support.https_server import EchoServer
 
@@ -72,7 +79,7 @@ def _install_conda(python: Path) -> None:
     """dev/install-conda.sh into ``python``'s venv; a skip with its words when it cannot."""
     proc = subprocess.run(
         [str(ROOT / "dev" / "install-conda.sh")],
-        env={**os.environ, "PYTHON": str(python)},
+        env={**pip_env(), "PYTHON": str(python)},
         capture_output=True,
         text=True,
         timeout=600,
