@@ -13,7 +13,8 @@ module (see support/downstream.py). The tests then use them as their users do, i
   trust its CA through ``ssl_verify``): the requests arrive with ``Authorization: Bearer
   <the stored key>`` and their ``User-Agent``. Where a full answer is needed (a streamed chat
   completion, a 401 in anaconda-ai's own format), a second HTTPS server with the provider's
-  certificate answers it;
+  certificate answers it; anaconda-ai's default backend (AI Navigator, a local app on plain
+  HTTP with its own key) gets a loopback stand-in;
 - the private names they use do the real work: anaconda-ai's error handler calls
   ``cli._login_required_message`` and ``cli._continue_with_login``; anaconda-assistant-conda's
   conda error handler patches ``anaconda_auth.cli.sys`` around a chat, and the login our
@@ -32,9 +33,11 @@ with a warm pip cache.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +288,65 @@ def test_anaconda_ai_login_required_uses_our_helpers(
     assert "Traceback" not in both, _output(proc)
     (seen,) = [r for r in catalyst.requests if r.path == AI_MODELS_PATH]
     assert seen.header("Authorization") is None
+
+
+class _NavigatorApi(http.server.BaseHTTPRequestHandler):
+    """AI Navigator's local API (plain HTTP on loopback): ``GET /api`` gives its versions."""
+
+    seen: list[tuple[str, str | None, str | None]]
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.seen.append(
+            (self.path, self.headers.get("Authorization"), self.headers.get("User-Agent"))
+        )
+        versions = {"version": "9.9.9", "mambaVersion": "2.0.0", "llamaCppVersion": "b1234"}
+        data = json.dumps({"status": "success", "data": versions}).encode()
+        self.send_response(200 if self.path == "/api" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def navigator() -> Iterator[tuple[int, list[tuple[str, str | None, str | None]]]]:
+    """A loopback AI Navigator API: (its port, the requests seen)."""
+    seen: list[tuple[str, str | None, str | None]] = []
+    handler = type("Handler", (_NavigatorApi,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ai_navigator_backend_sends_the_desktop_key_there_only(
+    run_ai: Run, anaconda_idp: Any, anaconda_logged_in: Any, navigator: Any
+) -> None:
+    """The default backend: ``BaseClient(domain="localhost:<port>", api_key=<the app's key>)``
+    moved to ``http://`` by assigning ``_base_uri`` (0.15's attribute). ``anaconda ai version``
+    reaches it with the app's key; the stored login stays at its own site."""
+    port, seen = navigator
+    app_config = Path(os.environ["HOME"]) / ".local" / "share" / "ai-navigator" / "config.json"
+    app_config.parent.mkdir(parents=True)
+    app_config.write_text(
+        json.dumps({"aiNavApiServerPort": port, "aiNavApiKey": "navigator-key-1234"})
+    )
+    proc = run_ai("anaconda", "ai", "version", "--backend", "ai-navigator", "--json")
+    assert proc.returncode == 0, _output(proc)
+    assert json.loads(proc.stdout)["AINavigator"] == "9.9.9", _output(proc)
+    assert len(seen) == 1, seen
+    path, authorization, user_agent = seen[0]
+    assert path == "/api"
+    assert authorization == "Bearer navigator-key-1234"
+    assert (user_agent or "").startswith("anaconda-ai/0.7.0")
+    assert anaconda_logged_in.api_key not in json.dumps(seen)
 
 
 def test_sagemaker_resolves_the_stored_key(run_ai: Run, anaconda_logged_in: Any) -> None:
