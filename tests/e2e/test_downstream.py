@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.downstream import ROOT, DownstreamVenv, build_venv, program_env, run_program
+from support.downstream import output as _output
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT = "anaconda-client==1.16.0"
 #: A loopback port nothing listens on: anaconda-client's requests fail at once, offline.
 CLOSED_URL = "http://127.0.0.1:9/api"
@@ -37,81 +33,9 @@ CLOSED_URL = "http://127.0.0.1:9/api"
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
-@dataclass(frozen=True)
-class DownstreamVenv:
-    bin: Path
-    setup_seconds: float
-
-    @property
-    def python(self) -> Path:
-        return self.bin / "python"
-
-
-def _pip_env() -> dict[str, str]:
-    """The environment pip runs in: ours (its index, cache and certificates), minus ANACONDA_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANACONDA_")}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
-
-
-def _copy_tree(dest: Path) -> None:
-    """The files git knows of or would add (tracked and new, never ignored build output)."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        source = ROOT / os.fsdecode(name)
-        if source.is_file():  # a file deleted but not yet staged is still listed
-            target = dest / os.fsdecode(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-
-
-def _pypi_unreachable(python: Path, work: Path) -> str | None:
-    """Why PyPI cannot provide anaconda-client 1.16.0, or ``None`` when it can."""
-    probe = subprocess.run(
-        [str(python), "-m", "pip", "download", "-q", "--no-deps", "-d", str(work), CLIENT],
-        env=_pip_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    if probe.returncode == 0:
-        return None
-    lines = [line for line in probe.stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else f"pip download exited {probe.returncode}"
-
-
 @pytest.fixture(scope="module")
 def downstream(tmp_path_factory: pytest.TempPathFactory) -> DownstreamVenv:
-    if shutil.which("git") is None:
-        pytest.skip("git is needed to list the files of this checkout")
-    started = time.monotonic()
-    work = tmp_path_factory.mktemp("downstream")
-    src = work / "src"
-    _copy_tree(src)
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(src), CLIENT],
-        env=_pip_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    if install.returncode != 0:
-        reason = _pypi_unreachable(python, work / "probe")
-        if reason is not None:
-            pytest.skip(f"PyPI cannot be reached for {CLIENT}: {reason}")
-        pytest.fail(f"pip install of this checkout and {CLIENT} failed:\n{install.stderr}")
-    shutil.rmtree(src)
-    return DownstreamVenv(venv / "bin", time.monotonic() - started)
+    return build_venv(tmp_path_factory.mktemp("downstream"), [CLIENT])
 
 
 @pytest.fixture
@@ -119,33 +43,12 @@ def run(downstream: DownstreamVenv, tmp_path: Path) -> Run:
     """``run("anaconda", "--help")``: a program of the venv, in a fresh HOME, no ANACONDA_*."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {
-        "PATH": f"{downstream.bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
-        "HOME": str(home),
-        "TMPDIR": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "ANACONDA_CLI_DISABLE_TELEMETRY": "1",
-        "OTEL_SDK_DISABLED": "true",
-    }
+    env = program_env(downstream, home, tmp_path)
 
-    def run_program(program: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(downstream.bin / program), *args],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+    def run_one(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_program(downstream, env, program, *args)
 
-    return run_program
-
-
-def _output(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    return run_one
 
 
 def test_setup_time(downstream: DownstreamVenv) -> None:
