@@ -179,6 +179,12 @@ class AnacondaAuthSite(BaseModel):
         gt=0,
         description="seconds to wait for the browser to come back during a browser login",
     )
+    expiry_warning_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="the CLI warns on stderr when the API key a command uses expires within "
+        "this many days (0: never)",
+    )
     disabled_plugins: list[str] = Field(
         default=[],
         description="plugin names to skip: a list, a comma-separated string or a JSON list "
