@@ -437,6 +437,7 @@ EXPECTED: dict[str, str] = {
     "hash_hostname": _BOOL,
     "http_timeout": "a positive number of seconds",
     "login_timeout": "a positive number of seconds",
+    "expiry_warning_days": "a number of days, 0 or more",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
     "keyring": "a TOML table of service names to tables of user names to passwords, or the "
     "same as a JSON object string",

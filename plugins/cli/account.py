@@ -288,7 +288,7 @@ def _configured_key(site: str | None, token: TokenInfo) -> None:
     else:
         result = check_key(config, token.api_key)
         if result.valid is False:
-            problem = f"{config.domain} rejects it ({result.error})"
+            problem = str(result.error)
         elif result.valid is None:
             console.print(
                 f"An API key is configured through {source}, but it could not be checked: "

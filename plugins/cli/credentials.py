@@ -92,10 +92,10 @@ def expiry_warning(
     site: str | None, domain: str, account: str | None, when: dt.datetime, command: str
 ) -> str:
     """The one line shown on stderr when the key in use expires soon."""
-    who = f" ({account})" if account else ""
+    who = f"{account} at " if account else ""
     where = f"site {site} ({domain})" if site and site != domain else domain
     return (
-        f"Warning: the API key for {where}{who} expires on {date_text(when)} "
+        f"Warning: the API key of {who}{where} expires on {date_text(when)} "
         f"({relative(when)}); renew it with `{command}`."
     )
 
