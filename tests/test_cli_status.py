@@ -369,3 +369,30 @@ def test_valid_environment_key_is_already_logged_in(
     row = json.loads(status.stdout)[0]
     assert row["source"] == "ANACONDA_AUTH_API_KEY" and row["valid"] is True
     assert status.exit_code == 0, status.output
+
+
+def test_a_request_sent_without_the_expired_key_is_explained(
+    anaconda_auth_home: Path, anaconda_idp: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another plugin's ``BaseClient`` request goes out without the expired key; the server
+    answers ``auth_required``; the CLI's handler names the key and its expiry date."""
+    from anaconda_auth.plugins.cli import dispatch
+
+    from anaconda_auth.client import BaseClient
+    from anaconda_auth.exceptions import AuthenticationMissingError
+    from anaconda_auth.token import TokenInfo
+
+    key = anaconda_idp.mint_api_key(lifetime=-3 * DAY)
+    TokenInfo(domain=anaconda_idp.domain, api_key=key, username="alice@example.com").save()
+    with BaseClient() as client:
+        response = client.get("/api/account")
+    with pytest.raises(AuthenticationMissingError) as info:
+        response.raise_for_status()
+    capsys.readouterr()
+    assert dispatch.handle_exception(info.value) == 1
+    err = capsys.readouterr().err
+    day = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)).strftime("%Y-%m-%d")
+    assert "AuthenticationMissingError: Login is required" in err  # 0.15's line first
+    assert f"Your API key for {anaconda_idp.domain} (alice@example.com) expired on {day}" in err
+    assert "anaconda auth login" in err
+    assert key not in err
