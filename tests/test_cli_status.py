@@ -396,3 +396,20 @@ def test_a_request_sent_without_the_expired_key_is_explained(
     assert f"Your API key for {anaconda_idp.domain} (alice@example.com) expired on {day}" in err
     assert "anaconda auth login" in err
     assert key not in err
+
+
+def test_a_broken_site_is_one_row_not_the_end(
+    sites: dict[str, str], anaconda_idp: Any, anaconda_auth_home: Path
+) -> None:
+    store("main", anaconda_idp.mint_api_key(lifetime=30 * DAY), "alice@example.com")
+    config = anaconda_auth_home / ".anaconda" / "config.toml"
+    config.write_text(
+        config.read_text() + '\n[sites.broken]\ndomain = "x.example.com"\n'
+        'ssl_verify = "/no/such/ca.pem"\n'
+    )
+    result = run("status", "--json")
+    assert result.exit_code == 1, result.output
+    rows = by_site(result)
+    assert rows["main"]["valid"] is True
+    assert rows["broken"]["error"] and "ConfigError" in rows["broken"]["error"]
+    assert rows["broken"]["logged_in"] is False

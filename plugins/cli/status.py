@@ -101,12 +101,26 @@ class Row:
 
 
 def site_names() -> tuple[list[str], str | None]:
-    """The configured site names, the default first, and the default's name."""
-    from anaconda_auth.config import AnacondaAuthSitesConfig
+    """The configured site names, the default first, and the default's name.
 
-    sites = AnacondaAuthSitesConfig()
-    names = list(sites.sites.root)
-    default = sites.default_site
+    When a site table is invalid, the names come from the file as written, so that the
+    other sites are still shown (the broken one as a row with its error).
+    """
+    from anaconda_auth.config import AnacondaAuthSitesConfig
+    from anaconda_auth.config.constants import DEFAULT_DOMAIN
+    from anaconda_auth.exceptions import ConfigError
+
+    try:
+        sites = AnacondaAuthSitesConfig()
+    except ConfigError:
+        from anaconda_auth.config.site_tables import read_sites
+
+        tables = read_sites()
+        names = list(tables.tables) or [DEFAULT_DOMAIN]
+        default = tables.default_site if tables.default_site in names else names[0]
+    else:
+        names = list(sites.sites.root)
+        default = sites.default_site
     if default in names:
         names.remove(default)
         names.insert(0, default)
@@ -117,12 +131,12 @@ def read_row(name: str, default: bool) -> Row:
     """The row of one site, from its configuration and storage alone (no request)."""
     from anaconda_auth.plugins.cli.credentials import date_text, key_expiry, source_name
 
-    from anaconda_auth.actions import load_site_config
+    from anaconda_auth.config import AnacondaAuthConfig
     from anaconda_auth.exceptions import TokenNotFoundError
     from anaconda_auth.token import TokenInfo
 
     try:
-        config = load_site_config(name)
+        config = AnacondaAuthConfig(site=name)  # as `--at NAME` resolves a configured site
     except Exception as exc:  # noqa: BLE001 - one broken site never hides the others
         return Row(name, "", default, error=f"{type(exc).__name__}: {exc}", broken=True)
     row = Row(name, config.domain, default, config=config)

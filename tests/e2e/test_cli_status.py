@@ -63,3 +63,15 @@ def test_expired_key_error_names_the_date(run_cli: Any, anaconda_idp: Any) -> No
     assert f"Your API key for {anaconda_idp.domain} expired on {day}" in result.stderr
     assert "anaconda auth login" in result.stderr
     assert key not in result.output
+
+
+def test_verbose_status_logs_no_key(run_cli: Any, anaconda_idp: Any) -> None:
+    from anaconda_auth.token import TokenInfo
+
+    key = anaconda_idp.mint_api_key(lifetime=30 * DAY)
+    TokenInfo(domain=anaconda_idp.domain, api_key=key).save()
+    result = run_cli("--verbose", "status", standalone=True)
+    assert result.returncode == 0, result
+    assert "DEBUG" in result.stderr  # the debug logs ran
+    assert key not in result.output
+    assert key.split(".")[1] not in result.output  # nor its claims
