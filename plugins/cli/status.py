@@ -110,6 +110,7 @@ def site_names() -> tuple[list[str], str | None]:
     from anaconda_auth.config.constants import DEFAULT_DOMAIN
     from anaconda_auth.exceptions import ConfigError
 
+    default: str | None
     try:
         sites = AnacondaAuthSitesConfig()
     except ConfigError:
@@ -121,7 +122,7 @@ def site_names() -> tuple[list[str], str | None]:
     else:
         names = list(sites.sites.root)
         default = sites.default_site
-    if default in names:
+    if default is not None and default in names:
         names.remove(default)
         names.insert(0, default)
     return names, default
