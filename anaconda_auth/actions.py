@@ -402,6 +402,10 @@ def get_api_key(
         if ssl_verify is None and not config:
             ssl_verify = False
         config = None
+    run = _current_run.get()
+    if run is not None and run.session is not None and config is run.config and ssl_verify is None:
+        # Within a login: the login's own connection (and TLS settings) mint the key.
+        return mint_api_key(run.config, access_token, run.session)
     site = load_site_config(config, ssl_verify=ssl_verify)
     session = make_session(site)
     try:

@@ -14,6 +14,7 @@ start). Both patches reach our handlers (``anaconda_auth.plugins.cli``) and the 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from anaconda_auth.actions import login
 from anaconda_auth.plugins.cli import app
@@ -72,3 +73,27 @@ def _continue_with_login() -> int:
         return RETRY_AFTER_LOGIN
     print_how_to_login()
     return 1
+
+
+def _post_login_setup(ssl_verify: bool | str | None = None) -> None:
+    """0.15's setup after ``anaconda auth login`` (see :mod:`anaconda_auth._conda.post_login`).
+
+    ``fetch_org_features`` is looked up on this module when called, so patching
+    ``anaconda_auth.cli.fetch_org_features`` (0.15's tests do) replaces the fetch.
+    """
+    from anaconda_auth._conda.post_login import post_login_setup
+
+    fetch = sys.modules[__name__].fetch_org_features
+    post_login_setup(ssl_verify=ssl_verify, fetch=fetch)
+
+
+def __getattr__(name: str) -> Any:
+    """0.15's names from :mod:`anaconda_auth.env_logger`, imported on first use: the client
+    stack they need is not loaded by ``import anaconda_auth.cli``."""
+    if name in ("fetch_org_features", "get_orgs_with_env_logger"):
+        from anaconda_auth import env_logger
+
+        value = getattr(env_logger, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

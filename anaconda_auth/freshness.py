@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 #: A file changed more recently than this (in ns) does not get a trusted stamp.
@@ -83,17 +84,77 @@ def env_unchanged(snapshot: dict[Any, Any]) -> bool:
 # --- where the configuration lives -------------------------------------------------------------
 
 
+class Unexpandable(ValueError):
+    """A ``~`` or ``~user`` at the start of a configured path that cannot be expanded; the
+    message says why (no such user, or no home directory) without naming the setting."""
+
+
+def home_dir() -> str | None:
+    """The home directory (``$HOME``, else the user's entry in the password database), or
+    ``None`` on a machine that has neither (a container run with an arbitrary user id)."""
+    home = os.path.expanduser("~")
+    return None if home == "~" else home
+
+
+def _why_not(text: str) -> str:
+    prefix = text.split("/", 1)[0].split(os.sep, 1)[0]
+    if prefix == "~":
+        return (
+            "~ cannot be expanded: HOME is not set and this user has no entry in the password "
+            "database. Set HOME, or use an absolute path"
+        )
+    user = prefix[1:]
+    return f"{prefix} cannot be expanded: there is no user named {user!r}. Use an absolute path"
+
+
 def expand(value: str) -> str:
-    """``$VARS`` then ``~`` expanded, as every configured path is."""
-    return os.path.expanduser(os.path.expandvars(value))
+    """``$VARS`` then ``~`` expanded, as every configured path is. A leading ``~`` or
+    ``~user`` that cannot be expanded raises :class:`Unexpandable` (never a path that still
+    starts with ``~``, which would be taken relative to the working directory)."""
+    text = os.path.expandvars(value)
+    expanded = os.path.expanduser(text)
+    if expanded == text and text.startswith("~"):
+        raise Unexpandable(_why_not(text))
+    return expanded
 
 
-def config_toml_path() -> str:
-    """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml`` (as anaconda-cli-base uses)."""
+def expand_setting(value: str, variable: str) -> str:
+    """:func:`expand` for the value of ``variable``; ``ConfigError`` naming it if it fails."""
+    try:
+        return expand(value)
+    except Unexpandable as exc:
+        from anaconda_auth.exceptions import ConfigError
+
+        raise ConfigError(f"Invalid {variable}={value!r}: {exc}.") from None
+
+
+def expand_path(path: str | os.PathLike[str], setting: str) -> Path:
+    """A configured path with a leading ``~`` or ``~user`` expanded (``$VARS`` are not: the
+    configuration expanded them when it read the value); a ``Path`` without one is returned
+    as it is. ``ConfigError`` naming ``setting`` when it cannot be expanded, never a path that
+    still starts with ``~``."""
+    text = os.fspath(path)
+    if not text.startswith("~"):
+        return path if isinstance(path, Path) else Path(text)
+    expanded = os.path.expanduser(text)
+    if expanded == text:
+        from anaconda_auth.exceptions import ConfigError
+
+        raise ConfigError(f"Cannot use {setting} {text}: {_why_not(text)} for {setting}.")
+    return Path(expanded)
+
+
+def config_toml_path() -> str | None:
+    """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml`` (as anaconda-cli-base uses);
+    ``None`` when the variable is unset and there is no home directory (so no file).
+    ``ConfigError`` naming the variable when its ``~`` cannot be expanded."""
     override = os.environ.get(CONFIG_TOML_ENV)
     if override:
-        return expand(override)
-    return os.path.join(os.path.expanduser("~"), ".anaconda", "config.toml")
+        return expand_setting(override, CONFIG_TOML_ENV)
+    home = home_dir()
+    if home is None:
+        return None
+    return os.path.join(home, ".anaconda", "config.toml")
 
 
 #: Gives the secrets directory set in code, if any: the config model installs one that reads
@@ -122,8 +183,8 @@ def secrets_dir() -> str:
     ``$ANACONDA_SECRETS_DIR``, else ``/run/secrets`` (it may not exist)."""
     setting = secrets_dir_setting()
     if setting is not None:
-        return expand(setting)
-    return expand(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR)
+        return expand_setting(setting, 'AnacondaAuthConfig.model_config["secrets_dir"]')
+    return expand_setting(os.environ.get(SECRETS_DIR_ENV) or DEFAULT_SECRETS_DIR, SECRETS_DIR_ENV)
 
 
 # --- a bounded memo ----------------------------------------------------------------------------

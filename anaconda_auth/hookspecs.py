@@ -45,7 +45,8 @@ def anaconda_auth_storage_backends() -> Iterable[StorageBackend]:
     they may cache (for example the answer of ``is_available()``).
 
     ``priority`` is optional (see :func:`anaconda_auth.plugin_types.backend_priority`), and so
-    is ``read_stamp`` (see :class:`anaconda_auth.plugin_types.StampedStorageBackend`).
+    is ``read_stamp`` (see :class:`anaconda_auth.plugin_types.StampedStorageBackend`), and
+    ``check_writable`` (see :class:`anaconda_auth.plugin_types.WriteCheckedStorageBackend`).
 
     Example plugin module (tokens in memory: gone when the process ends)::
 

@@ -304,6 +304,8 @@ def _split_names(raw: Any, where: str) -> Iterable[str]:
         if raw.startswith("["):
             try:
                 raw = json.loads(raw)
+            except RecursionError:
+                raise PluginError(f"{where} is not a usable JSON list: nested too deeply") from None
             except ValueError as exc:
                 raise PluginError(f"{where} is not a valid JSON list: {exc}") from None
         else:
@@ -327,7 +329,7 @@ def disabled_plugin_names() -> frozenset[str]:
         names.update(_split_names(env, DISABLED_PLUGINS_ENV))
     path = freshness.config_toml_path()
     try:
-        document = read_config_toml(Path(path))
+        document = read_config_toml(Path(path)) if path is not None else {}
     except ValueError:
         document = {}  # the config loader reports a malformed file with its name
     plugin = document.get("plugin")
@@ -343,7 +345,7 @@ _managers: dict[frozenset[str], AnacondaAuthPluginManager] = {}
 #: The inputs of the last disabled-plugins computation and the manager they selected.
 _current: tuple[tuple[Any, ...], AnacondaAuthPluginManager] | None = None
 #: An environment snapshot and the variable and path computed from it.
-_env_inputs: tuple[dict[Any, Any], str | None, str] | None = None
+_env_inputs: tuple[dict[Any, Any], str | None, str | None] | None = None
 
 
 def _inputs_key() -> tuple[Any, ...]:
@@ -357,7 +359,7 @@ def _inputs_key() -> tuple[Any, ...]:
         disabled, path = os.environ.get(DISABLED_PLUGINS_ENV), freshness.config_toml_path()
         _env_inputs = (snapshot, disabled, path)
     try:
-        stamp: object = freshness.stat_stamp(path)
+        stamp: object = freshness.stat_stamp(path) if path is not None else None
     except (freshness.Racy, OSError):
         stamp = object()  # never equal: computed again next time
     return (disabled, path, stamp)

@@ -208,9 +208,15 @@ def _trustworthy(entry: _Entry, now: int) -> bool:
 # ---------------------------------------------------------------- the cache file
 
 
-def cache_file() -> str:
-    """Where the cache lives: ``$XDG_CACHE_HOME/anaconda-auth`` or ``~/.cache/anaconda-auth``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+def cache_file() -> str | None:
+    """Where the cache lives: ``$XDG_CACHE_HOME/anaconda-auth`` or ``~/.cache/anaconda-auth``;
+    ``None`` (no cache) on a machine with neither a home directory nor ``$XDG_CACHE_HOME``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home == "~":  # no HOME, no password database entry: never a relative "~" folder
+            return None
+        base = os.path.join(home, ".cache")
     return os.path.join(base, "anaconda-auth", "entry-points.json")
 
 
@@ -268,7 +274,7 @@ def _cacheable() -> bool:
 def _entries(group: str) -> list[tuple[str, _Entry]]:
     """Each ``sys.path`` entry with what it holds, from the cache where still current."""
     path = cache_file()
-    cached = _read_cache(path)
+    cached = _read_cache(path) if path is not None else {}
     now = time.time_ns()
     result: list[tuple[str, _Entry]] = []
     changed = False
@@ -298,7 +304,7 @@ def _entries(group: str) -> list[tuple[str, _Entry]]:
                 del cached[key]
                 changed = True
         result.append((key, entry))
-    if changed:
+    if changed and path is not None:
         current = {key for key, _ in result}
         keep = {k: v for k, v in cached.items() if k in current}
         for k, v in cached.items():

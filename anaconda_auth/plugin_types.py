@@ -36,7 +36,8 @@ class StorageBackend(Protocol):
     Optional: ``priority`` (a number, default :data:`DEFAULT_PRIORITY`) orders the read fallback
     after the preferred backend, higher first (built-ins: environment 100, anaconda-keyring 50,
     system 10); read it with :func:`backend_priority`. ``read_stamp`` makes reads cheaper: see
-    :class:`StampedStorageBackend`.
+    :class:`StampedStorageBackend`. ``check_writable`` lets a login refuse to start when the
+    token could not be saved: see :class:`WriteCheckedStorageBackend`.
 
     ``is_available()`` returns ``(True, "")`` or ``(False, reason)`` where the reason tells a
     user what to do. It must not prompt, must return quickly, and may cache its answer for the
@@ -99,6 +100,22 @@ class StampedStorageBackend(StorageBackend, Protocol):
     """
 
     def read_stamp(self, service: str, username: str) -> object | None: ...
+
+
+@runtime_checkable
+class WriteCheckedStorageBackend(StorageBackend, Protocol):
+    """A storage backend that can tell, before a login starts, whether a write would succeed.
+
+    ``check_writable()`` returns ``(True, "")`` or ``(False, reason)``, like ``is_available()``,
+    but answers the stronger question "would ``set_password`` succeed now?" (for a file: its
+    directory accepts new files, its lock can be taken). anaconda-auth asks it before the
+    browser or device login starts, so an API key is never minted on the server and then lost
+    because it cannot be stored. It must not prompt, must return within seconds, and must
+    leave nothing behind (no entry, no file). Without the method a backend works the same; a
+    login then finds a storage problem only when it saves the new key.
+    """
+
+    def check_writable(self) -> tuple[bool, str]: ...
 
 
 # --- the configuration of the storage operation in progress ------------------------------------

@@ -146,7 +146,9 @@ def prepare(side: Side) -> str:
         raise RuntimeError(f"{side.label}: the token was not stored in {side.keyring}")
     raw = side.keyring.read_bytes()
     if side.label == "ours":
-        if source != "anaconda-keyring" or not raw.startswith(b"\x81AKR"):
+        # The JSON envelope 0.15 can parse, holding the sealed keyring (decision 0028).
+        sealed = json.loads(raw).get("anaconda-auth encrypted keyring", {}).get("v1", "")
+        if source != "anaconda-keyring" or not sealed.startswith("gUFLU"):  # b"\x81AKR"
             raise RuntimeError(f"ours: token not read from the encrypted keyring ({source!r})")
         return "encrypted file ~/.anaconda/keyring (AES-GCM, key file)"
     doc = json.loads(raw)

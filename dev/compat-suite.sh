@@ -101,6 +101,8 @@ EOF
 target="$work/checkout[async]"
 [ "$release" = 0 ] || target="anaconda-auth==$VERSION"
 quiet "$py" -m pip install "$target" "${test_deps[@]}" pyjwt || die "install failed"
+# Real conda (../shared/wheels; not on PyPI) un-skips the suite's four conda modules.
+[ "$release" = 1 ] || PYTHON="$py" "$ROOT/dev/install-conda.sh" >>"$log" 2>&1 || true
 echo "compat-suite: test dependencies: ${test_deps[*]} pyjwt"
 
 # Empty HOME and no settings leaking in from the caller's environment.

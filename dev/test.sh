@@ -18,6 +18,7 @@ fi
 pip_log="$(mktemp)"
 .venv/bin/python -m pip install -q -e ".[dev]" 2>"$pip_log" || { cat "$pip_log"; exit 1; }
 rm -f "$pip_log"
+./dev/install-conda.sh  # real conda for tests/conda (../shared/wheels); skips them when absent
 
 # The published release, in a venv of its own, for the compatibility tests and benchmarks.
 REF="${ANACONDA_AUTH_REF_VENV:-$HOME/.cache/anaconda-auth/ref-0.15.3}"

@@ -41,7 +41,6 @@ settings once per process when it is.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import sys
@@ -60,14 +59,15 @@ from anaconda_auth.config.constants import (
     TABLE_FIELDS,
 )
 from anaconda_auth.config.files import (
-    config_toml_path,
+    config_toml_shown,
     display_path,
     dotenv_path,
+    find_config_toml,
     read_config_toml,
     read_dotenv,
     secrets_dir,
 )
-from anaconda_auth.config.loader import LocatedValues, as_table, merge_tables
+from anaconda_auth.config.loader import LocatedValues, as_table, merge_tables, parse_json
 from anaconda_auth.config.site_tables import read_sites
 from anaconda_auth.exceptions import ConfigError
 from anaconda_auth.hookspecs import hookimpl
@@ -130,8 +130,8 @@ def _collect(
         table = values.get(field)
         if isinstance(table, str):
             try:
-                table = json.loads(table)
-            except json.JSONDecodeError:
+                table = parse_json(table)
+            except ValueError:
                 continue  # the validator reports the malformed table, naming its source
         if table is not None and not isinstance(table, dict):
             continue
@@ -158,6 +158,11 @@ def _secret_candidates(directory: Path, prefix: str) -> list[tuple[str, str]]:
         entries = list(os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return []
+    except OSError as exc:  # a name too long, an I/O error...
+        raise ConfigError(
+            f"Cannot read the secrets directory {str(directory)[:200]}: {exc.strerror or exc}. "
+            "Set ANACONDA_SECRETS_DIR to another directory."
+        ) from None
     found = []
     for entry in entries:
         if _key(entry.name, prefix) is None:
@@ -174,7 +179,7 @@ def _read_secret(directory: Path) -> Callable[[str], str]:
     def read(name: str) -> str:
         path = os.path.join(directory, name)
         try:
-            with open(path, encoding="utf-8") as fp:
+            with open(path, encoding="utf-8-sig") as fp:  # a BOM (Windows editors) is dropped
                 return fp.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
@@ -224,7 +229,9 @@ def load_site(resolved: ConfigValues) -> LocatedValues:
     source, else the one site whose domain is the ``domain`` from a higher source, else
     ``$ANACONDA_DEFAULT_SITE``, the top-level ``default_site``, or the first site table."""
     tables = read_sites()
-    name = tables.select(resolved)
+    locations = getattr(resolved, "locations", None)
+    origin = locations.get("site") if isinstance(locations, dict) else None
+    name = tables.select(resolved, origin)
     values = LocatedValues()
     if name is None:
         return values
@@ -242,7 +249,9 @@ def load_site(resolved: ConfigValues) -> LocatedValues:
 
 def load_plugin_auth(resolved: ConfigValues) -> LocatedValues:
     """The ``[plugin.auth]`` table of ``config.toml``."""
-    path = config_toml_path()
+    path = find_config_toml()
+    if path is None:  # no home directory: no file
+        return LocatedValues()
     data = read_config_toml(path)
     shown = display_path(path)
     plugin = data.get("plugin", {})
@@ -362,7 +371,9 @@ def _merge_below(values: LocatedValues, lower: LocatedValues) -> None:
 
 def load_legacy_toml(resolved: ConfigValues) -> LocatedValues:
     """The ``[plugin.cloud]`` table of ``config.toml`` (anaconda-cloud-auth's name)."""
-    path = config_toml_path()
+    path = find_config_toml()
+    if path is None:  # no home directory: no file
+        return LocatedValues()
     data = read_config_toml(path)
     plugin = data.get("plugin", {})
     table = plugin.get("cloud", {}) if isinstance(plugin, dict) else {}
@@ -436,7 +447,7 @@ def _legacy_env_where(key: str) -> str:
 
 
 def _legacy_toml_where(key: str) -> str:
-    return f"{display_path(config_toml_path())} [plugin.cloud] {key}"
+    return f"{config_toml_shown()} [plugin.cloud] {key}"
 
 
 def _conda_where(key: str) -> str:
@@ -454,11 +465,11 @@ def _dotenv_where(key: str) -> str:
 
 
 def _toml_where(key: str) -> str:
-    return f"{display_path(config_toml_path())} [plugin.auth] {key}"
+    return f"{config_toml_shown()} [plugin.auth] {key}"
 
 
 def _site_where(key: str) -> str:
-    return f"{display_path(config_toml_path())} [sites.<selected>] {key}"
+    return f"{config_toml_shown()} [sites.<selected>] {key}"
 
 
 @hookimpl

@@ -30,13 +30,89 @@ Stamp = tuple[int, int, int]
 
 O_BINARY: int = getattr(os, "O_BINARY", 0)
 O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+#: Opening a named pipe for reading waits for a writer; with O_NONBLOCK it returns at once (and
+#: changes nothing for a regular file).
+O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
 WINDOWS = sys.platform == "win32"
+
+#: The largest keyring or key file read (a keyring holds a few KiB): a path pointing at
+#: something else (``/dev/zero``, a disk image) fails at once instead of filling the memory.
+MAX_FILE_SIZE = 16 << 20
+MAX_FILE_SIZE_TEXT = "16 MiB"
+
+#: How a temporary file is named next to the file it replaces: ``.<name>.<12 hex>.tmp``.
+_TEMP_SUFFIX_LEN = 1 + 12 + 4
 
 _warned_dirs: set[str] = set()
 
 
 def lock_file_path(path: Path) -> Path:
     return Path(os.fspath(path) + ".lock")
+
+
+def real_path(path: Path) -> Path:
+    """The file ``path`` names once every symbolic link is followed (as far as it exists).
+
+    The lock, the key file and the temporary files belong to this path, so that processes
+    reaching one keyring through a symlink and through its real path share them.
+    """
+    return Path(os.path.realpath(path))
+
+
+class NotAFile(Exception):
+    """What is at a path is not a regular file of a sensible size; ``what`` says what it is."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages: "a directory", "a named pipe (FIFO)", ..."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def too_large(size: int) -> str:
+    return f"{size} bytes, more than the {MAX_FILE_SIZE_TEXT} a keyring file can be"
+
+
+def check_regular(st: os.stat_result) -> None:
+    """Raise :class:`NotAFile` unless ``st`` is a regular file of at most MAX_FILE_SIZE."""
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFile(file_kind(st.st_mode))
+    if st.st_size > MAX_FILE_SIZE:
+        raise NotAFile(too_large(st.st_size))
+
+
+def open_regular(path: Path | str) -> tuple[int, os.stat_result]:
+    """Open a file for reading without ever blocking; its descriptor and stat.
+
+    Raises :class:`NotAFile` for a directory, a named pipe, a device (``/dev/zero``), a socket
+    or a file larger than :data:`MAX_FILE_SIZE`; :class:`OSError` (``FileNotFoundError``, ...)
+    as ``os.open`` does.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_BINARY | O_CLOEXEC)
+    except IsADirectoryError:
+        raise NotAFile("a directory") from None
+    try:
+        st = os.fstat(fd)
+        check_regular(st)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
 
 
 def stamp(st: os.stat_result) -> Stamp:
@@ -59,13 +135,15 @@ def content_stamp(path: str, st: os.stat_result) -> tuple[str, int, bytes] | Non
     when it cannot be read or is large."""
     if st.st_size > CONTENT_STAMP_MAX:
         return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
-    except OSError:
+        fd, _ = open_regular(path)
+    except (OSError, NotAFile):
         return None
     try:
         data = read_fd(fd, st.st_size)
-    except OSError:
+    except (OSError, NotAFile):
         return None
     finally:
         os.close(fd)
@@ -75,15 +153,20 @@ def content_stamp(path: str, st: os.stat_result) -> tuple[str, int, bytes] | Non
 
 
 def read_fd(fd: int, size: int) -> bytes:
-    """Everything left in ``fd`` (``size`` is a hint: the file may have grown)."""
+    """Everything left in ``fd`` (``size`` is a hint: the file may have grown); raises
+    :class:`NotAFile` past :data:`MAX_FILE_SIZE` bytes."""
     chunks: list[bytes] = []
     remaining = max(size, 0)
+    total = 0
     while True:
         chunk = os.read(fd, max(remaining, 65536))
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
         remaining -= len(chunk)
+        total += len(chunk)
+        if total > MAX_FILE_SIZE:
+            raise NotAFile(too_large(total))
 
 
 def make_private(fd: int, st: os.stat_result, key_path: Path) -> None:
@@ -132,17 +215,47 @@ class FileChanged(Exception):
 def _check_unchanged(target: Path, expected: bytes | None) -> None:
     """Raise :class:`FileChanged` unless ``target`` holds ``expected`` (``None``: no file)."""
     try:
-        fd = os.open(target, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+        fd, st = open_regular(target)
     except FileNotFoundError:
         if expected is None:
             return
         raise FileChanged from None
+    except NotAFile:
+        raise FileChanged from None  # the next attempt reads it and says what it is
     try:
-        now = read_fd(fd, os.fstat(fd).st_size)
+        now = read_fd(fd, st.st_size)
+    except NotAFile:
+        raise FileChanged from None
     finally:
         os.close(fd)
     if now != expected:
         raise FileChanged
+
+
+def temp_name(name: str) -> str:
+    """A fresh temporary file name for replacing the file ``name`` (see :func:`is_temp_of`)."""
+    return f".{name}.{secrets.token_hex(6)}.tmp"
+
+
+def is_temp_of(entry: str, name: str) -> bool:
+    """Whether ``entry`` is named as :func:`temp_name` names the temporary files of ``name``
+    (and of no other file: ``.keyring.backup.<hex>.tmp`` is not one of ``keyring``'s)."""
+    if len(entry) != len(name) + 1 + _TEMP_SUFFIX_LEN or not entry.endswith(".tmp"):
+        return False
+    if not entry.startswith(f".{name}."):
+        return False
+    digits = entry[len(name) + 2 : -4]
+    return all(c in "0123456789abcdef" for c in digits)
+
+
+def _hold(fd: int) -> None:
+    """Lock a temporary file while it is written, so no sweep takes it for a dead writer's."""
+    if WINDOWS:
+        return  # a file open on Windows cannot be deleted anyway
+    import fcntl
+
+    with suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def write_private(
@@ -160,16 +273,21 @@ def write_private(
     again just before it is replaced: a program that writes it without taking the lock
     (anaconda-auth 0.15 rewrites it in place) makes this raise :class:`FileChanged`, so the
     caller reads its change and tries again instead of losing it.
+
+    The temporary file is locked (``flock``) until it has been moved into place, so
+    :func:`remove_stale_temp_files` of another writer leaves it alone.
     """
     directory = target.parent
-    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp = directory / temp_name(target.name)
     fd = os.open(
         tmp,
         os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY | O_CLOEXEC,
         stat.S_IRUSR | stat.S_IWUSR,
     )
+    closed = False
     try:
         try:
+            _hold(fd)
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
             view = memoryview(data)
@@ -178,7 +296,9 @@ def write_private(
             os.fsync(fd)
             st = os.fstat(fd)
         finally:
-            os.close(fd)
+            if WINDOWS:  # Windows cannot rename an open file
+                os.close(fd)
+                closed = True
         if replace_existing:
             if expected is not False:
                 _check_unchanged(target, expected)
@@ -199,22 +319,70 @@ def write_private(
         with suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        if not closed:
+            os.close(fd)
     _fsync_dir(directory)
     return st
 
 
 def remove_stale_temp_files(directory: Path, names: tuple[str, ...]) -> None:
-    """Temp files of ``names`` left by a writer that died; safe to remove under the lock."""
-    prefixes = tuple(f".{name}." for name in names)
+    """Remove the temporary files of ``names`` that writers which died left behind.
+
+    A temporary file some live writer still holds (its ``flock``) is left alone: a writer that
+    reaches the same directory another way (a bind mount, a hard link, an older version locking
+    elsewhere) may be writing it right now.
+    """
     try:
         with os.scandir(directory) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.endswith(".tmp") and name.startswith(prefixes):
-                    with suppress(OSError):
-                        os.unlink(entry.path)
+            stale = [
+                entry.path
+                for entry in entries
+                if entry.name.endswith(".tmp") and any(is_temp_of(entry.name, n) for n in names)
+            ]
     except OSError:
-        pass
+        return
+    for path in stale:
+        _remove_if_dead(path)
+
+
+def _remove_if_dead(path: str) -> None:
+    if WINDOWS:
+        with suppress(OSError):
+            os.unlink(path)  # refused while its writer has it open
+        return
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
+    except OSError:
+        with suppress(OSError):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)  # not a file any writer of ours made
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # a live writer holds it
+        with suppress(OSError):
+            os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def probe_directory(directory: Path, name: str) -> None:
+    """Prove that a file can be created in ``directory``: create a temporary file named like
+    those of ``name`` and remove it at once. Raises :class:`OSError` when it cannot."""
+    tmp = directory / temp_name(name)
+    fd = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY | O_CLOEXEC,
+        stat.S_IRUSR | stat.S_IWUSR,
+    )
+    os.close(fd)
+    with suppress(FileNotFoundError):  # a writer's sweep may have taken it already
+        os.unlink(tmp)
 
 
 def ensure_directory(directory: Path) -> None:
@@ -262,6 +430,12 @@ def write_lock(path: Path, timeout: float) -> Iterator[None]:
             f"Timed out after {timeout:g} s waiting for the lock file {lock_path}: "
             f"another process is writing the token keyring {path}. Try again; if this "
             f"persists, find the process holding it (for example `fuser {lock_path}`)."
+        ) from None
+    except IsADirectoryError:
+        raise StorageError(
+            f"The lock file {lock_path} of the token keyring {path} is a directory, so the "
+            "keyring cannot be written. Remove that directory (anaconda-auth creates the lock "
+            "file itself)."
         ) from None
     except OSError as exc:
         raise StorageError(

@@ -54,7 +54,7 @@ import hmac
 import json
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,8 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 # Bounds accepted when reading a header, so a crafted file cannot ask for gigabytes.
 _SCRYPT_LIMITS = {"log2_n": (10, 20), "r": (1, 16), "p": (1, 4)}
+#: scrypt needs 128 * r * N bytes: at most 256 MiB (new files use 32 MiB).
+_SCRYPT_MAX_MEMORY = 256 << 20
 
 #: The entry of the JSON file that holds the sealed keyring (base64): a service name 0.15 never
 #: looks up. A different user name under it means a newer format.
@@ -244,6 +246,8 @@ def parse_plain(raw: bytes, path: Path) -> Document:
         doc: Any = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise damaged(path, "it is neither an encrypted keyring nor a JSON document") from None
+    except RecursionError:
+        raise damaged(path, "its JSON document is nested too deep to be a keyring") from None
     if not isinstance(doc, dict) or not all(
         isinstance(s, str)
         and isinstance(users, dict)
@@ -258,6 +262,8 @@ def parse_header(raw: bytes, path: Path) -> Header:
     if len(raw) < HEADER_SIZE + TAG_SIZE or not raw.startswith(MAGIC):
         raise damaged(path, "the file is truncated or not an anaconda-keyring file")
     _, version, kind, log2_n, r, p, salt, kid, nonce = _HEADER.unpack_from(raw)
+    if version == 0:
+        raise damaged(path, "format version 0 in the header, which no anaconda-auth writes")
     if version != FORMAT_VERSION:
         raise StorageError(
             f"The token keyring {path} has format version {version}, written by a newer "
@@ -270,9 +276,14 @@ def parse_header(raw: bytes, path: Path) -> Header:
             bounds["log2_n"][0] <= log2_n <= bounds["log2_n"][1]
             and bounds["r"][0] <= r <= bounds["r"][1]
             and bounds["p"][0] <= p <= bounds["p"][1]
+            and 128 * r * (1 << log2_n) <= _SCRYPT_MAX_MEMORY
         ):
             raise damaged(path, "invalid key derivation parameters in the header")
-    elif kind != KIND_KEY_FILE:
+    elif kind == KIND_KEY_FILE:
+        if log2_n or r or p or any(salt):
+            # Zero in every file encrypted with a key file: a damaged header, whatever the key.
+            raise damaged(path, "stray key derivation parameters in its header")
+    else:
         raise damaged(path, f"unknown key kind {kind} in the header")
     return Header(kind, log2_n, r, p, salt, kid, nonce)
 
@@ -288,6 +299,20 @@ def decrypt(raw: bytes, header: Header, key: bytes, path: Path) -> Document:
             path, "the encrypted data fails its integrity check: truncated or modified"
         ) from None
     return parse_plain(plain, path)
+
+
+def key_id_damaged(raw: bytes, header: Header, key: bytes) -> bool:
+    """Whether ``key``, whose id is not the one in the header, opens the sealed keyring ``raw``
+    once the header carries its id: then the header's key id is damaged, the key is right."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    fixed = replace(header, key_id=key_id(key)).pack()
+    try:
+        AESGCM(key).decrypt(header.nonce, raw[HEADER_SIZE:], fixed)
+    except (InvalidTag, ValueError):
+        return False
+    return True
 
 
 def seal(doc: Document, header: Header, key: bytes) -> bytes:

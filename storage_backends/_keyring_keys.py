@@ -2,6 +2,9 @@
 
 Key files are cached by their stamp, so a warm read costs one ``stat()`` of the key file
 instead of reading and parsing it; the cache belongs to the keyring path, not the key path.
+
+The key file sits next to the keyring's real path (every symlink followed): a process that
+reaches the keyring through a symlink and one that uses its real path share one key.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anaconda_auth.storage_backends._keyring_files import (
-    O_BINARY,
-    O_CLOEXEC,
+    NotAFile,
     Stamp,
     is_trusted,
     make_private,
+    open_regular,
     read_fd,
+    real_path,
     stamp,
     write_private,
 )
@@ -28,10 +32,12 @@ from anaconda_auth.storage_backends._keyring_format import (
     KIND_PASSPHRASE,
     PASSPHRASE_ENV,
     Header,
+    damaged,
     derive_key,
     encode_key_file,
     fingerprint,
     key_file_path,
+    key_id_damaged,
     key_matches,
     move_aside,
     parse_key_file,
@@ -48,6 +54,12 @@ class _KeyFile:
     stamp: Stamp
     trusted: bool
     key: bytes = field(repr=False)
+    key_path: str = ""
+
+
+def real_key_path(path: Path) -> Path:
+    """The key file of the keyring at ``path``: next to its real path (symlinks followed)."""
+    return key_file_path(real_path(path))
 
 
 _key_files: dict[str, _KeyFile] = {}
@@ -64,10 +76,16 @@ def key_file_stamp(path: Path) -> Stamp:
 
 def read_key_file(path: Path, *, fresh: bool = False) -> tuple[bytes, Stamp]:
     """The key in the key file of ``path`` and the key file's stamp (cached by stamp)."""
-    key_path = key_file_path(path)
+    key_path = real_key_path(path)
     cache_key = os.fspath(path)
     try:
-        fd = os.open(key_path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+        fd, st = open_regular(key_path)
+    except NotAFile as exc:
+        raise StorageError(
+            f"The key file {key_path} of the token keyring {path} is {exc.what}, not a key file; "
+            "anaconda-auth will not read or replace it. Remove what is there and put the key "
+            "file of this keyring in its place, or " + move_aside(path) + "."
+        ) from None
     except FileNotFoundError:
         raise StorageError(
             f"The token keyring {path} is encrypted with the key file {key_path}, which does "
@@ -81,37 +99,55 @@ def read_key_file(path: Path, *, fresh: bool = False) -> tuple[bytes, Stamp]:
             f"{exc.strerror}. Check its owner and permissions (it should be yours, mode 0600)."
         ) from None
     try:
-        st = os.fstat(fd)
         cached = _key_files.get(cache_key)
-        if not fresh and cached is not None and cached.trusted and cached.stamp == stamp(st):
+        if (
+            not fresh
+            and cached is not None
+            and cached.trusted
+            and cached.stamp == stamp(st)
+            and cached.key_path == os.fspath(key_path)
+        ):
             return cached.key, cached.stamp
-        raw = read_fd(fd, st.st_size)
+        try:
+            raw = read_fd(fd, st.st_size)
+        except NotAFile as exc:
+            raise StorageError(
+                f"The key file {key_path} of the token keyring {path} is {exc.what}: it is not "
+                "a key file. Restore it, or " + move_aside(path) + "."
+            ) from None
         make_private(fd, st, key_path)
     finally:
         os.close(fd)
     key = parse_key_file(raw, key_path, path)
-    _key_files[cache_key] = _KeyFile(stamp(st), is_trusted(st), key)
+    _key_files[cache_key] = _KeyFile(stamp(st), is_trusted(st), key, os.fspath(key_path))
     return key, stamp(st)
 
 
 def create_key_file(path: Path) -> bytes:
     """A new random key in a new key file; the existing one if another process was first."""
     key = secrets.token_bytes(KEY_SIZE)
+    key_path = real_key_path(path)
     try:
-        st = write_private(key_file_path(path), encode_key_file(key), replace_existing=False)
+        st = write_private(key_path, encode_key_file(key), replace_existing=False)
     except FileExistsError:
         return read_key_file(path, fresh=True)[0]
-    _key_files[os.fspath(path)] = _KeyFile(stamp(st), False, key)
-    log.debug("created the key file %s", key_file_path(path))
+    _key_files[os.fspath(path)] = _KeyFile(stamp(st), False, key, os.fspath(key_path))
+    log.debug("created the key file %s", key_path)
     return key
 
 
-def key_for_read(header: Header, path: Path) -> tuple[bytes, object]:
-    """The key the file says it needs, and an identifier of its source; checks the key id."""
+def key_for_read(header: Header, path: Path, sealed: bytes) -> tuple[bytes, object]:
+    """The key the file says it needs, and an identifier of its source; checks the key id.
+
+    ``sealed`` is the sealed keyring the header belongs to: when the key id does not match but
+    the key opens the keyring all the same, the header is damaged, not the key wrong.
+    """
     if header.kind == KIND_KEY_FILE:
         key, key_stamp = read_key_file(path)
         if not key_matches(key, header):
-            key_path = key_file_path(path)
+            if key_id_damaged(sealed, header, key):
+                raise damaged(path, "the key id in its header is damaged")
+            key_path = real_key_path(path)
             raise StorageError(
                 f"The token keyring {path} cannot be decrypted with the key file {key_path}: "
                 "that key file belongs to another keyring. Copy the key file that was created "
@@ -127,6 +163,8 @@ def key_for_read(header: Header, path: Path) -> tuple[bytes, object]:
         )
     key = derive_key(phrase, header.salt, header.log2_n, header.r, header.p)
     if not key_matches(key, header):
+        if key_id_damaged(sealed, header, key):
+            raise damaged(path, "the key id in its header is damaged")
         raise StorageError(
             f"{PASSPHRASE_ENV} is not the passphrase the token keyring {path} was written "
             "with. Set it to the right passphrase, or " + move_aside(path) + "."
@@ -141,7 +179,7 @@ def key_source_unchanged(kind: int, key: bytes | None, key_source: object, path:
         if cached is None or not cached.trusted or cached.key != key:
             return False
         try:
-            return stamp(os.stat(path + ".key")) == cached.stamp
+            return stamp(os.stat(cached.key_path)) == cached.stamp
         except OSError:
             return False
     if kind == KIND_PASSPHRASE:

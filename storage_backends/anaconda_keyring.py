@@ -17,8 +17,12 @@ deletes that same entry. 0.15 writes without a lock and in place, so a read that
 half-written (empty or unparsable) file modified a moment ago reads it again, and a write checks
 just before replacing the file that it still holds what was read, else starts over.
 
-Writes happen under a ``filelock`` lock (``<keyring_path>.lock``): read, modify, encrypt, write
-a temporary file in the same directory, fsync, ``os.replace``, fsync the directory. Readers take
+Writes happen under a ``filelock`` lock (``<real path>.lock``, where the real path is
+``keyring_path`` with every symlink followed, as for the key file and the temporary files, so
+that a process using a symlink and one using the real path exclude each other): read, modify,
+encrypt, write a temporary file in the same directory, fsync, ``os.replace``, fsync the
+directory. Only regular files are read, at most ``MAX_FILE_SIZE`` (16 MiB) of them, and never
+with a blocking open (a named pipe at the path is an error, not a hang). Readers take
 no lock; they always see a complete old or new file. Reads are cached by the file's
 ``(st_ino, st_mtime_ns, st_size)`` and the key source, so a warm read is a ``stat()`` and a
 dictionary lookup. A file modified less than two seconds before it was read is "racily clean"
@@ -38,18 +42,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from anaconda_auth.storage_backends._keyring_files import (
-    O_BINARY,
-    O_CLOEXEC,
+    MAX_FILE_SIZE,
     RACY_NS,
     FileChanged,
+    NotAFile,
     Stamp,
+    check_regular,
     content_stamp,
     ensure_directory,
+    file_kind,
     is_trusted,
     lock_file_path,
+    open_regular,
+    probe_directory,
     read_fd,
+    real_path,
     remove_stale_temp_files,
     stamp,
+    too_large,
     write_lock,
     write_private,
 )
@@ -93,10 +103,11 @@ from anaconda_auth.storage_backends._keyring_keys import (
     key_for_read,
     key_source_unchanged,
     read_key_file,
+    real_key_path,
 )
 
 from anaconda_auth.exceptions import StorageError
-from anaconda_auth.freshness import is_racy
+from anaconda_auth.freshness import expand_path, is_racy
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import KEYRING_NAME, StorageBackend, current_config
 
@@ -176,6 +187,7 @@ _crypto_available: bool | None = None
 def clear_caches() -> None:
     """Forget every decrypted document and key held by this process."""
     _snapshots.clear()
+    _key_paths.clear()
     clear_key_files()
     clear_derived_keys()
 
@@ -192,28 +204,38 @@ def _overlay(lower: Document, upper: Document) -> Document:
     return doc
 
 
+def _not_a_keyring(path: Path, what: str) -> StorageError:
+    if what == "a directory":
+        return StorageError(
+            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
+        )
+    return StorageError(
+        f"The token keyring path {path} is {what}, not a keyring file; anaconda-auth will not "
+        "read or replace it. Set keyring_path to a file name, or remove what is there."
+    )
+
+
 def _read_raw(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The bytes and stat of the file at ``path``; ``None`` when there is none."""
+    """The bytes and stat of the file at ``path``; ``None`` when there is none.
+
+    Only a regular file is read (never blocking on a named pipe), and at most
+    :data:`MAX_FILE_SIZE` bytes of it (``/dev/zero`` would never end).
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | O_BINARY | O_CLOEXEC)
+        fd, st = open_regular(path)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise StorageError(
-            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
-        ) from None
+    except NotAFile as exc:
+        raise _not_a_keyring(path, exc.what) from None
     except OSError as exc:
         raise StorageError(
             f"Cannot read the token keyring {path}: {exc.strerror}. Check its owner and "
             "permissions (it should be yours, mode 0600)."
         ) from None
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise StorageError(
-                f"The token keyring path {path} is a directory. Set keyring_path to a file name."
-            )
         raw = read_fd(fd, st.st_size)
+    except NotAFile as exc:
+        raise _not_a_keyring(path, exc.what) from None
     finally:
         os.close(fd)
     return raw, st
@@ -263,7 +285,7 @@ def _open_sealed(blob: bytes, header: Header, key: bytes, path: Path, depth: int
     if depth >= 4:
         raise damaged(path, "encrypted keyrings nested too deep")
     inner_header = parse_header(inner, path)
-    inner_key = key_for_read(inner_header, path)[0]
+    inner_key = key_for_read(inner_header, path, inner)[0]
     return _overlay(_open_sealed(inner, inner_header, inner_key, path, depth + 1), rest)
 
 
@@ -305,7 +327,7 @@ def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
         new = _Snapshot(stamp(st), trusted, raw, KIND_PLAIN, None, None, None, plain, plain, layout)
     else:
         header = parse_header(blob, path)
-        key, key_source = key_for_read(header, path)
+        key, key_source = key_for_read(header, path, blob)
         if snap is not None and snap.raw == raw and snap.key == key:
             new = replace(snap, stamp=stamp(st), trusted=trusted, key_source=key_source)
         else:
@@ -337,7 +359,7 @@ def _header_and_key(path: Path, current: _Snapshot, phrase: str | None) -> tuple
         return new_passphrase_header(phrase, nonce)
     if current.kind == KIND_KEY_FILE and current.key is not None:
         key = current.key
-    elif os.path.lexists(key_file_path(path)):
+    elif os.path.lexists(real_key_path(path)):
         key = read_key_file(path, fresh=True)[0]
     else:
         key = create_key_file(path)
@@ -379,9 +401,16 @@ def _update(path: Path, written: tuple[str, str], change: Callable[[Document], b
     """Read, change and write back the keyring, all under the cross-process lock.
 
     ``written`` is the entry ``change`` sets or deletes.
+
+    The lock, the key file and the temporary files belong to the keyring's real path (every
+    symlink followed), so that processes reaching it through a symlink and through its real
+    path exclude each other; a symlink is replaced where it points, so the link survives.
     """
     ensure_directory(path.parent)
-    with write_lock(path, LOCK_TIMEOUT):
+    target = real_path(path)
+    with write_lock(target, LOCK_TIMEOUT):
+        # Temporary files of writers that died, removed even when nothing is written.
+        remove_stale_temp_files(target.parent, (target.name, key_file_path(target).name))
         for _ in range(WRITE_ATTEMPTS):
             current = _load(path, fresh=True)
             doc = {service: dict(users) for service, users in current.doc.items()}
@@ -390,10 +419,6 @@ def _update(path: Path, written: tuple[str, str], change: Callable[[Document], b
             phrase = passphrase()
             if not changed and _up_to_date(current, kept, phrase):
                 return
-            # A symlinked keyring (dotfiles, a mounted secret) is replaced where it points, so
-            # the link survives; the key and lock files stay next to the configured path.
-            target = Path(os.path.realpath(path)) if os.path.islink(path) else path
-            remove_stale_temp_files(target.parent, (target.name, key_file_path(target).name))
             try:
                 header, key = _header_and_key(path, current, phrase)
                 data = envelope(seal(sealed, header, key), kept)
@@ -470,7 +495,7 @@ class AnacondaKeyringBackend:
     read_only = False
 
     def __init__(self, path: Path | str | None = None) -> None:
-        self._fixed_path = Path(path).expanduser() if path is not None else None
+        self._fixed_path = expand_path(path, "the keyring path") if path is not None else None
 
     def __repr__(self) -> str:
         where = self._fixed_path if self._fixed_path is not None else "keyring_path"
@@ -482,11 +507,12 @@ class AnacondaKeyringBackend:
         if self._fixed_path is not None:
             return self._fixed_path
         # Inside a token operation this is the configuration it already resolved.
-        return current_config().keyring_path
+        return expand_path(current_config().keyring_path, "keyring_path")
 
     @property
     def key_path(self) -> Path:
-        return key_file_path(self.path)
+        """The key file: next to the keyring's real path (symlinks followed)."""
+        return real_key_path(self.path)
 
     def is_available(self) -> tuple[bool, str]:
         if not _cryptography_available():
@@ -501,6 +527,10 @@ class AnacondaKeyringBackend:
         else:
             if stat.S_ISDIR(st.st_mode):
                 return False, f"keyring_path {path} is a directory"
+            if not stat.S_ISREG(st.st_mode):
+                return False, f"keyring_path {path} is {file_kind(st.st_mode)}, not a file"
+            if st.st_size > MAX_FILE_SIZE:
+                return False, f"{path} is {too_large(st.st_size)}: it is not a keyring"
             if not os.access(path, os.R_OK):
                 return False, f"{path} is not readable by this user"
             return True, ""
@@ -533,15 +563,16 @@ class AnacondaKeyringBackend:
         else:
             file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         key: object = None
+        key_path = _key_path_of(path, st)
         try:
-            kst = os.stat(path + ".key")
+            kst = os.stat(key_path)
         except FileNotFoundError:
             pass
         except OSError:
             return None
         else:
             if now - kst.st_mtime_ns < RACY_NS:
-                key = content_stamp(path + ".key", kst)
+                key = content_stamp(key_path, kst)
                 if key is None:
                     return None
             else:
@@ -549,6 +580,48 @@ class AnacondaKeyringBackend:
         configured = passphrase()
         phrase = fingerprint(configured) if configured is not None else None
         return (path, file, st.st_uid, st.st_gid, key, phrase)
+
+    def check_writable(self) -> tuple[bool, str]:
+        """Whether a write would succeed now, proven without leaving anything behind: the
+        keyring's real directory accepts a new file (one is created and removed at once), the
+        lock file can be taken, and the keyring and key file, where they exist, are files.
+        Asked before a login starts, so no API key is minted that cannot be saved."""
+        ok, reason = self.is_available()
+        if not ok:
+            return ok, reason
+        path = self.path
+        real = real_path(path)
+        for what, file in (("the token keyring", real), ("its key file", key_file_path(real))):
+            try:
+                check_regular(os.stat(file))
+            except FileNotFoundError:
+                pass
+            except NotAFile as exc:
+                return False, f"{what} {file} is {exc.what}"
+            except OSError as exc:
+                return False, f"cannot access {file}: {exc.strerror}"
+        directory = real.parent
+        while not directory.exists() and directory.parent != directory:
+            directory = directory.parent  # created by the write; probed where it would start
+        try:
+            probe_directory(directory, real.name)
+        except OSError as exc:
+            return False, f"cannot create files in {directory}: {exc.strerror}"
+        lock = lock_file_path(real)
+        try:
+            lock_stat = os.lstat(lock)
+        except FileNotFoundError:
+            return True, ""  # created by the write, in a directory just proven writable
+        except OSError as exc:
+            return False, f"cannot access the lock file {lock}: {exc.strerror}"
+        if stat.S_ISDIR(lock_stat.st_mode):
+            return False, f"the lock file {lock} is a directory"
+        try:
+            with write_lock(real, LOCK_TIMEOUT):
+                pass
+        except StorageError as exc:
+            return False, str(exc).rstrip(".")
+        return True, ""
 
     def get_password(self, service: str, username: str) -> str | None:
         return _load(self.path).doc.get(service, {}).get(username)
@@ -579,6 +652,23 @@ class AnacondaKeyringBackend:
             return True
 
         _update(self.path, (service, username), change)
+
+
+_key_paths: dict[str, tuple[int, int, str]] = {}
+
+
+def _key_path_of(path: str, st: os.stat_result) -> str:
+    """The key file of the keyring at ``path`` (whose stat is ``st``), resolved once per
+    version of the file: ``read_stamp`` runs on every request and must not follow symlinks
+    every time."""
+    known = _key_paths.get(path)
+    if known is not None and known[0] == st.st_ino and known[1] == st.st_dev:
+        return known[2]
+    key_path = os.path.realpath(path) + ".key"
+    if len(_key_paths) > 64:
+        _key_paths.clear()
+    _key_paths[path] = (st.st_ino, st.st_dev, key_path)
+    return key_path
 
 
 BACKEND = AnacondaKeyringBackend()

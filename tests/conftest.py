@@ -28,12 +28,13 @@ pytest.register_assert_rewrite("support")
 pytest_plugins = ["support.login"]
 
 #: Folders (under tests/) whose tests are all slow: real browsers, CLI subprocesses, Node.js.
-SLOW_FOLDERS = frozenset({"e2e", "interop"})
+SLOW_FOLDERS = frozenset({"conda", "e2e", "interop"})
 #: Modules (paths under tests/) that are slow as a whole: subprocesses, D-Bus, the 0.15.3 venv.
 SLOW_MODULES = frozenset(
     {
         "test_cli_plugin_failures.py",  # ~8 s of `anaconda` subprocesses
         "test_compat_differential.py",
+        "test_hardening_config_fuzz.py",  # hypothesis over every config source (~20 s)
         "test_packaging.py",
         "test_panel_import.py",
         "test_side_by_side_015.py",  # ~20 subprocesses of the real anaconda-auth 0.15.3
@@ -54,6 +55,7 @@ SLOW_TESTS = frozenset(
         "test_anaconda_keyring.py::test_threads_in_one_process_do_not_lose_writes",
         "test_anaconda_keyring.py::test_warm_reads_stat_only_and_see_other_processes_writes",
         "test_caches.py::test_a_token_written_by_another_process_is_seen",
+        "test_hardening_config.py::test_auth_config_cuts_huge_values",
         "test_cli.py::test_config_command_masks_secrets",
         "test_cli.py::test_config_error_is_reported",
         "test_cli.py::test_plugins_command",

@@ -300,7 +300,7 @@ def test_symlinked_keyring_stays_a_symlink(tmp_path: Path) -> None:
     link = tmp_path / "home" / ".anaconda" / "keyring"
     link.parent.mkdir(parents=True)
     link.symlink_to(real)
-    shutil.copy2(key_of(real), key_of(link))  # the key file goes with the configured path
+    shutil.copy2(key_of(real), key_of(link))  # ignored: the key file goes with the real path
 
     backend = AnacondaKeyringBackend(link)
     assert backend.get_password("s", "u") == "first"

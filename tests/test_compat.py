@@ -584,6 +584,9 @@ def fake_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     from anaconda_auth.plugins import config_sources
 
     root = write_fake_conda(tmp_path / "fake-conda")
+    # Real conda (tests/conda install it) may be imported already: hide it for this test.
+    for name in [m for m in sys.modules if m == "conda" or m.startswith("conda.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setattr(config_sources, "_conda_installed", None)
     config_sources.conda_settings.cache_clear()
@@ -672,7 +675,8 @@ def test_a_broken_conda_is_ignored(
 
 
 def test_no_cost_without_conda(isolated_home: Path) -> None:
-    """Without conda: one find_spec per process, and conda is never imported."""
+    """Without conda: one find_spec per process, and conda is never imported. (conda may be
+    installed here for tests/conda: the probe answers "not installed" as it would without.)"""
     code = textwrap.dedent(
         """
         import importlib.util, sys
@@ -681,6 +685,7 @@ def test_no_cost_without_conda(isolated_home: Path) -> None:
         def counting(name, *args, **kwargs):
             if name == "conda":
                 calls.append(name)
+                return None
             return real(name, *args, **kwargs)
         importlib.util.find_spec = counting
         from anaconda_auth.config import AnacondaAuthConfig

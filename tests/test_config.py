@@ -754,7 +754,7 @@ def test_unknown_site_names_the_config_file(home: Path, monkeypatch: pytest.Monk
     assert "~/.anaconda/config.toml" in message
     assert "alpha, beta, gamma site" in message
     monkeypatch.setenv("ANACONDA_DEFAULT_SITE", "delta")
-    with pytest.raises(UnknownSiteName, match="from ANACONDA_DEFAULT_SITE"):
+    with pytest.raises(UnknownSiteName, match="selected by ANACONDA_DEFAULT_SITE"):
         AnacondaAuthConfig()
     with pytest.raises(UnknownSiteName, match="~/.anaconda/config.toml"):
         AnacondaAuthSitesConfig.load_site("delta")

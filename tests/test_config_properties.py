@@ -125,7 +125,17 @@ def domains(draw: st.DrawFn) -> tuple[str, str]:
 
 
 header_name = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=20)
-header_dict = st.dictionaries(header_name, printable, max_size=4)
+# what HTTP can carry in a header value: Latin-1 (others are rejected: test_hardening_config)
+header_value = st.text(
+    st.characters(
+        whitelist_categories=("L", "N", "P", "S", "Zs"),
+        blacklist_characters="\x7f",
+        max_codepoint=0xFF,
+    ),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s == s.strip() and s != "")
+header_dict = st.dictionaries(header_name, header_value, max_size=4)
 bool_words = {
     True: ["true", "yes", "on", "1", "t", "y"],
     False: ["false", "no", "off", "0", "f", "n"],

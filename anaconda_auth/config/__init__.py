@@ -29,9 +29,11 @@ from anaconda_auth.config.constants import (
 
 if TYPE_CHECKING:
     from anaconda_auth.config.explain import ResolvedValue as ResolvedValue
+    from anaconda_auth.config.explain import UnknownName as UnknownName
     from anaconda_auth.config.explain import explain as explain
     from anaconda_auth.config.explain import mask_value as mask_value
     from anaconda_auth.config.explain import unknown_keys as unknown_keys
+    from anaconda_auth.config.explain import unknown_names as unknown_names
     from anaconda_auth.config.model import EXPECTED as EXPECTED
     from anaconda_auth.config.model import AnacondaAuthConfig as AnacondaAuthConfig
     from anaconda_auth.config.model import AnacondaAuthSite as AnacondaAuthSite
@@ -52,6 +54,8 @@ _LAZY = {
     "explain": "anaconda_auth.config.explain",
     "mask_value": "anaconda_auth.config.explain",
     "unknown_keys": "anaconda_auth.config.explain",
+    "unknown_names": "anaconda_auth.config.explain",
+    "UnknownName": "anaconda_auth.config.explain",
     # the model of the provider's endpoints lives with discovery (0.15 exported it here)
     "OpenIDConfiguration": "anaconda_auth.flows.discovery",
 }

@@ -8,8 +8,10 @@ is always re-read (see :func:`anaconda_auth.freshness.stat_stamp`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +31,32 @@ _toml_cache: freshness.Memo[Path, tuple[freshness.Stamp, dict[str, Any]]] = fres
 _dotenv_cache: freshness.Memo[Path, tuple[freshness.Stamp, DotenvFile]] = freshness.Memo(8)
 
 
-def anaconda_dir() -> Path:
-    return Path("~/.anaconda").expanduser()
-
-
 def config_toml_path() -> Path:
-    """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``, as anaconda-cli-base uses."""
-    return Path(freshness.config_toml_path())
+    """``$ANACONDA_CONFIG_TOML`` or ``~/.anaconda/config.toml``, as anaconda-cli-base uses.
+
+    For writing it: ``ConfigError`` when there is no home directory and the variable is unset
+    (readers use :func:`find_config_toml`, for which there is then no file).
+    """
+    path = find_config_toml()
+    if path is None:
+        raise config_error(
+            "Cannot locate config.toml: HOME is not set and this user has no entry in the "
+            f"password database. Set HOME, or set {CONFIG_TOML_ENV} to the file's path."
+        )
+    return path
+
+
+def find_config_toml() -> Path | None:
+    """The path of ``config.toml``, ``None`` without a home directory (and without
+    ``$ANACONDA_CONFIG_TOML``): there is no file to read then."""
+    path = freshness.config_toml_path()
+    return None if path is None else Path(path)
+
+
+def config_toml_shown() -> str:
+    """The path of ``config.toml`` for messages (never raises for a missing home)."""
+    path = find_config_toml()
+    return display_path(path) if path is not None else "~/.anaconda/config.toml (no home directory)"
 
 
 def secrets_dir() -> Path:
@@ -53,11 +74,67 @@ def dotenv_path() -> Path | None:
 
 def display_path(path: Path) -> str:
     """The path for messages, with the home directory shown as ``~``."""
+    home = freshness.home_dir()
+    text = str(path)
+    if home is not None:
+        with contextlib.suppress(ValueError):  # not under the home directory
+            text = "~/" + path.relative_to(home).as_posix()
+    return text if len(text) <= 300 else f"{text[:150]}...{text[-100:]}"  # a path may be huge
+
+
+#: The largest configuration file read (config.toml, .env): far above any real one, and a
+#: bound on what a mistaken path (a log file, a disk image) costs.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_BOM = "\ufeff"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a configuration file: a regular file (a FIFO or a device is refused, never
+    waited on), at most :data:`MAX_FILE_BYTES`. ``ConfigError`` naming the file otherwise."""
+    shown = display_path(path)
     try:
-        home = Path.home()
-        return "~/" + path.relative_to(home).as_posix()
-    except (ValueError, RuntimeError):
-        return str(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise config_error(f"Cannot read {shown}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise config_error(
+                f"Cannot read {shown}: it is not a regular file. Replace it with a text file, "
+                "or remove it."
+            )
+        if st.st_size > MAX_FILE_BYTES:
+            raise config_error(
+                f"Cannot read {shown}: it is {st.st_size} bytes, more than a configuration "
+                f"file can be ({MAX_FILE_BYTES} bytes)."
+            )
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise config_error(
+                    f"Cannot read {shown}: it is more than a configuration file can be "
+                    f"({MAX_FILE_BYTES} bytes)."
+                )
+        return b"".join(chunks)
+    except OSError as exc:
+        raise config_error(f"Cannot read {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 text; ``ConfigError`` naming the file, the line and the byte otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise config_error(
+            f"{display_path(path)} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line "
+            f"{line} cannot be decoded. Save the file as UTF-8."
+        ) from None
 
 
 def _stamp(path: Path) -> tuple[bool, freshness.Stamp | None]:
@@ -75,7 +152,9 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     A malformed file raises :class:`anaconda_auth.exceptions.ConfigError` (a ``ValueError``)
     naming the file and the line of the TOML error.
     """
-    path = path or config_toml_path()
+    path = path or find_config_toml()
+    if path is None:
+        return {}
     try:
         exists, stamp = _stamp(path)
     except OSError as exc:  # a symlink loop, a directory that cannot be searched
@@ -86,16 +165,21 @@ def read_config_toml(path: Path | None = None) -> dict[str, Any]:
     cached = _toml_cache.get(path)
     if cached is not None and stamp is not None and cached[0] == stamp:
         return cached[1]
+    text = _decode(_read_bytes(path), path)
     try:
-        with path.open("rb") as fp:
-            data = tomllib.load(fp)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        hint = " (the file starts with a byte order mark: save it as UTF-8 without one)"
         raise config_error(
-            f"{display_path(path)} is not valid TOML: {exc}. Fix the file or point "
+            f"{display_path(path)} is not valid TOML: {exc}"
+            f"{hint if text.startswith(_BOM) else ''}. Fix the file or point "
             f"{CONFIG_TOML_ENV} at another one."
         ) from None
-    except OSError as exc:
-        raise config_error(f"Cannot read {display_path(path)}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise config_error(
+            f"{display_path(path)} is not usable: its arrays or tables are nested too deeply. "
+            f"Fix the file or point {CONFIG_TOML_ENV} at another one."
+        ) from None
     if stamp is not None:
         _toml_cache.put(path, (stamp, data))
     return data
@@ -237,10 +321,7 @@ def read_dotenv(path: Path) -> DotenvFile:
     cached = _dotenv_cache.get(path)
     if cached is not None and stamp is not None and cached[0] == stamp:
         return interpolate(cached[1])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise config_error(f"Cannot read {display_path(path)}: {exc}") from None
+    text = _decode(_read_bytes(path), path).removeprefix(_BOM)  # as Windows editors save it
     parsed = parse_dotenv(text)
     if stamp is not None:
         _dotenv_cache.put(path, (stamp, parsed))

@@ -14,10 +14,11 @@ import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from anaconda_auth.config.constants import DEFAULT, EXPLICIT, SOURCE_RANKS
+from anaconda_auth.config.constants import DEFAULT, EXPLICIT, MASK, SOURCE_RANKS
 from anaconda_auth.config.errors import config_error
 
 if TYPE_CHECKING:
@@ -96,14 +97,27 @@ def _load(source: ConfigSource, resolved: Mapping[str, Any]) -> Mapping[str, Any
         return {}
 
 
+class JSONTooDeep(ValueError):
+    """A JSON text nested too deeply to parse (``RecursionError`` in ``json.loads``)."""
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads``, raising only ``ValueError``: ``json.JSONDecodeError`` for malformed
+    text, :class:`JSONTooDeep` for arrays or objects nested beyond what the parser can take."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise JSONTooDeep("the JSON is nested too deeply") from None
+
+
 def as_table(value: Any) -> dict[str, Any] | None:
     """A table value as a dict (a mapping, or a JSON object string), else ``None``."""
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
+            parsed = parse_json(value)
+        except ValueError:
             return None  # the validator reports it, naming its source
         return parsed if isinstance(parsed, dict) else None
     return None
@@ -153,7 +167,12 @@ def resolve(
         else:
             result.unknown.append((key, origin))
     for source in sources:
-        loaded = _load(source, dict(result.values))
+        # the values so far, with where each came from (``resolved.locations``: a source that
+        # rejects one of them, as the site source does an unknown site, names its origin)
+        so_far = LocatedValues(
+            result.values, {key: origin.location for key, origin in result.origins.items()}
+        )
+        loaded = _load(source, so_far)
         locations = loaded.locations if isinstance(loaded, LocatedValues) else {}
         for key, value in loaded.items():
             if value is None:
@@ -217,6 +236,46 @@ def is_secret_name(name: str) -> bool:
     return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
 
 
+def _mask_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+
+
+def mask_value(key: str, value: Any) -> tuple[Any, bool]:
+    """The value to show for ``key``, and whether anything was hidden: the one masking rule
+    of every display (``anaconda auth config``, ``repr()`` of a configuration, messages)."""
+    if value is None:
+        return None, False
+    if is_secret_name(key):
+        return MASK, True
+    if isinstance(value, dict) and key in ("extra_headers", "oidc_request_headers"):
+        shown = {k: MASK if is_secret_name(k) else v for k, v in value.items()}
+        return shown, shown != value
+    if isinstance(value, dict) and key == "proxy_servers":
+        shown = {k: _mask_url(v) if isinstance(v, str) else v for k, v in value.items()}
+        return shown, shown != value
+    if isinstance(value, Path):
+        return str(value), False
+    return value, False
+
+
+def brief(text: str, limit: int = 120) -> str:
+    """``repr(text)`` for a message, cut to about ``limit`` characters (a value may be huge)."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[: limit - 4]}...{shown[0]}"
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    """``text`` as it is, or cut with "..." when longer than ``limit``."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _shown(key: str, value: Any) -> str:
     if is_secret_name(key) or key in ("extra_headers", "proxy_servers", "oidc_request_headers"):
         # these can hold credentials: describe, never show
@@ -270,10 +329,10 @@ def normalize_domain(value: str) -> str:
     try:
         netloc = urlsplit(url).netloc
     except ValueError as exc:
-        raise ValueError(f"{value} does not look like a domain name ({exc})") from None
+        raise ValueError(f"{_cut(value)} does not look like a domain name ({exc})") from None
     netloc = netloc.rsplit("@", 1)[-1]  # never keep credentials in a domain
     if not netloc or not re.fullmatch(
         r"[A-Za-z0-9._~\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?", netloc
     ):
-        raise ValueError(f"{value} does not look like a domain name")
+        raise ValueError(f"{_cut(value)} does not look like a domain name")
     return netloc

@@ -83,7 +83,7 @@ class _Fingerprint:
     generation: int
     env: dict[Any, Any] = field(repr=False)  # the whole environment: may hold API keys
     #: config.toml and the secrets directory, as computed from ``env`` and ``secrets_setting``
-    paths: tuple[str, str]
+    paths: tuple[str | None, str]
     stamps: tuple[Any, ...]
     #: the secrets directory set in code (``AnacondaAuthConfig.model_config["secrets_dir"]``)
     secrets_setting: str | None = None
@@ -117,7 +117,7 @@ def _stamp(path: str, now: int, *, usually_missing: bool = False) -> _Stamp:
         raise _Uncacheable from exc
 
 
-def _paths() -> tuple[str, str]:
+def _paths() -> tuple[str | None, str]:
     return freshness.config_toml_path(), freshness.secrets_dir()
 
 
@@ -144,7 +144,14 @@ def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> t
     return (dir_stamp, tuple(_stamp(os.path.join(directory, n), now) for n in names))
 
 
-def _stamps(paths: tuple[str, str], previous: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
+def _toml_stamp(path: str | None, now: int, *, usually_missing: bool = False) -> _Stamp:
+    """The stamp of config.toml; ``None`` (no file) without a home directory."""
+    return None if path is None else _stamp(path, now, usually_missing=usually_missing)
+
+
+def _stamps(
+    paths: tuple[str | None, str], previous: tuple[Any, ...] | None = None
+) -> tuple[Any, ...]:
     """The stamps of the files at ``paths``. With the ``previous`` stamps, a file that was
     missing then is first looked for with ``os.access`` (cheaper than a failed ``stat``) and
     one that existed is ``stat``-ed directly: the same stamps, fewer system calls."""
@@ -152,12 +159,12 @@ def _stamps(paths: tuple[str, str], previous: tuple[Any, ...] | None = None) -> 
     toml, secrets = paths
     if previous is None:
         return (
-            _stamp(toml, now),
+            _toml_stamp(toml, now),
             _stamp(".env", now, usually_missing=True),
             _secrets_stamps(secrets, now),
         )
     return (
-        _stamp(toml, now, usually_missing=previous[0] is None),
+        _toml_stamp(toml, now, usually_missing=previous[0] is None),
         _stamp(".env", now, usually_missing=previous[1] is None),
         _secrets_stamps(secrets, now, usually_missing=previous[2][0] is None),
     )

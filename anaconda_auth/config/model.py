@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -41,8 +42,16 @@ from anaconda_auth.config.constants import (
     NON_FIELD_KEYS,
     TABLE_FIELDS,
 )
-from anaconda_auth.config.errors import unknown_site
-from anaconda_auth.config.loader import Resolution, normalize_domain, raise_config_error, resolve
+from anaconda_auth.config.errors import config_error, unknown_site
+from anaconda_auth.config.loader import (
+    Resolution,
+    brief,
+    mask_value,
+    normalize_domain,
+    parse_json,
+    raise_config_error,
+    resolve,
+)
 from anaconda_auth.config.site_tables import read_sites
 from anaconda_auth.plugin_discovery import load_pydantic_plugins
 
@@ -76,12 +85,28 @@ def _json_mapping(value: Any, what: str) -> Any:
     if not text:
         return None
     try:
-        parsed = json.loads(text)
+        parsed = parse_json(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(parsed, dict):
         raise ValueError(f"the JSON is a {type(parsed).__name__}, not an object of {what}")
     return parsed
+
+
+#: The longest ``http_timeout`` / ``login_timeout`` (one day): a longer one is a mistake, and
+#: beyond ~1e10 s the socket and thread timeouts overflow.
+MAX_TIMEOUT = 86400.0
+
+_UNEXPANDED_KEYRING = Path("~/.anaconda/keyring")
+
+
+def _default_keyring_path() -> Path:
+    """``~/.anaconda/keyring`` with the home directory of the moment. On a machine without a
+    home directory (``HOME`` unset, no password database entry) it stays unexpanded: nothing
+    fails until the anaconda-keyring backend is actually used, which then says what is wrong
+    (an API key from the environment needs no home directory)."""
+    home = freshness.home_dir()
+    return _UNEXPANDED_KEYRING if home is None else Path(home) / ".anaconda" / "keyring"
 
 
 class AnacondaAuthSite(BaseModel):
@@ -122,7 +147,7 @@ class AnacondaAuthSite(BaseModel):
     keyring_path: Path = Field(
         # a factory, so that ~ is the home directory of the moment, and so that
         # model_dump(exclude_defaults=True) leaves the default out (compared expanded), as 0.15
-        default_factory=lambda: Path("~/.anaconda/keyring").expanduser(),
+        default_factory=lambda: _default_keyring_path(),
         description="the path of the encrypted token file (~ and $VARS are expanded)",
     )
     extra_headers: dict[str, str] | None = Field(
@@ -172,16 +197,22 @@ class AnacondaAuthSite(BaseModel):
     http_timeout: float = Field(
         default=30.0,
         gt=0,
+        le=MAX_TIMEOUT,
+        allow_inf_nan=False,
         description="seconds to wait for each request to the identity provider while logging in",
     )
     login_timeout: float = Field(
         default=300.0,
         gt=0,
+        le=MAX_TIMEOUT,
+        allow_inf_nan=False,
         description="seconds to wait for the browser to come back during a browser login",
     )
     expiry_warning_days: float = Field(
         default=7.0,
         ge=0,
+        le=3650,
+        allow_inf_nan=False,
         description="the CLI warns on stderr when the API key a command uses expires within "
         "this many days (0: never)",
     )
@@ -250,9 +281,16 @@ class AnacondaAuthSite(BaseModel):
             return "truststore"
         if not text:
             raise ValueError("got an empty string")
-        path = Path(os.path.expandvars(text)).expanduser()
-        if not path.exists():
-            raise ValueError(f"the CA bundle {str(path)!r} does not exist")
+        path = Path(freshness.expand(text))
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long, a loop of symbolic links...
+            reason = exc.strerror or type(exc).__name__
+            raise ValueError(
+                f"the CA bundle {brief(str(path))} cannot be examined: {reason}"
+            ) from None
+        if not exists:
+            raise ValueError(f"the CA bundle {brief(str(path))} does not exist")
         return str(path)
 
     @field_validator(
@@ -283,7 +321,12 @@ class AnacondaAuthSite(BaseModel):
     @field_validator("keyring_path", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        text = str(value)
+        if not text.startswith("~"):
+            return value
+        if value == _UNEXPANDED_KEYRING and freshness.home_dir() is None:
+            return value  # the default on a machine without a home: see _default_keyring_path
+        return Path(freshness.expand(text))  # Unexpandable is a ValueError: named by source
 
     @model_serializer(mode="wrap")
     def _keyring_path_text(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -307,9 +350,18 @@ class AnacondaAuthSite(BaseModel):
     def _header_values(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for name, text in (value or {}).items():
             if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-                raise ValueError(f"{name!r} is not a valid HTTP header name")
+                raise ValueError(f"{brief(name)} is not a valid HTTP header name")
             if "\r" in text or "\n" in text:
-                raise ValueError(f"the value of header {name!r} contains a line break")
+                raise ValueError(f"the value of header {brief(name)} contains a line break")
+            if text[:1].isspace():
+                raise ValueError(f"the value of header {brief(name)} starts with white space")
+            try:
+                text.encode("latin-1")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"the value of header {brief(name)} has a character HTTP headers cannot carry "
+                    f"(at position {exc.start}: only Latin-1 characters can be sent)"
+                ) from None
         return value
 
     @field_validator("proxy_servers", mode="before")
@@ -341,7 +393,7 @@ class AnacondaAuthSite(BaseModel):
             text = value.strip()
             if text.startswith("["):
                 try:
-                    value = json.loads(text)
+                    value = parse_json(text)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"not a valid JSON list ({exc.msg})") from None
             else:
@@ -355,6 +407,17 @@ class AnacondaAuthSite(BaseModel):
         if self.site is None:
             self.site = self.domain
         return self
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """What ``repr()``, ``str()`` and rich show: secret values masked by the one rule of
+        every display (:func:`anaconda_auth.config.loader.mask_value`): secret headers, proxy
+        passwords; ``api_key`` and ``keyring`` are left out altogether."""
+        for name, value in super().__repr_args__():
+            if name is not None:
+                shown, masked = mask_value(name, value)
+                if masked:
+                    value = shown
+            yield name, value
 
     # --- derived values --------------------------------------------------------------------
 
@@ -435,9 +498,9 @@ EXPECTED: dict[str, str] = {
     "client_cert": "a file path (a string)",
     "client_cert_key": "a file path (a string)",
     "hash_hostname": _BOOL,
-    "http_timeout": "a positive number of seconds",
-    "login_timeout": "a positive number of seconds",
-    "expiry_warning_days": "a number of days, 0 or more",
+    "http_timeout": "a positive number of seconds, at most 86400 (one day)",
+    "login_timeout": "a positive number of seconds, at most 86400 (one day)",
+    "expiry_warning_days": "a number of days from 0 to 3650 (0: never warn)",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
     "keyring": "a TOML table of service names to tables of user names to passwords, or the "
     "same as a JSON object string",
@@ -508,7 +571,10 @@ def resolve_explicit(explicit: dict[str, Any]) -> Resolution:
         )
     if isinstance(site, str) and site.strip():
         # a site given by its domain is recorded under its name
-        explicit = {**explicit, "site": read_sites().find(site.strip()) or site}
+        explicit = {
+            **explicit,
+            "site": read_sites().find(site.strip(), "the site= argument") or site,
+        }
     # pluggy and the plugins load only once a configuration is resolved: anaconda-cli-base
     # imports the sites at every start of `anaconda` to offer `--at <site>`
     from anaconda_auth.manager import get_plugin_manager
@@ -523,7 +589,19 @@ def validate_into(model: AnacondaAuthSite, resolution: Resolution) -> None:
     except ValidationError as exc:
         error = exc
     else:
+        _check_together(model, resolution)
         return
     # raised outside the except block: the ValidationError (which holds the raw input, maybe
     # a secret) is not even attached as __context__
     raise_config_error(error, resolution.origins, EXPECTED, resolution.values)
+
+
+def _check_together(model: AnacondaAuthSite, resolution: Resolution) -> None:
+    """Settings that are only valid together, checked once every source is merged."""
+    if model.client_cert_key and not model.client_cert:
+        origin = resolution.origin("client_cert_key")
+        where = "the client_cert_key= argument" if origin.source == "explicit" else origin.location
+        raise config_error(
+            f"Invalid client_cert_key from {where}: it is set but client_cert is not. "
+            "Expected client_cert (the certificate) with it, or neither."
+        )

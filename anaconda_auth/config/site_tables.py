@@ -14,7 +14,12 @@ from typing import Any
 
 from anaconda_auth.config.constants import DEFAULT_SITE_ENV, IMPLICIT_SITE
 from anaconda_auth.config.errors import config_error, unknown_site
-from anaconda_auth.config.files import config_toml_path, display_path, read_config_toml
+from anaconda_auth.config.files import (
+    config_toml_shown,
+    display_path,
+    find_config_toml,
+    read_config_toml,
+)
 from anaconda_auth.config.loader import normalize_domain
 
 
@@ -22,14 +27,15 @@ from anaconda_auth.config.loader import normalize_domain
 class SitesTables:
     """The raw site tables of ``config.toml`` and which one is the default."""
 
-    path: Path
+    #: ``None`` on a machine without a home directory (and no ``$ANACONDA_CONFIG_TOML``)
+    path: Path | None
     tables: dict[str, dict[str, Any]]
     #: the configured default (a site name or a domain) and where it came from
     default_site: str | None
     default_origin: str
 
     def location(self, name: str, key: str | None = None) -> str:
-        where = f"{display_path(self.path)} [sites.{_toml_key(name)}]"
+        where = f"{self.location_file()} [sites.{_toml_key(name)}]"
         return f"{where} {key}" if key else where
 
     def _by_domain(self, domain: str) -> list[str]:
@@ -69,15 +75,15 @@ class SitesTables:
         if key == IMPLICIT_SITE:
             return None
         known = ", ".join(self.tables) or "none"
-        source = f" (from {origin})" if origin else ""
+        source = f" It was selected by {origin}." if origin else ""
         raise unknown_site(
-            f"The site or domain {key}{source} has not been configured in {self.location_file()} "
-            f"(configured sites: {known}). Add a [sites.{_toml_key(key)}] table with its "
+            f"The site or domain {key} has not been configured in {self.location_file()} "
+            f"(configured sites: {known}).{source} Add a [sites.{_toml_key(key)}] table with its "
             "domain, or use one of the configured names."
         )
 
     def location_file(self) -> str:
-        return display_path(self.path)
+        return display_path(self.path) if self.path is not None else config_toml_shown()
 
     def select(self, resolved: Mapping[str, Any], site_origin: str | None = None) -> str | None:
         """The site for a configuration: by ``site`` (a name or a domain), else by ``domain``
@@ -108,9 +114,9 @@ def read_sites() -> SitesTables:
     The default is ``$ANACONDA_DEFAULT_SITE``, else the top-level ``default_site``, else the
     first site table, else ``None``. A table of the wrong shape is a ``ConfigError``.
     """
-    path = config_toml_path()
-    data = read_config_toml(path)
-    shown = display_path(path)
+    path = find_config_toml()
+    data = read_config_toml(path) if path is not None else {}
+    shown = display_path(path) if path is not None else config_toml_shown()
     raw_sites = data.get("sites", {})
     if not isinstance(raw_sites, dict):
         raise config_error(

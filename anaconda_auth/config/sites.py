@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from anaconda_auth.config.constants import DEFAULT_DOMAIN, FIELD_NAMES
 from anaconda_auth.config.errors import config_error, unknown_site
-from anaconda_auth.config.files import config_toml_path, display_path
+from anaconda_auth.config.files import config_toml_shown
 from anaconda_auth.config.loader import Origin, Resolution, normalize_domain
 from anaconda_auth.config.model import AnacondaAuthConfig, AnacondaAuthSite, validate_into
 from anaconda_auth.config.site_tables import SitesTables, read_sites
@@ -44,11 +44,11 @@ class Sites(RootModel[dict[str, AnacondaAuthSite]]):
         if matches:
             raise config_error(
                 f"The domain {key} matches more than one configured site ({', '.join(matches)}) "
-                f"in {display_path(config_toml_path())}. Select one by name."
+                f"in {config_toml_shown()}. Select one by name."
             )
         raise unknown_site(
             f"The site or domain {key} has not been configured in "
-            f"{display_path(config_toml_path())} (configured sites: "
+            f"{config_toml_shown()} (configured sites: "
             f"{', '.join(self.root) or 'none'})."
         )
 

@@ -114,7 +114,7 @@ def _load_document(target: Path, shown: str) -> tuple[Any, str, bool]:
         raise config_error(f"Cannot read {shown}: {reason}; it was left unchanged.") from None
     try:
         doc = tomlkit.parse(text)
-    except (TOMLKitError, ValueError) as exc:
+    except (TOMLKitError, ValueError, RecursionError) as exc:
         raise config_error(
             f"{shown} is not valid TOML ({exc}); it was left unchanged. Fix the file and try again."
         ) from None

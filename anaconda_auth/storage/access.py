@@ -18,7 +18,10 @@ that finds nothing elsewhere raises :class:`StorageUnavailableError` with the re
 reporting "not logged in": the token may well be in there.
 
 Writes go to the preferred backend only; if it is unavailable or read-only the write fails with
-the reason, and nothing is written elsewhere behind the user's back. Deletes remove the entry
+the reason, and nothing is written elsewhere behind the user's back. Before a login starts,
+:func:`preferred_backend` also asks the backend's optional ``check_writable()`` whether a write
+would succeed now (``anaconda-keyring``: its directory accepts files, its lock can be taken),
+so no API key is minted on the server that then cannot be saved. Deletes remove the entry
 from every available writable backend holding it, and fail if the preferred one is unavailable.
 
 Backends that need configuration (a file path, say) call
@@ -117,8 +120,33 @@ def _not_installed(name: str, backends: dict[str, StorageBackend]) -> StorageUna
     )
 
 
-def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
-    """The backend new tokens are written to, or a clear error saying why it cannot be used."""
+def _check_writable(backend: StorageBackend) -> None:
+    """Raise :class:`StorageUnavailableError` when the backend's optional ``check_writable()``
+    says a write would fail now."""
+    probe = getattr(backend, "check_writable", None)
+    if probe is None:
+        return
+    try:
+        ok, reason = probe()
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug: report it, as for is_available
+        log.debug("check_writable() of %s raised", backend.name, exc_info=True)
+        ok, reason = False, f"its check_writable() raised {type(exc).__name__}: {exc}"
+    if not ok:
+        raise StorageUnavailableError(
+            f"The token storage {backend.name!r} cannot save a token now: "
+            f"{str(reason or 'no reason given').rstrip('.')}. Nothing was sent to the server; "
+            f"fix that, or {_HOW_TO_CHOOSE}."
+        )
+
+
+def preferred_backend(
+    config: AnacondaAuthSite | None = None, *, check_writable: bool = True
+) -> StorageBackend:
+    """The backend new tokens are written to, or a clear error saying why it cannot be used.
+
+    With ``check_writable`` (the default: a login asks this before it starts) the backend's
+    optional ``check_writable()`` must also say that a write would succeed now.
+    """
     config = _config(config)
     backends = all_backends()
     name = config.preferred_token_storage
@@ -130,9 +158,12 @@ def preferred_backend(config: AnacondaAuthSite | None = None) -> StorageBackend:
             f"The token storage {name!r} is read-only ({backend.description}), so tokens cannot "
             f"be saved there; {_HOW_TO_CHOOSE}."
         )
-    ok, reason = _available(backend)
-    if not ok:
-        raise _unavailable(name, reason)
+    with using_config(config):  # the backend sees this configuration's keyring_path
+        ok, reason = _available(backend)
+        if not ok:
+            raise _unavailable(name, reason)
+        if check_writable:
+            _check_writable(backend)
     return backend
 
 
@@ -334,7 +365,7 @@ def read_preferred(
     """The value in the preferred backend alone; an error if that backend cannot be used."""
     config = _config(config)
     with using_config(config):
-        backend = preferred_backend(config)
+        backend = preferred_backend(config, check_writable=False)
         return _call(backend, "read a token", backend.get_password, service, username)
 
 
@@ -344,7 +375,7 @@ def write(
     """Store ``value`` in the preferred backend; the backend it went to."""
     config = _config(config)
     with using_config(config):
-        backend = preferred_backend(config)
+        backend = preferred_backend(config, check_writable=False)
         _call(
             backend, "save the token", backend.set_password, service, username, value, secret=value
         )

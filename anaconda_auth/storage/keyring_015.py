@@ -33,6 +33,7 @@ from keyring.compat.properties import classproperty
 from keyring.errors import PasswordDeleteError, PasswordSetError
 
 from anaconda_auth.config.model import AnacondaAuthConfig
+from anaconda_auth.exceptions import ConfigError
 from anaconda_auth.plugin_types import KEYRING_NAME, TOKEN_INFO_VERSION
 from anaconda_auth.storage_backends.anaconda_keyring import AnacondaKeyringBackend
 
@@ -61,7 +62,10 @@ class AnacondaKeyring(KeyringBackend):
     @classproperty
     def viable(cls) -> bool:
         """Whether the file can be used (probing creates nothing, unlike 0.15's)."""
-        return AnacondaKeyringBackend(cls.keyring_path).is_available()[0]
+        try:
+            return AnacondaKeyringBackend(cls.keyring_path).is_available()[0]
+        except ConfigError:  # keyring asks every backend: never raise (e.g. no home directory)
+            return False
 
     def _backend(self) -> AnacondaKeyringBackend:
         return AnacondaKeyringBackend(self.keyring_path)

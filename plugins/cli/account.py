@@ -262,6 +262,18 @@ def login(
                 markup=False,
                 style="yellow",
             )
+    _post_login_setup(ssl_verify)
+
+
+def _post_login_setup(ssl_verify: bool | None) -> None:
+    """0.15's conda set-up after a login (organizations with the *environments* feature); any
+    failure is a warning, the login itself succeeded. A patched
+    ``anaconda_auth.cli.fetch_org_features`` (0.15's patch point) is used when that module is
+    loaded."""
+    from anaconda_auth._conda.post_login import run_post_login_setup
+
+    cli = sys.modules.get("anaconda_auth.cli")
+    run_post_login_setup(ssl_verify=ssl_verify, fetch=getattr(cli, "fetch_org_features", None))
 
 
 def _configured_key(site: str | None, token: TokenInfo) -> None:

@@ -40,13 +40,15 @@ def plugins(as_json: JsonOption = False) -> None:
     preferred: str | None = None
     read_order: list[str] = []
     config_error: str | None = None
+    warnings: list[str] = []
     try:
-        from anaconda_auth.config import AnacondaAuthConfig
+        from anaconda_auth.config import AnacondaAuthConfig, unknown_names
         from anaconda_auth.storage import access as token_storage
 
         config = AnacondaAuthConfig()
         preferred = config.preferred_token_storage
         read_order = [b.name for b in token_storage.read_order(config)]
+        warnings = [item.message() for item in unknown_names()]
     except Exception as exc:  # noqa: BLE001 - still show the plugins when the config is broken
         config_error = f"{type(exc).__name__}: {exc}"
 
@@ -89,6 +91,7 @@ def plugins(as_json: JsonOption = False) -> None:
             "read_order": read_order,
             "config_sources": source_rows,
             "config_error": config_error,
+            "config_warnings": warnings,
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
@@ -123,6 +126,8 @@ def plugins(as_json: JsonOption = False) -> None:
         _add_row(table, str(src["rank"]), src["name"], src["description"])
     _add_row(table, "0", "defaults", "the built-in defaults")
     console.print(table)
+    for message in warnings:
+        err_console().print(f"Warning: {message}.", markup=False, style="yellow")
 
 
 def _json_number(value: float) -> float | int:
@@ -150,34 +155,43 @@ def _add_row(table: Table, *cells: str, style: str | None = None) -> None:
 def config(at: AtOption = None, as_json: JsonOption = False) -> None:
     """``anaconda auth config``."""
     site = use_site(at)
-    rows, unknown = _explain(site)
+    rows, unknown, warnings = _explain(site)
     if as_json:
-        data = {"settings": rows, "unknown_keys": unknown}
+        data = {"settings": rows, "unknown_keys": unknown, "warnings": warnings}
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
     table = _table(None, "Setting", "Value", "Source")
     for row in rows:
-        _add_row(table, row["key"], _show(row["value"]), row["location"])
+        _add_row(table, _cut(row["key"]), _show(row["value"]), _cut(row["location"]))
     out_console().print(table)
-    for row in unknown:
-        err_console().print(
-            f"Warning: unknown setting {row['key']!r} in {row['location']} is ignored (a typo?).",
-            markup=False,
-            style="yellow",
-        )
+    for message in warnings:
+        err_console().print(f"Warning: {message}.", markup=False, style="yellow")
+
+
+#: The longest value shown in a table cell; `--json` gives the whole value.
+SHOWN_CHARS = 200
+
+
+def _cut(text: str) -> str:
+    """A cell's text, at most :data:`SHOWN_CHARS` characters (rich lays out a megabyte of text
+    for minutes)."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(text)} characters; --json shows it all)"
 
 
 def _show(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
+        return _cut(value)
+    return _cut(json.dumps(value, default=str))
 
 
-def _explain(site: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each resolved setting (value masked, source, location), and the unknown keys."""
-    from anaconda_auth.config import explain, unknown_keys
+def _explain(site: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Each resolved setting (value masked, source, location), the unknown keys, and the
+    warnings about names nothing reads (each with the closest valid name)."""
+    from anaconda_auth.config import explain, unknown_keys, unknown_names
 
     explicit: dict[str, Any] = {"site": site} if site else {}
     rows = [
@@ -194,4 +208,4 @@ def _explain(site: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any
         {"key": item.key, "source": item.source, "location": item.location}
         for item in unknown_keys(**explicit)
     ]
-    return rows, unknown
+    return rows, unknown, [item.message() for item in unknown_names(**explicit)]

@@ -123,7 +123,9 @@ class AnacondaAPIViews(Views):
     # -- account ----------------------------------------------------------------------------
 
     def account(self) -> ResponseReturnValue:
-        """The account of an API key or an access token."""
+        """The account of an API key or an access token (one subscription per organization)."""
+        from anaconda_auth.plugins.testing.repo_views import subscriptions_of
+
         found = self.bearer_user(ACCESS, API_KEY)
         if found is None:
             if "Authorization" in request.headers:
@@ -139,7 +141,7 @@ class AnacondaAPIViews(Views):
                 "username": user.username,
             },
             profile={"is_confirmed": True, "is_disabled": False},
-            subscriptions=[],
+            subscriptions=subscriptions_of(self.state, user),
         )
 
     # -- login result pages -----------------------------------------------------------------

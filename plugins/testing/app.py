@@ -25,9 +25,13 @@ Endpoints, with their view names (what faults and ``IdentityProvider.requests_to
                                            (``echo``)
 ``ANY /api/status/<code>``                 answers with that status and a JSON body
                                            (``status``)
+``/api/organizations/...``                 organizations and repo tokens (:mod:`.repo_views`)
+``GET /repo/...``, ``GET /t/<token>/repo/...``  a conda channel that needs a repo token or an
+                                           API key (:mod:`.channel_views`)
 =========================================  ===================================================
 
-Logs carry no secrets: the request handler logs the method, the path without its query, and
+Logs carry no secrets: the request handler logs the method, the path without its query (and
+without the token of a ``/t/<token>/`` path), and
 the status, at DEBUG; werkzeug's own request lines are dropped; authlib's loggers, which log
 issued tokens at DEBUG, are raised to INFO.
 """
@@ -35,6 +39,7 @@ issued tokens at DEBUG, are raised to INFO.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import ssl
 import threading
@@ -45,9 +50,11 @@ from typing import Any
 from anaconda_auth.plugins.testing import faults as faults_module
 from anaconda_auth.plugins.testing.api_views import AnacondaAPIViews
 from anaconda_auth.plugins.testing.ca import TLSFiles
+from anaconda_auth.plugins.testing.channel_views import ChannelViews
 from anaconda_auth.plugins.testing.faults import Faults, RecordedRequest
 from anaconda_auth.plugins.testing.oauth_server import build_authorization_server
 from anaconda_auth.plugins.testing.oauth_views import OAuthViews
+from anaconda_auth.plugins.testing.repo_views import RepoAPIViews
 from anaconda_auth.plugins.testing.state import ProviderState
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -71,7 +78,7 @@ def create_app(state: ProviderState, faults: Faults, record: deque[RecordedReque
     app.config.update(SESSION_COOKIE_NAME="anaconda_idp_session", SESSION_COOKIE_SECURE=True)
     server = build_authorization_server(app, state)
     faults_module.install(app, faults, record)
-    for group in (OAuthViews, AnacondaAPIViews):
+    for group in (OAuthViews, AnacondaAPIViews, RepoAPIViews, ChannelViews):
         group(state, server, faults).register(app)
     return app
 
@@ -80,7 +87,7 @@ class QuietHandler(WSGIRequestHandler):
     """Logs method, path (never the query: it can carry codes) and status, at DEBUG."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
+        path = re.sub(r"^/t/[^/]+/", "/t/<token>/", self.path.split("?", 1)[0])
         log.debug("%s %s -> %s", self.command, path, code)
 
     def log(self, type: str, message: str, *args: Any) -> None:

@@ -15,6 +15,8 @@ The pieces, one concern each:
 - :mod:`.oauth_views` and :mod:`.oauth_server`: the OpenID Connect / OAuth endpoints and
   authlib's grants (authorization code + PKCE, refresh, device flow, revocation);
 - :mod:`.api_views`: the Anaconda API (``/api/auth/api-keys``, ``/api/account``, ...);
+- :mod:`.repo_views`, :mod:`.repo_state`: organizations and repo tokens; :mod:`.channel_views`
+  and :mod:`.conda_package`: a conda channel (``idp.repo_url``) that needs a token or API key;
 - :mod:`.models` and :mod:`.state`: users, clients, settings, and what the provider remembers;
 - :mod:`.faults`: fault injection (``idp.faults``) and the request record (``idp.requests``);
 - :mod:`.ca`: the throwaway CA; :mod:`.http_login`: logging in over HTTP as a client would;
@@ -52,6 +54,7 @@ from anaconda_auth.plugins.testing.http_login import DEFAULT_API_KEY_SCOPES
 
 if TYPE_CHECKING:
     from anaconda_auth.plugins.testing.models import Client, DeviceCredential, Settings, User
+    from anaconda_auth.plugins.testing.repo_state import RepoState
     from requests import Session as HTTPSession
     from werkzeug.serving import BaseWSGIServer
 
@@ -187,6 +190,16 @@ class IdentityProvider:
     @property
     def settings(self) -> Settings:
         return self.state.settings
+
+    @property
+    def repo_url(self) -> str:
+        """The conda repository of this provider (``CONDA_TOKEN_REPO_URL``), ending in ``/``."""
+        return f"{self.url}/repo/"
+
+    @property
+    def repo(self) -> RepoState:
+        """Organizations and repo tokens: ``idp.repo.add_organization("acme")``, ..."""
+        return self.state.repo
 
     def env(self) -> dict[str, str]:
         """Environment variables that point anaconda-auth at this provider."""

@@ -18,6 +18,7 @@ from anaconda_auth.plugins.testing.models import (
     User,
     normalize_user_code,
 )
+from anaconda_auth.plugins.testing.repo_state import RepoState
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
@@ -38,6 +39,8 @@ class ProviderState:
         self.devices: dict[str, DeviceCredential] = {}
         self.revoked_jtis: set[str] = set()
         self.minted_api_keys: list[dict[str, Any]] = []
+        #: Organizations and repo tokens (:mod:`.repo_state`).
+        self.repo = RepoState()
 
     def clear(self) -> None:
         with self.lock:
@@ -46,6 +49,7 @@ class ProviderState:
             self.devices.clear()
             self.revoked_jtis.clear()
             self.minted_api_keys.clear()
+            self.repo.clear()
 
     # -- look-ups -------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from anaconda_auth.plugin_types import (
     DEFAULT_PRIORITY,
     StampedStorageBackend,
     StorageBackend,
+    WriteCheckedStorageBackend,
     backend_priority,
 )
 
@@ -79,7 +80,8 @@ class StorageBackendContract:
     * shape: ``name`` is a non-empty ``str``, ``description`` a ``str``, ``read_only`` a
       ``bool``; the object is a :class:`~anaconda_auth.plugin_types.StorageBackend`;
       ``priority`` may be missing (it then counts as ``DEFAULT_PRIORITY``) but when present
-      is an ``int`` or ``float`` (not a ``bool``); ``read_stamp``, when present, is callable;
+      is an ``int`` or ``float`` (not a ``bool``); ``read_stamp`` and ``check_writable``, when
+      present, are callable;
     * ``is_available()`` returns ``(bool, str)`` (a non-empty reason when unavailable) within
       :attr:`availability_timeout` seconds, with ``sys.stdin`` closed and ``input()`` /
       ``getpass.getpass()`` replaced by functions that fail the test: it must not prompt, hang
@@ -97,6 +99,9 @@ class StorageBackendContract:
     * deleting an existing entry removes it and leaves other entries alone;
     * ``read_stamp`` (if present) does not raise for a missing entry, and after a write it is
       ``None`` or differs from the stamp before the write.
+    * ``check_writable`` (if present) answers ``(True, "")`` like ``is_available()`` (quickly,
+      without prompting or raising) where a write then succeeds, and ``(False, reason)`` for
+      ``failing_backend`` when that fixture is overridden.
 
     Not checked: deleting an entry that does not exist. anaconda-auth calls ``delete_password``
     only for entries it has just read, so the contract leaves that case to the backend (raising
@@ -186,8 +191,12 @@ class StorageBackendContract:
     def _is_writable(self, backend: StorageBackend) -> bool:
         return self.writable if self.writable is not None else not backend.read_only
 
-    def _availability(self, backend: StorageBackend) -> tuple[bool, str]:
-        """``backend.is_available()`` in a worker thread, without a usable stdin or prompt."""
+    def _availability(
+        self, backend: StorageBackend, method: str = "is_available"
+    ) -> tuple[bool, str]:
+        """``backend.is_available()`` (or another ``(bool, reason)`` method, ``method``) in a
+        worker thread, without a usable stdin or prompt."""
+        answer = getattr(backend, method)
         prompts: list[str] = []
 
         def refuse(*args: Any, **kwargs: Any) -> str:
@@ -200,7 +209,7 @@ class StorageBackendContract:
 
         def call() -> None:
             try:
-                outcome.append((True, context.run(backend.is_available)))
+                outcome.append((True, context.run(answer)))
             except BaseException as exc:  # noqa: BLE001 - reported in the test's thread
                 outcome.append((False, exc))
             finally:
@@ -217,24 +226,24 @@ class StorageBackendContract:
             finished = done.wait(self.availability_timeout)
         if not finished:
             pytest.fail(
-                f"{backend.name}.is_available() did not return within "
+                f"{backend.name}.{method}() did not return within "
                 f"{self.availability_timeout:g} s (with stdin closed): it must answer quickly",
                 pytrace=False,
             )
-        assert not prompts, f"{backend.name}.is_available() tried to prompt: {prompts}"
+        assert not prompts, f"{backend.name}.{method}() tried to prompt: {prompts}"
         ok, value = outcome[0]
         if not ok:
             pytest.fail(
-                f"{backend.name}.is_available() raised {type(value).__name__}: {value}; it must "
+                f"{backend.name}.{method}() raised {type(value).__name__}: {value}; it must "
                 "return (False, reason) instead",
                 pytrace=False,
             )
         assert isinstance(value, tuple) and len(value) == 2, (
-            f"is_available() must return a (bool, str) tuple, not {value!r}"
+            f"{method}() must return a (bool, str) tuple, not {value!r}"
         )
         available, reason = value
-        assert isinstance(available, bool), f"is_available()[0] must be a bool: {available!r}"
-        assert isinstance(reason, str), f"is_available()[1] must be a str: {reason!r}"
+        assert isinstance(available, bool), f"{method}()[0] must be a bool: {available!r}"
+        assert isinstance(reason, str), f"{method}()[1] must be a str: {reason!r}"
         if not available:
             assert reason.strip(), "an unavailable backend must say why (a non-empty reason)"
         return available, reason
@@ -274,6 +283,9 @@ class StorageBackendContract:
         if hasattr(backend, "read_stamp"):
             assert callable(backend.read_stamp), "read_stamp must be a method"
             assert isinstance(backend, StampedStorageBackend)
+        if hasattr(backend, "check_writable"):
+            assert callable(backend.check_writable), "check_writable must be a method"
+            assert isinstance(backend, WriteCheckedStorageBackend)
 
     def test_is_available_answers_quickly_without_prompting(self, backend: StorageBackend) -> None:
         self._availability(backend)
@@ -375,3 +387,37 @@ class StorageBackendContract:
         assert before is None or after is None or before != after, (
             "read_stamp returned the same stamp before and after the entry changed"
         )
+
+    # -- check_writable (optional) ------------------------------------------------------------
+
+    def test_check_writable_says_a_write_would_succeed(
+        self, writable_backend: StorageBackend
+    ) -> None:
+        backend = writable_backend
+        if not isinstance(backend, WriteCheckedStorageBackend):
+            pytest.skip("the backend has no check_writable (optional)")
+        ok, reason = self._availability(backend, "check_writable")
+        assert ok, f"check_writable() says a write would fail where it works: {reason}"
+        service, username = _unique("service"), _unique("user")
+        self.write(backend, service, username, "after the check")
+        assert backend.get_password(service, username) == "after the check"
+
+    def test_check_writable_refuses_where_writes_fail(
+        self, backend: StorageBackend, failing_backend: StorageBackend | None
+    ) -> None:
+        if not isinstance(backend, WriteCheckedStorageBackend):
+            pytest.skip("the backend has no check_writable (optional)")
+        if failing_backend is None:
+            pytest.skip(
+                "override the failing_backend fixture (a backend whose set_password fails) to "
+                "check that check_writable() sees it coming"
+            )
+        ok, reason = self._availability(failing_backend, "check_writable")
+        assert not ok, "check_writable() says a write would succeed, but set_password fails"
+        secret = _unique("secret-after-check")
+        raised = self._raises_without_secret(
+            secret,
+            lambda: failing_backend.set_password(_unique("service"), _unique("user"), secret),
+            "set_password on failing_backend",
+        )
+        assert raised, "the failing_backend fixture's set_password did not fail"
