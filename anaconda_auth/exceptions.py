@@ -7,6 +7,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import requests
 
 
@@ -27,7 +29,17 @@ class TokenNotFoundError(AnacondaAuthError):
 
 
 class TokenExpiredError(AnacondaAuthError):
-    """The stored API key has expired."""
+    """The stored API key has expired.
+
+    ``domain`` and ``expires_at`` (an aware UTC datetime) say which key and when, when known.
+    """
+
+    def __init__(
+        self, *args: object, domain: str | None = None, expires_at: dt.datetime | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.domain = domain
+        self.expires_at = expires_at
 
 
 class LoginRequiredError(AnacondaAuthError):

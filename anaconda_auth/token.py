@@ -294,8 +294,13 @@ class TokenInfo(BaseModel):
             self._copy_private(stored)
         assert self.api_key is not None
         if self.expired:
+            expires = self.expires_at
+            when = f" on {expires:%Y-%m-%d %H:%M UTC}" if expires is not None else ""
             raise TokenExpiredError(
-                "Your login token has expired. Please log in again using\n  anaconda login --force"
+                f"Your login token has expired: the API key for {self.domain} expired{when}. "
+                "Please log in again using\n  anaconda login --force",
+                domain=self.domain,
+                expires_at=expires,
             )
         return self.api_key
 

@@ -95,7 +95,15 @@ def test_import_loads_nothing_heavy(before: str) -> None:
     for lazy in ("config", "actions", "manager", "exceptions", "client", "token"):
         assert f"anaconda_auth.{lazy}" not in ours
     assert "anaconda_cli_base" not in {m.split(".")[0] for m in data["new"]}
-    assert data["commands"] == ["api-key", "config", "login", "logout", "plugins", "whoami"]
+    assert data["commands"] == [
+        "api-key",
+        "config",
+        "login",
+        "logout",
+        "plugins",
+        "status",
+        "whoami",
+    ]
 
 
 def test_import_never_raises_with_a_broken_config(tmp_path: Path) -> None:

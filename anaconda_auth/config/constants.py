@@ -61,6 +61,7 @@ FIELD_NAMES: tuple[str, ...] = (
     "hash_hostname",
     "http_timeout",
     "login_timeout",
+    "expiry_warning_days",
     "disabled_plugins",
     "keyring",
     "use_unified_repo_api_key",

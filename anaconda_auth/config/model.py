@@ -208,6 +208,14 @@ class AnacondaAuthSite(BaseModel):
         allow_inf_nan=False,
         description="seconds to wait for the browser to come back during a browser login",
     )
+    expiry_warning_days: float = Field(
+        default=7.0,
+        ge=0,
+        le=3650,
+        allow_inf_nan=False,
+        description="the CLI warns on stderr when the API key a command uses expires within "
+        "this many days (0: never)",
+    )
     disabled_plugins: list[str] = Field(
         default=[],
         description="plugin names to skip: a list, a comma-separated string or a JSON list "
@@ -492,6 +500,7 @@ EXPECTED: dict[str, str] = {
     "hash_hostname": _BOOL,
     "http_timeout": "a positive number of seconds, at most 86400 (one day)",
     "login_timeout": "a positive number of seconds, at most 86400 (one day)",
+    "expiry_warning_days": "a number of days from 0 to 3650 (0: never warn)",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
     "keyring": "a TOML table of service names to tables of user names to passwords, or the "
     "same as a JSON object string",

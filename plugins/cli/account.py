@@ -29,7 +29,9 @@ LOGIN_HELP = (
     "Log in to Anaconda and store an API key.\n\n"
     "Opens your browser (or, with --device, shows a code to enter in a browser on any device), "
     "then keeps a long-lived API key in the configured token storage. Does nothing when a "
-    "valid API key is already stored, unless --force."
+    "valid API key is already stored, unless --force.\n\n"
+    "--with-token: read an existing API key from standard input instead (a hidden prompt on a "
+    "terminal), check it and store it: `anaconda auth login --with-token < key.txt`."
 )
 LOGOUT_HELP = (
     "Log out: remove the stored API key for the site.\n\n"
@@ -174,6 +176,21 @@ def login(
             "setting, or the device flow when no browser can be opened.",
         ),
     ] = None,
+    with_token: Annotated[
+        bool,
+        typer.Option(
+            "--with-token",
+            help="Read an API key from standard input (never from the command line), check "
+            "it, and store it as a login would.",
+        ),
+    ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="With --with-token: do not ask the server whether it accepts the key.",
+        ),
+    ] = False,
 ) -> None:
     """``anaconda auth login``."""
     from anaconda_auth.plugins.cli.ui import RichLoginUI
@@ -182,21 +199,33 @@ def login(
 
     site = use_site(at)
     console = err_console()
+    if offline and not with_token:
+        raise typer.BadParameter("--offline needs --with-token", param_hint="--offline")
+    if with_token:
+        if device is not None:
+            raise typer.BadParameter(
+                "--with-token reads a key; it runs no browser or device login",
+                param_hint="--device/--browser",
+            )
+        from anaconda_auth.plugins.cli.with_token import login_with_token
+
+        login_with_token(site, offline, ssl_verify)
+        return
     domain = actions.load_site_config(site).domain
 
     if not force:
         token = _stored_token(site)
+        if token is not None and token.source == "environment":
+            _configured_key(site, token)
+            return
         if token is not None and not token.expired:
             source = _describe_source(token.source)
             console.print(
                 f"You are already logged in to {domain} (API key from {source}).", markup=False
             )
-            if token.source == "environment":
-                console.print(
-                    "That key is configured, not stored: there is nothing to log in to.",
-                    markup=False,
-                )
-                return
+            from anaconda_auth.plugins.cli.credentials import warn_if_expiring
+
+            warn_if_expiring(actions.load_site_config(site), token, f"{login_command()} --force")
             from rich.prompt import Confirm
 
             if is_interactive() and Confirm.ask("Log in again?", default=False, console=console):
@@ -247,6 +276,59 @@ def _post_login_setup(ssl_verify: bool | None) -> None:
     run_post_login_setup(ssl_verify=ssl_verify, fetch=getattr(cli, "fetch_org_features", None))
 
 
+def _configured_key(site: str | None, token: TokenInfo) -> None:
+    """``login`` while an API key is configured (``ANACONDA_AUTH_API_KEY``, ``api_key``):
+    logging in cannot help, as that key wins. Say whether it works; exit 1 when it does not."""
+    from anaconda_auth.plugins.cli.credentials import (
+        check_key,
+        date_text,
+        how_to_remove_configured_key,
+        key_expiry,
+        warn_if_expiring,
+    )
+
+    from anaconda_auth.actions import load_site_config
+
+    console = err_console()
+    config = load_site_config(site)
+    source = _describe_source(token.source)
+    assert token.api_key is not None
+    problem: str | None = None
+    if token.expired:
+        expires = key_expiry(token.api_key)
+        problem = f"it expired on {date_text(expires)}" if expires else "it has expired"
+    else:
+        result = check_key(config, token.api_key)
+        if result.valid is False:
+            problem = str(result.error)
+        elif result.valid is None:
+            console.print(
+                f"An API key is configured through {source}, but it could not be checked: "
+                f"{result.error}.",
+                markup=False,
+                style="yellow",
+            )
+    if problem is not None:
+        from anaconda_auth.plugins.cli.error_handlers import print_named_headline
+
+        print_named_headline(
+            "Error", f"The API key from {source} cannot be used for {config.domain}: {problem}."
+        )
+        console.print(
+            f"It is used instead of any stored key, so logging in cannot help: "
+            f"{how_to_remove_configured_key()}, then run `{login_command()}`.",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"You are already logged in to {config.domain} (API key from {source}).", markup=False
+    )
+    console.print(
+        "That key is configured, not stored: there is nothing to log in to.", markup=False
+    )
+    warn_if_expiring(config, token, f"{login_command()} --force")
+
+
 @app.command("logout", help=LOGOUT_HELP)
 @routed_errors
 def logout(at: AtOption = None) -> None:
@@ -276,12 +358,16 @@ def logout(at: AtOption = None) -> None:
 @routed_errors
 def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
     """``anaconda auth whoami``."""
-    from anaconda_auth.actions import current_token
+    from anaconda_auth.plugins.cli.credentials import expires_soon, warn_if_expiring
+
+    from anaconda_auth.actions import current_token, load_site_config
     from anaconda_auth.client import BaseClient
 
     site = use_site(at)
     token = current_token(site)
     token.get_access_token()  # TokenExpiredError before asking the server
+    config = load_site_config(site)
+    warn_if_expiring(config, token, f"{login_command()} --force")
     client = BaseClient(site=site) if site is not None else BaseClient()
     account = client.account
     account = account if isinstance(account, dict) else {}
@@ -305,6 +391,12 @@ def whoami(at: AtOption = None, as_json: JsonOption = False) -> None:
     if site_name and site_name != token.domain:
         rows.append(("Site", site_name))
     rows.append(("API key", source if token.source == "environment" else f"stored in {source}"))
+    try:
+        soon = expires_soon(token.expires_at, config)
+    except ValueError:
+        soon = False
+    if soon:
+        expires_text += f" \N{EM DASH} expires soon: renew with `{login_command()} --force`"
     rows.append(("Expires", expires_text))
     _print_pairs(rows)
 
@@ -326,6 +418,12 @@ def api_key(at: AtOption = None) -> None:
     from anaconda_auth.actions import current_token
 
     site = use_site(at)
-    key = current_token(site).get_access_token()
+    token = current_token(site)
+    key = token.get_access_token()
+    from anaconda_auth.plugins.cli.credentials import warn_if_expiring
+
+    from anaconda_auth.actions import load_site_config
+
+    warn_if_expiring(load_site_config(site), token, f"{login_command()} --force")
     sys.stdout.write(key + "\n")
     sys.stdout.flush()

@@ -6,16 +6,16 @@ are imported inside the commands that need them.
 
 The app and its top-level options are in :mod:`~anaconda_auth.plugins.cli._app`; importing
 :mod:`~anaconda_auth.plugins.cli.account` (``login``, ``logout``, ``whoami``, ``api-key``) and
-then :mod:`~anaconda_auth.plugins.cli.inspection` (``plugins``, ``config``) registers the
-commands, in that order.
+then :mod:`~anaconda_auth.plugins.cli.inspection` (``plugins``, ``config``) and
+:mod:`~anaconda_auth.plugins.cli.status` (``status``) registers the commands, in that order.
 
-Output: results (``whoami``, ``api-key``, ``plugins``, ``config``, ``--version``) go to stdout;
-progress, prompts, notes and errors go to stderr.
+Output: results (``whoami``, ``api-key``, ``plugins``, ``config``, ``status``, ``--version``) go
+to stdout; progress, prompts, notes and errors go to stderr.
 """
 
 from __future__ import annotations
 
-from anaconda_auth.plugins.cli import account, inspection
+from anaconda_auth.plugins.cli import account, inspection, status
 from anaconda_auth.plugins.cli._app import app
 
-__all__ = ["account", "app", "inspection"]
+__all__ = ["account", "app", "inspection", "status"]

@@ -119,6 +119,42 @@ def _configured_api_key() -> str | None:
     return None
 
 
+def _expired_key(exc: BaseException) -> tuple[str, str | None, Any] | None:
+    """(domain, account, expiry) of the expired key behind ``exc``, if that is the cause.
+
+    A :class:`TokenExpiredError` says so; an ``AuthenticationMissingError`` (the client sent
+    no key, as it never sends an expired one) is caused by it when the site's stored key
+    has expired.
+    """
+    from anaconda_auth.exceptions import AuthenticationMissingError
+
+    if isinstance(exc, TokenExpiredError) and exc.expires_at is not None:
+        return exc.domain or "the site", None, exc.expires_at
+    if not isinstance(exc, (TokenExpiredError, AuthenticationMissingError)):
+        return None
+    try:
+        from anaconda_auth.actions import current_token
+
+        token = current_token(STATE.site)
+        if token.api_key is None or not token.expired or token.expires_at is None:
+            return None
+    except Exception:  # noqa: BLE001 - only an explanation
+        return None
+    return token.domain, token.username, token.expires_at
+
+
+def print_expiry_note(exc: BaseException) -> None:
+    """When an expired key caused ``exc``: which key, and on which date (UTC)."""
+    found = _expired_key(exc)
+    if found is None:
+        return
+    domain, account, expires = found
+    who = f" ({account})" if account else ""
+    err_console().print(
+        f"Your API key for {domain}{who} expired on {expires:%Y-%m-%d %H:%M UTC}.", markup=False
+    )
+
+
 def _ask_to_login() -> bool:
     from rich.prompt import Confirm
 
@@ -144,6 +180,7 @@ def login_required(exc: BaseException, name: str | None = None, text: str | None
         print_headline(exc, text)
     else:
         print_named_headline(name, text)
+    print_expiry_note(exc)
     console = err_console()
 
     configured = _configured_api_key()
