@@ -244,8 +244,8 @@ def _site_or_config(
     import warnings
 
     warnings.warn(
-        "The config= keyword argument is deprecated; pass the site as site= (a name, a "
-        "domain or an AnacondaAuthSite).",
+        "The config= keyword argument is deprecated, please use site=str | AnacondaAuthSite "
+        "(a site name, a domain or an AnacondaAuthSite).",
         DeprecationWarning,
         stacklevel=3,
     )

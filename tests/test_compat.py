@@ -221,7 +221,10 @@ def test_015_calls_bind_to_our_signatures() -> None:
 def test_config_argument_is_deprecated_but_works(isolated_home: Path) -> None:
     key = jwt(time.time() + 3600)
     site = config.AnacondaAuthSite(domain="deprecated.example", api_key=key)
-    with pytest.warns(DeprecationWarning, match="config= keyword"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^The config= keyword argument is deprecated, please use site=str \| Anaconda",
+    ):
         anaconda_auth.login(config=site)  # a valid key is configured: no login happens
     with pytest.raises(ValueError, match="You cannot set both site= and config= arguments"):
         anaconda_auth.login(site="x", config=site)
