@@ -203,11 +203,14 @@ def _store_api_key(run: _LoginRun, access_token: str) -> TokenInfo:
     username = None
     if run.tokens is not None and run.session is not None and run.provider is not None:
         username = user_email(run.tokens, run.provider, run.session)
-    info = _existing_token(config)
-    info.domain = config.domain
-    info.api_key = api_key
-    info.username = username
-    info.save(config=config)
+    from anaconda_auth.storage.update_lock import token_update_lock
+
+    with token_update_lock():  # `anaconda token install` may be adding a repo token right now
+        info = _existing_token(config)
+        info.domain = config.domain
+        info.api_key = api_key
+        info.username = username
+        info.save(config=config)
     log.debug("logged in to %s as %s; API key stored in %s", config.domain, username, info.source)
     run.stored = info
     return info

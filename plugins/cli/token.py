@@ -97,14 +97,10 @@ def _update_repo_tokens(change: Callable[[TokenInfo], None]) -> None:
     """Load, ``change`` and save the site's token under a per-user lock, so that concurrent
     ``anaconda token`` commands never drop each other's repo tokens (each write is atomic in
     the storage layer; the read-modify-write needs this lock on top)."""
-    from filelock import FileLock
-
-    from anaconda_auth.config.files import config_toml_path
+    from anaconda_auth.storage.update_lock import token_update_lock
     from anaconda_auth.token import TokenInfo
 
-    folder = config_toml_path().parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".repo-tokens.lock"), timeout=120, mode=0o600):
+    with token_update_lock():
         token_info = TokenInfo.load(create=True)
         change(token_info)
         token_info.save()

@@ -129,11 +129,13 @@ def _email_claim(key: str) -> str | None:
 
 def _store(config: AnacondaAuthSite, key: str, account: str | None) -> TokenInfo:
     """Save as a browser login does: the entry of the domain, its repo tokens kept."""
+    from anaconda_auth.storage.update_lock import token_update_lock
     from anaconda_auth.token import TokenInfo
 
-    info = TokenInfo.load(config.domain, create=True, config=config)
-    info.domain = config.domain
-    info.api_key = key
-    info.username = account
-    info.save(config=config)
+    with token_update_lock():
+        info = TokenInfo.load(config.domain, create=True, config=config)
+        info.domain = config.domain
+        info.api_key = key
+        info.username = account
+        info.save(config=config)
     return info
