@@ -39,6 +39,7 @@ SLOW_MODULES = frozenset(
         "test_panel_import.py",
         "test_side_by_side_015.py",  # ~20 subprocesses of the real anaconda-auth 0.15.3
         "test_system_backend.py",
+        "test_token_update_lock.py",  # a device login in a subprocess
         "test_wire_parity.py",  # device logins at the provider's 1 s poll interval
     }
 )
