@@ -53,9 +53,7 @@ class _SiteAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         auth = self._sync_client.auth
         if isinstance(auth, _BearerAuth):
-            value = auth.authorization_for(str(request.url))
-            if value:
-                request.headers["Authorization"] = value
+            request.headers.update(auth.credential_headers(str(request.url)))
         yield request
 
 

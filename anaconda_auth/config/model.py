@@ -172,7 +172,14 @@ class AnacondaAuthSite(BaseModel):
     http_timeout: float = Field(
         default=30.0,
         gt=0,
-        description="seconds to wait for each request to the identity provider while logging in",
+        description="seconds each login request may take in all; for client requests, the "
+        "connect and the read timeout",
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="times a client request (GET, HEAD, OPTIONS, PUT, DELETE) is retried on a "
+        "connection error or HTTP 429/502/503/504; 0 turns retries off",
     )
     login_timeout: float = Field(
         default=300.0,
@@ -431,6 +438,7 @@ EXPECTED: dict[str, str] = {
     "hash_hostname": _BOOL,
     "http_timeout": "a positive number of seconds",
     "login_timeout": "a positive number of seconds",
+    "max_retries": "a whole number, 0 or more",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
     "keyring": "a TOML table of service names to tables of user names to passwords, or the "
     "same as a JSON object string",
