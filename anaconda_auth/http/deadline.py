@@ -13,6 +13,7 @@ one attribute lookup per request.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -70,10 +71,8 @@ def _shut_down(sock: Any) -> None:
     """End every blocked read on ``sock`` (the reading thread sees end of file)."""
     raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
     if isinstance(raw, socket.socket):
-        try:
+        with contextlib.suppress(OSError):
             socket.socket.shutdown(raw, socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _note(conn: Any) -> None:
