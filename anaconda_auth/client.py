@@ -489,7 +489,7 @@ class BaseClient(requests.Session):
         requests drops ``Authorization`` when the host changes; here ``Authorization`` and the
         secret ``extra_headers`` are dropped whenever the redirect leaves the site's origins.
         """
-        super().rebuild_auth(prepared_request, response)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
         url = prepared_request.url or ""
         auth = self.__dict__.get("auth")
         origins = auth.origins if isinstance(auth, _BearerAuth) else self._site_origins()

@@ -81,10 +81,10 @@ def _note(conn: Any) -> None:
         deadline.watch(conn)
 
 
-_watched_classes: dict[type, type] = {}
+_watched_classes: dict[Any, Any] = {}
 
 
-def _watched(base: type) -> type:
+def _watched(base: Any) -> Any:
     """``base`` (a urllib3 connection class) reporting itself to the thread's deadline."""
     cls = _watched_classes.get(base)
     if cls is None:
@@ -122,7 +122,7 @@ class DeadlineAdapter(SSLContextAdapter):
         proxies: Any = None,
         cert: Any = None,
     ) -> Any:
-        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        pool: Any = super().get_connection_with_tls_context(request, verify, proxies, cert)
         if not getattr(pool.ConnectionCls, "_anaconda_auth_watched", False):
             pool.ConnectionCls = _watched(pool.ConnectionCls)
         return pool
@@ -135,8 +135,9 @@ class ReplyTooLarge(Exception):
 def read_capped(response: requests.Response, limit: int) -> None:
     """Read the streamed body of ``response`` into ``response.content``, at most ``limit``
     bytes; more raises :class:`ReplyTooLarge` (and closes the connection)."""
-    if response._content is not False:  # already read (a response built by hand, a test)
-        if len(response._content or b"") > limit:
+    content: Any = response._content
+    if content is not False:  # already read (a response built by hand, a test)
+        if len(content or b"") > limit:
             raise ReplyTooLarge
         return
     declared = response.headers.get("Content-Length", "")
@@ -152,4 +153,4 @@ def read_capped(response: requests.Response, limit: int) -> None:
             raise ReplyTooLarge
         chunks.append(chunk)
     response._content = b"".join(chunks)
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]

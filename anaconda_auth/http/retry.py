@@ -39,7 +39,7 @@ class ClientRetry(Retry):
         error: Exception | None = None,
         _pool: Any = None,
         _stacktrace: TracebackType | None = None,
-    ) -> Retry:
+    ) -> ClientRetry:
         if error is not None and (
             isinstance(error, ReadTimeoutError) or not self._is_method_retryable(method or "")
         ):
