@@ -319,3 +319,77 @@ def test_browser_login_without_a_browser_says_so(
     assert ui.waits == [
         "Waiting up to 0.3 s for you to finish logging in in the browser (Ctrl-C to cancel)..."
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(b"<html>a proxy's login page</html>", "did not return JSON"), (b"[1, 2]", "JSON list")],
+    ids=["html", "list"],
+)
+def test_whoami_names_the_url_of_an_odd_account_reply(
+    tmp_path: Any, body: bytes, expected: str
+) -> None:
+    """``anaconda auth whoami`` against a site whose /api/account is not a JSON object: a
+    clear message naming the URL, exit code 1, no traceback."""
+    import os
+    import subprocess
+
+    from anaconda_auth.plugins.testing.ca import create_tls_files
+    from support.cli import ANACONDA
+    from support.https_server import EchoServer
+
+    pki = create_tls_files(tmp_path / "pki")
+    with EchoServer(pki) as site:
+        site.routes["/api/account"] = lambda request: (200, {"Content-Type": "text/html"}, body)
+        env = {
+            **os.environ,
+            "ANACONDA_AUTH_DOMAIN": f"127.0.0.1:{site.port}",
+            "ANACONDA_AUTH_SSL_VERIFY": str(pki.ca_path),
+            "ANACONDA_AUTH_API_KEY": "an-api-key",
+            "ANACONDA_AUTH_HTTP_TIMEOUT": "5",
+        }
+        result = subprocess.run(
+            [ANACONDA, "auth", "whoami"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1, result
+    assert f"https://127.0.0.1:{site.port}/api/account" in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_whoami_against_a_server_that_never_answers_ends(tmp_path: Any) -> None:
+    """Was: hung forever, even with ANACONDA_AUTH_HTTP_TIMEOUT=3."""
+    import os
+    import subprocess
+
+    from anaconda_auth.plugins.testing.ca import create_tls_files
+    from support.cli import ANACONDA
+    from support.https_server import EchoServer
+
+    release = threading.Event()
+
+    def stall(request: Any) -> tuple[int, dict[str, str], bytes]:
+        release.wait(30)
+        return 200, {}, b"{}"
+
+    pki = create_tls_files(tmp_path / "pki")
+    with EchoServer(pki) as site:
+        site.routes["/api/account"] = stall
+        env = {
+            **os.environ,
+            "ANACONDA_AUTH_DOMAIN": f"127.0.0.1:{site.port}",
+            "ANACONDA_AUTH_SSL_VERIFY": str(pki.ca_path),
+            "ANACONDA_AUTH_API_KEY": "an-api-key",
+            "ANACONDA_AUTH_HTTP_TIMEOUT": "0.5",
+        }
+        start = time.monotonic()
+        try:
+            result = subprocess.run(
+                [ANACONDA, "auth", "whoami"], env=env, capture_output=True, text=True, timeout=20
+            )
+        finally:
+            release.set()
+    assert time.monotonic() - start < 15
+    assert result.returncode == 1, result
+    assert "timed out" in result.stderr
+    assert "Traceback" not in result.stderr
