@@ -210,6 +210,17 @@ def test_post_is_never_retried(server: FaultServer) -> None:
     assert (server.hits["/x"], server.hits["/y"]) == (1, 1)
 
 
+def test_post_to_a_closed_port_is_not_retried_and_fails_as_requests_does() -> None:
+    from support.login import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/x"
+    site = AnacondaAuthSite(domain="a.example", max_retries=3, http_timeout=2)
+    start = time.monotonic()
+    with pytest.raises(requests.ConnectionError):
+        BaseClient(site=site).post(url, data=b"{}")
+    assert time.monotonic() - start < 0.5  # no backoff: a single attempt
+
+
 def test_max_retries_zero_turns_retries_off(server: FaultServer) -> None:
     server.routes["/x"] = Sequence([Reply(503, b"", NOW), Reply(200)])
     assert client(server, max_retries=0).get("/x").status_code == 503

@@ -40,10 +40,15 @@ class ClientRetry(Retry):
         _pool: Any = None,
         _stacktrace: TracebackType | None = None,
     ) -> ClientRetry:
-        if error is not None and (
-            isinstance(error, ReadTimeoutError) or not self._is_method_retryable(method or "")
-        ):
+        if isinstance(error, ReadTimeoutError):
+            # as urllib3 does for a read error it will not retry: the error itself
             raise error.with_traceback(_stacktrace)
+        if error is not None and not self._is_method_retryable(method or ""):
+            # urllib3 retries connection errors whatever the method: not here. An exhausted
+            # copy raises MaxRetryError, which requests turns into its ConnectionError.
+            return super(ClientRetry, self.new(total=0)).increment(
+                method, url, response, error, _pool, _stacktrace
+            )
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def get_retry_after(self, response: Any) -> float | None:
