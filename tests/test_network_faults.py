@@ -272,6 +272,29 @@ def test_secret_headers_are_stripped_on_a_redirect_off_the_site(
     assert "x-api-key" not in landing and "authorization" not in landing
 
 
+def test_async_client_confines_secret_headers_too(server: FaultServer, other: FaultServer) -> None:
+    import asyncio
+
+    from anaconda_auth.async_client import AsyncBaseClient
+
+    server.routes["/go"] = Reply(302, b"", {"Location": other.url + "/landing"})
+    other.routes["/landing"] = Reply(200)
+    other.routes["/direct"] = Reply(200)
+
+    async def main() -> None:
+        site = AnacondaAuthSite(domain="anaconda.example", extra_headers={"X-Api-Key": "s3cret"})
+        async with AsyncBaseClient(
+            site=site, base_uri=server.url, httpx_kwargs={"follow_redirects": True}
+        ) as c:
+            await c.get("/go")
+            await c.get(other.url + "/direct")
+
+    asyncio.run(main())
+    assert _sent(server, "/go")["x-api-key"] == "s3cret"
+    assert "x-api-key" not in _sent(other, "/landing")
+    assert "x-api-key" not in _sent(other, "/direct")
+
+
 # -- item 9: odd server replies ----------------------------------------------------------------
 
 
