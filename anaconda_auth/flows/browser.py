@@ -157,7 +157,7 @@ def open_browser(url: str) -> threading.Thread:
 
 #: How long the login waits to learn whether the browser opened (a $BROWSER command that
 #: keeps running, a terminal browser, counts as opened).
-BROWSER_CHECK_SECONDS = 1.0
+BROWSER_CHECK_SECONDS = 0.5
 
 
 def _browser_failed(handle: object) -> bool:
