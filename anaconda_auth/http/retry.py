@@ -57,7 +57,21 @@ class ClientRetry(Retry):
 
 
 def client_retry(total: int, methods: Collection[str] = RETRY_METHODS) -> Retry:
-    """The ``Retry`` of a client allowed ``total`` retries of ``methods``."""
+    """The ``Retry`` of a client allowed ``total`` retries of ``methods``; one object per
+    setting, shared (urllib3 never changes a ``Retry``: each retry makes a new one)."""
+    key = (total, frozenset(m.upper() for m in methods))
+    retry = _retries.get(key)
+    if retry is None:
+        if len(_retries) >= 16:
+            _retries.clear()
+        retry = _retries[key] = _new_retry(*key)
+    return retry
+
+
+_retries: dict[tuple[int, frozenset[str]], Retry] = {}
+
+
+def _new_retry(total: int, methods: frozenset[str]) -> Retry:
     return ClientRetry(
         total=total,
         connect=total,
@@ -65,7 +79,7 @@ def client_retry(total: int, methods: Collection[str] = RETRY_METHODS) -> Retry:
         status=total,
         other=0,
         redirect=False,
-        allowed_methods=frozenset(m.upper() for m in methods),
+        allowed_methods=methods,
         status_forcelist=RETRY_STATUSES,
         backoff_factor=BACKOFF_FACTOR,
         backoff_max=BACKOFF_MAX,
