@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised in a fresh interpreter by th
 
 import requests
 
-from anaconda_auth.client import _CHECKED, BaseClient, _BearerAuth
+from anaconda_auth.client import _CHECKED, BaseClient, _BearerAuth, _request_origin
 from anaconda_auth.http.session import http_timeout
 from anaconda_auth.http.tls import ssl_context
 
@@ -53,9 +53,7 @@ class _SiteAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         auth = self._sync_client.auth
         if isinstance(auth, _BearerAuth):
-            value = auth.authorization_for(str(request.url))
-            if value:
-                request.headers["Authorization"] = value
+            request.headers.update(auth.credential_headers(str(request.url)))
         yield request
 
 
@@ -159,6 +157,18 @@ class AsyncBaseClient(httpx.AsyncClient):
                 self._sync_client._check_api_version(minimum)
             setattr(response, _CHECKED, True)
         return response
+
+    def _redirect_headers(
+        self, request: httpx.Request, url: httpx.URL, method: str
+    ) -> httpx.Headers:
+        # httpx drops Authorization on a cross-origin redirect; off the site, the secret
+        # extra_headers go too (as BaseClient.rebuild_auth).
+        headers = super()._redirect_headers(request, url, method)
+        auth = self._sync_client.auth
+        if isinstance(auth, _BearerAuth) and _request_origin(str(url)) not in auth.origins:
+            for name in ("Authorization", *auth.secret_headers):
+                headers.pop(name, None)
+        return headers
 
     async def aclose(self) -> None:
         await super().aclose()

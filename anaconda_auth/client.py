@@ -235,12 +235,15 @@ class _BearerAuth(BearerAuth):
         api_key: str | None,
         fallback_authorization: str | None = None,
         config: AnacondaAuthSite | None = None,
+        secret_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.domain = domain
         self.api_key = api_key
         self.origins = origins
         self._fallback = fallback_authorization
         self._config = config
+        #: ``extra_headers`` whose names are secret (``X-Api-Key``...): for these origins only.
+        self.secret_headers: dict[str, str] = dict(secret_headers or {})
 
     def _load_token(self) -> TokenInfo | None:
         if self._config is None:
@@ -268,10 +271,24 @@ class _BearerAuth(BearerAuth):
             return f"Bearer {key}"
         return self._fallback
 
+    def credential_headers(self, url: str) -> dict[str, str]:
+        """``Authorization`` and the secret extra headers for a request to ``url`` (none for
+        other origins). Shared with the httpx client."""
+        headers: dict[str, str] = {}
+        value = self.authorization_for(url)
+        if value:
+            headers["Authorization"] = value
+        if self.secret_headers and _request_origin(url) in self.origins:
+            headers.update(self.secret_headers)
+        return headers
+
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        value = self.authorization_for(request.url or "")
+        url = request.url or ""
+        value = self.authorization_for(url)
         if value:
             request.headers["Authorization"] = value
+        if self.secret_headers and _request_origin(url) in self.origins:
+            request.headers.update(self.secret_headers)
         return request
 
 
@@ -318,6 +335,9 @@ class BaseClient(requests.Session):
 
     _user_agent: str = f"anaconda-auth/{__version__}"
     _api_version: str | None = None
+    #: Methods retried on connection errors and 429/502/503/504 (``max_retries`` times); add
+    #: ``"POST"`` in a subclass to have POSTs retried too.
+    retry_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
     def __init__(
         self,
@@ -362,6 +382,18 @@ class BaseClient(requests.Session):
         self._pin_verify = configure_session(self, config)
         if config.proxy_servers:
             self.proxies.update(config.proxy_servers)
+        #: The default ``(connect, read)`` timeout of every request; ``timeout=`` overrides it.
+        self.timeout: float | tuple[float, float] | None = (
+            config.http_timeout,
+            config.http_timeout,
+        )
+        if config.max_retries:
+            from anaconda_auth.http.retry import client_retry
+
+            retry = client_retry(config.max_retries, self.retry_methods)
+            for adapter in self.adapters.values():
+                if isinstance(adapter, requests.adapters.HTTPAdapter):
+                    adapter.max_retries = retry
 
         headers = self.headers
         self.user_agent: str = user_agent or self._user_agent
@@ -372,12 +404,20 @@ class BaseClient(requests.Session):
             headers["Api-Version"] = self.api_version
             protected.add("api-version")
         fallback_authorization = None
-        for name, value in (config.extra_headers or {}).items():  # validated by the config
-            lowered = name.lower()
-            if lowered == "authorization":
-                fallback_authorization = value
-            elif lowered not in protected:
-                headers[name] = value
+        secret_headers: dict[str, str] = {}
+        if config.extra_headers:
+            from anaconda_auth.config.loader import is_secret_name
+
+            for name, value in config.extra_headers.items():  # validated by the config
+                lowered = name.lower()
+                if lowered == "authorization":
+                    fallback_authorization = value
+                elif lowered in protected:
+                    continue
+                elif is_secret_name(name):
+                    secret_headers[name] = value  # like Authorization: the site only
+                else:
+                    headers[name] = value
 
         self.auth = _BearerAuth(
             config.domain,
@@ -385,6 +425,7 @@ class BaseClient(requests.Session):
             config.api_key,
             fallback_authorization,
             config if _own_token_storage(config) else None,
+            secret_headers,
         )
 
     def _site_origins(self) -> frozenset[Origin]:
@@ -442,6 +483,22 @@ class BaseClient(requests.Session):
 
     # -- environment, sending -------------------------------------------------------------
 
+    def rebuild_auth(self, prepared_request: PreparedRequest, response: requests.Response) -> None:
+        """On a redirect: as requests does, and no credentials for a URL off the site.
+
+        requests drops ``Authorization`` when the host changes; here ``Authorization`` and the
+        secret ``extra_headers`` are dropped whenever the redirect leaves the site's origins.
+        """
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        url = prepared_request.url or ""
+        auth = self.__dict__.get("auth")
+        origins = auth.origins if isinstance(auth, _BearerAuth) else self._site_origins()
+        if _request_origin(url) not in origins:
+            headers = prepared_request.headers
+            secret = auth.secret_headers if isinstance(auth, _BearerAuth) else {}
+            for name in ("Authorization", *secret):
+                headers.pop(name, None)
+
     def merge_environment_settings(
         self,
         url: str | bytes | None,
@@ -477,6 +534,8 @@ class BaseClient(requests.Session):
         """
         if "verify" not in kwargs:
             kwargs["verify"] = self.verify
+        if "timeout" not in kwargs and len(args) < 7:  # (timeout is the 9th positional)
+            kwargs["timeout"] = self.timeout
         response = super().request(method, url, *args, **kwargs)
         if self.api_version and not getattr(response, _CHECKED, False):
             # Only a response that did not come through send() (a replaced
@@ -487,6 +546,8 @@ class BaseClient(requests.Session):
         return response
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> requests.Response:
+        if "timeout" not in kwargs:  # (request() always passes one)
+            kwargs["timeout"] = self.timeout
         response = super().send(request, **kwargs)
         if type(response) is requests.Response:
             response.__class__ = AnacondaResponse
@@ -523,7 +584,9 @@ class BaseClient(requests.Session):
         Not logged in (401/403 and no key sent) gives an anonymous placeholder, as the
         existing client does; any other error is raised.
         """
-        response = self.get("/api/account")
+        response = self.get("/api/account", stream=True)
+        if isinstance(response, requests.Response):
+            _read_account_reply(response)
         if response.status_code in (401, 403) and "Authorization" not in response.request.headers:
             account: dict[str, Any] = {
                 "user": {
@@ -538,7 +601,7 @@ class BaseClient(requests.Session):
             }
         else:
             response.raise_for_status()
-            account = response.json()
+            account = _account_object(response)
         account["domain"] = self.config.domain
         return account
 
@@ -574,6 +637,43 @@ class BaseClient(requests.Session):
         digest = hashlib.md5(self.email.encode("utf-8"), usedforsecurity=False).hexdigest()
         response = self.get(self.avatar_url.format(hash=digest), auth=False)  # type: ignore[arg-type]
         return response.content if response.ok else None
+
+
+#: The largest account reply read (a real one is a few KiB).
+MAX_ACCOUNT_BYTES = 1024 * 1024
+
+
+def _read_account_reply(response: requests.Response) -> None:
+    from anaconda_auth.http.deadline import ReplyTooLarge, read_capped
+    from anaconda_auth.http.responses import UnexpectedResponseError
+
+    try:
+        read_capped(response, MAX_ACCOUNT_BYTES)
+    except ReplyTooLarge:
+        raise UnexpectedResponseError(
+            f"The account reply of {response.url} is larger than "
+            f"{MAX_ACCOUNT_BYTES // 1024} KiB; it was not read. Check the domain in your config."
+        ) from None
+
+
+def _account_object(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of an account reply, or an error naming the URL."""
+    from anaconda_auth.http.responses import UnexpectedResponseError
+
+    try:
+        data = response.json()
+    except ValueError:
+        ctype = response.headers.get("Content-Type") or "no content type"
+        raise UnexpectedResponseError(
+            f"{response.url} did not return JSON (HTTP {response.status_code}, {ctype}); "
+            "expected the account as a JSON object. Check the domain in your config."
+        ) from None
+    if not isinstance(data, dict):
+        raise UnexpectedResponseError(
+            f"{response.url} returned JSON {type(data).__name__} where the account (a JSON "
+            "object) was expected. Check the domain in your config."
+        )
+    return data
 
 
 def client_factory(user_agent: str | None, api_version: str | None = None) -> BaseClient:

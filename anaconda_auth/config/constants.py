@@ -60,6 +60,7 @@ FIELD_NAMES: tuple[str, ...] = (
     "client_cert_key",
     "hash_hostname",
     "http_timeout",
+    "max_retries",
     "login_timeout",
     "expiry_warning_days",
     "disabled_plugins",

@@ -199,7 +199,15 @@ class AnacondaAuthSite(BaseModel):
         gt=0,
         le=MAX_TIMEOUT,
         allow_inf_nan=False,
-        description="seconds to wait for each request to the identity provider while logging in",
+        description="seconds each login request may take in all; for client requests, the "
+        "connect and the read timeout",
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="times a client request (GET, HEAD, OPTIONS, PUT, DELETE) is retried on a "
+        "connection error or HTTP 429/502/503/504; 0 turns retries off",
     )
     login_timeout: float = Field(
         default=300.0,
@@ -501,6 +509,7 @@ EXPECTED: dict[str, str] = {
     "http_timeout": "a positive number of seconds, at most 86400 (one day)",
     "login_timeout": "a positive number of seconds, at most 86400 (one day)",
     "expiry_warning_days": "a number of days from 0 to 3650 (0: never warn)",
+    "max_retries": "a whole number from 0 to 20",
     "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
     "keyring": "a TOML table of service names to tables of user names to passwords, or the "
     "same as a JSON object string",

@@ -105,33 +105,72 @@ def _browser_env_commands(url: str) -> list[list[str]]:
     return commands
 
 
-def _open(url: str) -> None:
+def _open(url: str) -> bool:
+    """Open ``url``; whether a browser (or a ``$BROWSER`` command) took it."""
     commands = _browser_env_commands(url)
     if not commands and os.environ.get("BROWSER", "").strip():
-        return  # every $BROWSER entry was unusable (already logged); the URL is printed
+        return False  # every $BROWSER entry was unusable (already logged); the URL is printed
     if not commands:
-        if not webbrowser.open(url):
+        try:
+            opened = webbrowser.open(url)
+        except Exception as exc:  # noqa: BLE001 - any failure means: no browser here
+            log.debug("opening a web browser failed: %s", exc)
+            opened = False
+        if not opened:
             log.debug("no web browser could be opened")
-        return
+        return bool(opened)
     for command in commands:
         try:
             # Waits for the command (a terminal browser runs until closed), in this thread.
             if subprocess.run(command, stdin=subprocess.DEVNULL, check=False).returncode == 0:
-                return
+                return True
         except OSError as exc:
             log.debug("$BROWSER entry %s failed: %s", command[0], exc.strerror or exc)
     log.debug("no $BROWSER entry succeeded")
+    return False
+
+
+class BrowserThread(threading.Thread):
+    """The thread opening the browser; ``opened`` is ``None`` until it knows."""
+
+    opened: bool | None = None
+
+    def __init__(self, url: str) -> None:
+        super().__init__(name="anaconda-auth-browser", daemon=True)
+        self.url = url
+
+    def run(self) -> None:
+        self.opened = _open(self.url)
 
 
 def open_browser(url: str) -> threading.Thread:
     """Open ``url`` in a browser from a background thread; never blocks the login.
 
     A ``$BROWSER`` command that waits (lynx, a test script) must not stop the login from
-    receiving the callback the browser is about to send.
+    receiving the callback the browser is about to send. The thread's ``opened`` says, once
+    it is known, whether a browser took the URL.
     """
-    thread = threading.Thread(target=_open, args=(url,), name="anaconda-auth-browser", daemon=True)
+    thread = BrowserThread(url)
     thread.start()
     return thread
+
+
+#: How long the login waits to learn whether the browser opened (a $BROWSER command that
+#: keeps running, a terminal browser, counts as opened).
+BROWSER_CHECK_SECONDS = 0.5
+
+
+def _browser_failed(handle: object) -> bool:
+    if not isinstance(handle, BrowserThread):
+        return False
+    handle.join(BROWSER_CHECK_SECONDS)
+    return handle.opened is False
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} s"
 
 
 def browser_available() -> tuple[bool, str]:
@@ -156,6 +195,22 @@ def browser_available() -> tuple[bool, str]:
 
 
 # -- the flow -------------------------------------------------------------------------------
+
+
+def _say_no_browser(ui: LoginUI, url: str) -> None:
+    """No browser took the URL: say so at once, with the URL to open by hand."""
+    show = getattr(ui, "show_no_browser", None)
+    if callable(show):
+        show(url)
+        return
+    import sys
+
+    print(
+        "No web browser could be opened here. Open this URL in a browser (on this machine, "
+        f"so that it can reach the login's local address):\n  {url}\n"
+        "(Or log in with `anaconda auth login --device` to use a browser on another device.)",
+        file=sys.stderr,
+    )
 
 
 def run(
@@ -197,8 +252,12 @@ def run(
             challenge=pkce.challenge,
         )
         ui.show_authorize_url(url)
-        open_url(url)
-        with ui.waiting("Waiting for you to finish logging in in the browser..."):
+        if _browser_failed(open_url(url)):
+            _say_no_browser(ui, url)
+        with ui.waiting(
+            f"Waiting up to {_duration(timeout)} for you to finish logging in in the browser "
+            "(Ctrl-C to cancel)..."
+        ):
             code = server.wait_for_code(timeout)
             _http.drop_idle_connections(session)  # idle while the user was in the browser
             log.debug("exchanging the authorization code at %s", provider.token_endpoint)

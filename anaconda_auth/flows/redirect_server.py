@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from anaconda_auth.exceptions import AuthenticationError
+from anaconda_auth.http.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class AuthorizationFailed(AuthenticationError):
     """The identity provider redirected back with an error (e.g. ``access_denied``)."""
 
     def __init__(self, error: str, description: str | None) -> None:
+        error = printable(error)
+        description = printable(description) if description else description
         self.error = error
         self.description = description
         if error == "access_denied":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from anaconda_auth.exceptions import AuthenticationError, InvalidTokenError
 from anaconda_auth.http import session as _http
 from anaconda_auth.http.auth import BearerAuth
+from anaconda_auth.http.text import printable
 from anaconda_auth.token_claims import jwt_claims
 
 if TYPE_CHECKING:
@@ -26,10 +27,13 @@ class OAuthError(AuthenticationError):
     """The identity provider answered with an OAuth 2 error (``error`` / ``error_description``).
 
     Neither field can carry a secret (RFC 6749 restricts them to printable ASCII messages the
-    provider writes), so both are part of the message.
+    provider writes), so both are part of the message, without any terminal escape sequence
+    or control character a provider might send anyway.
     """
 
     def __init__(self, what: str, error: str, description: str | None = None) -> None:
+        error = printable(error)
+        description = printable(description) if description else description
         self.error = error
         self.description = description
         text = f"{what} failed: {error}"

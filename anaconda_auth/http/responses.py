@@ -6,7 +6,16 @@ from typing import Any
 
 import requests
 
-from anaconda_auth.exceptions import AuthenticationMissingError, InvalidAuthentication
+from anaconda_auth.exceptions import (
+    AnacondaAuthError,
+    AuthenticationMissingError,
+    InvalidAuthentication,
+)
+
+
+class UnexpectedResponseError(AnacondaAuthError, ValueError):
+    """A server answered with something the client cannot use (not JSON, not an object, too
+    large); the message names the URL. A ``ValueError``, as ``response.json()``'s errors are."""
 
 
 def _error_code(response: requests.Response) -> str | None:

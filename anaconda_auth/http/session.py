@@ -30,6 +30,8 @@ import requests
 from anaconda_auth._version import __version__
 from anaconda_auth.exceptions import AuthenticationError, ConfigError
 from anaconda_auth.http.auth import NoAuth
+from anaconda_auth.http.deadline import Deadline, DeadlineAdapter, ReplyTooLarge, read_capped
+from anaconda_auth.http.text import printable
 from anaconda_auth.http.tls import configure_session
 
 if TYPE_CHECKING:
@@ -41,8 +43,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"anaconda-auth/{__version__}"
 
-#: Seconds to wait for a connection and, separately, for each read.
+#: Seconds a login request may take in all (connecting, sending, every read of the reply).
 DEFAULT_HTTP_TIMEOUT = 30.0
+#: The largest reply a login request reads (discovery documents and token replies are a few KiB).
+MAX_REPLY_BYTES = 1024 * 1024
 HTTP_TIMEOUT_ENV = "ANACONDA_AUTH_HTTP_TIMEOUT"
 
 SSL_VERIFY_HINT = (
@@ -86,7 +90,8 @@ def float_setting(name: str, default: float, config: AnacondaAuthSite | None = N
 
 
 def http_timeout(config: AnacondaAuthSite | None = None) -> float:
-    """Connect and read timeout of each login request (``ANACONDA_AUTH_HTTP_TIMEOUT``)."""
+    """Seconds each login request may take in all (``ANACONDA_AUTH_HTTP_TIMEOUT``); for
+    ``BaseClient``, the connect and the read timeout of each request."""
     return float_setting("http_timeout", DEFAULT_HTTP_TIMEOUT, config)
 
 
@@ -135,6 +140,9 @@ def make_session(config: AnacondaAuthSite) -> LoginSession:
     session.headers.update(headers)
 
     session._pin_verify = configure_session(session, config)
+    for prefix, adapter in list(session.adapters.items()):
+        # connections a request's total deadline can cut off (see anaconda_auth.http.deadline)
+        session.mount(prefix, DeadlineAdapter(getattr(adapter, "ssl_context", None)))
     if config.proxy_servers:
         session.proxies.update(config.proxy_servers)
     return session
@@ -193,26 +201,58 @@ def _connection_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _send(
+    session: LoginSession, method: str, url: str, *, what: str, max_bytes: int, **kwargs: Any
+) -> requests.Response:
+    kwargs.setdefault("timeout", session.timeout)
+    kwargs.setdefault("verify", session.verify)
+    kwargs.setdefault("allow_redirects", method.upper() == "GET")
+    total = kwargs["timeout"] if isinstance(kwargs["timeout"], (int, float)) else session.timeout
+    log.debug("%s: %s %s", what, method, url)
+    deadline = Deadline(float(total))
+    try:
+        with deadline:
+            response = session.request(method, url, stream=True, **kwargs)
+            read_capped(response, max_bytes)
+    except ReplyTooLarge:
+        raise ProviderError(
+            f"{what} failed: the reply of {url} is larger than {max_bytes // 1024} KiB, far "
+            "more than this request ever needs; it was not read. Check that the domain in your "
+            "config is an Anaconda site.",
+            url=url,
+        ) from None
+    except requests.RequestException:
+        if not deadline.expired:
+            raise
+        raise ProviderError(
+            f"{what} failed: no response from {url} within {total:g} s (no complete reply: each "
+            "login request must end within that time). The service may be slow or "
+            f"unreachable; try again later (or raise {HTTP_TIMEOUT_ENV}).",
+            url=url,
+        ) from None
+    return response
+
+
 def send(
     session: LoginSession,
     method: str,
     url: str,
     *,
     what: str,
+    max_bytes: int = MAX_REPLY_BYTES,
     **kwargs: Any,
 ) -> requests.Response:
     """Make a request; transport failures become :class:`ProviderError` naming ``url``.
 
     ``what`` says what the request is for ("OpenID discovery", "the token request", ...).
     Redirects are followed for GET only. ``verify`` is the session's resolved TLS setting
-    unless given (passed explicitly, as 0.15 did).
+    unless given (passed explicitly, as 0.15 did). The whole request, reply included, must
+    end within ``timeout`` (default: the session's ``http_timeout``), and a reply longer than
+    ``max_bytes`` is refused unread.
     """
     kwargs.setdefault("timeout", session.timeout)
-    kwargs.setdefault("verify", session.verify)
-    kwargs.setdefault("allow_redirects", method.upper() == "GET")
-    log.debug("%s: %s %s", what, method, url)
     try:
-        response = session.request(method, url, **kwargs)
+        response = _send(session, method, url, what=what, max_bytes=max_bytes, **kwargs)
     except requests.exceptions.SSLError as exc:
         reason, verification = _ssl_reason(exc)
         if verification:
@@ -224,7 +264,7 @@ def send(
         raise TLSError(f"{what} failed: TLS error talking to {url} ({reason}).", url=url) from None
     except requests.exceptions.Timeout:
         raise ProviderError(
-            f"{what} failed: no response from {url} within {kwargs['timeout']:g} s. The service "
+            f"{what} failed: no response from {url} within {_seconds(kwargs)} s. The service "
             f"may be down or unreachable; try again later (or raise {HTTP_TIMEOUT_ENV}).",
             url=url,
         ) from None
@@ -247,6 +287,11 @@ def send(
     return response
 
 
+def _seconds(kwargs: dict[str, Any]) -> str:
+    timeout = kwargs.get("timeout")
+    return f"{timeout:g}" if isinstance(timeout, (int, float)) else str(timeout)
+
+
 _DETAIL_FIELDS = ("error", "error_description", "message", "detail", "code")
 
 
@@ -266,8 +311,10 @@ def error_detail(response: requests.Response, limit: int = 300) -> str:
             data = {**data, **inner, "error": inner.get("code")}
         for key in _DETAIL_FIELDS:
             value = data.get(key)
-            if isinstance(value, str) and value and value not in parts:
-                parts.append(value)
+            if isinstance(value, str) and value:
+                value = printable(value)
+                if value and value not in parts:
+                    parts.append(value)
     text = ": ".join(parts)
     return text[:limit] + ("..." if len(text) > limit else "")
 
