@@ -8,6 +8,7 @@ join timeout, so a regression fails instead of hanging the suite.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -425,5 +426,41 @@ def test_whoami_against_a_server_that_never_answers_ends(tmp_path: Any) -> None:
             release.set()
     assert time.monotonic() - start < 15
     assert result.returncode == 1, result
-    assert "timed out" in result.stderr
+    assert f"127.0.0.1:{site.port} did not answer in time" in result.stderr
+    assert "ANACONDA_AUTH_HTTP_TIMEOUT" in result.stderr  # what to change to wait longer
     assert "Traceback" not in result.stderr
+
+
+def test_cli_error_lines_carry_no_terminal_escapes_from_the_server(tmp_path: Any) -> None:
+    """A server's error text (reason phrase and JSON message) reaches the terminal without its
+    escape sequences: it cannot retitle, recolour or clear the user's terminal."""
+    import os
+    import subprocess
+
+    from anaconda_auth.plugins.testing.ca import create_tls_files
+    from support.cli import ANACONDA
+    from support.https_server import EchoServer
+
+    hostile = "\x1b]0;pwned\x07boom \x1b[2J\x1b[31mred\x1b[0m"
+
+    def fail(request: Any) -> tuple[int, dict[str, str], bytes]:
+        body = json.dumps({"message": hostile}).encode()
+        return 500, {"Content-Type": "application/json"}, body
+
+    pki = create_tls_files(tmp_path / "pki")
+    with EchoServer(pki) as site:
+        site.routes["/api/account"] = fail
+        env = {
+            **os.environ,
+            "ANACONDA_AUTH_DOMAIN": f"127.0.0.1:{site.port}",
+            "ANACONDA_AUTH_SSL_VERIFY": str(pki.ca_path),
+            "ANACONDA_AUTH_API_KEY": "an-api-key",
+            "ANACONDA_AUTH_MAX_RETRIES": "0",
+        }
+        result = subprocess.run(
+            [ANACONDA, "auth", "whoami"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1, result
+    assert "500" in result.stderr and "boom" in result.stderr and "red" in result.stderr
+    assert "\x1b]" not in result.stderr and "\x1b[2J" not in result.stderr
+    assert "\x07" not in result.stderr

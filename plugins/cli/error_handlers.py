@@ -79,16 +79,21 @@ def login_required_texts() -> dict[type[BaseException], str]:
 
 def print_headline(exc: BaseException, text: str | None = None) -> None:
     """``ExceptionName: text`` (the exception's message by default) on stderr, never wrapped."""
+    from anaconda_auth.http.text import printable
+
     console = err_console()
     console.print(f"[bold red]{type(exc).__name__}:[/bold red] ", end="")
-    console.print(text if text is not None else str(exc), markup=False)
+    # Exception texts may carry what a server sent: never its terminal escape sequences.
+    console.print(printable(text if text is not None else str(exc)), markup=False)
 
 
 def print_named_headline(name: str, text: str) -> None:
     """``name: text`` on stderr, as :func:`print_headline` prints an exception."""
+    from anaconda_auth.http.text import printable
+
     console = err_console()
     console.print(f"[bold red]{name}:[/bold red] ", end="")
-    console.print(text, markup=False)
+    console.print(printable(text), markup=False)
 
 
 def print_how_to_login() -> None:
@@ -271,7 +276,9 @@ def http_error(exc: BaseException) -> int:
     print_headline(exc, text)
     message = _server_message(data)
     if message and message not in text:
-        err_console().print(f"  {message}", markup=False)
+        from anaconda_auth.http.text import printable
+
+        err_console().print(f"  {printable(message)}", markup=False)
     return 1
 
 
@@ -292,6 +299,20 @@ def connection_error(exc: BaseException) -> int:
     err_console().print(
         "Check your network connection, the domain in `anaconda auth config`, and "
         "proxy_servers if you need a proxy.",
+        markup=False,
+    )
+    return 1
+
+
+def timeout_error(exc: BaseException) -> int:
+    """A server that accepted the request but did not answer in time (a read timeout)."""
+    import requests
+
+    assert isinstance(exc, requests.RequestException)
+    print_headline(exc, f"{_host(exc)} did not answer in time.")
+    err_console().print(
+        "The server may be busy: try again later. To wait longer, raise http_timeout "
+        "(ANACONDA_AUTH_HTTP_TIMEOUT, in seconds; `anaconda auth config` shows the value).",
         markup=False,
     )
     return 1
@@ -329,6 +350,7 @@ def builtin_handlers() -> list[ErrorHandler]:
         ErrorHandler("anaconda-auth-error", AnacondaAuthError, anaconda_auth_error),
         ErrorHandler("http-error", requests.HTTPError, http_error),
         ErrorHandler("connection-error", requests.ConnectionError, connection_error),
+        ErrorHandler("timeout", requests.Timeout, timeout_error),
         ErrorHandler("ssl-error", requests.exceptions.SSLError, ssl_error),
     ]
     return handlers
