@@ -27,6 +27,7 @@ from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  #
 from anaconda_auth.exceptions import UnknownSiteName
 from anaconda_auth.http import auth as _auth
 from anaconda_auth.http.hostname import client_hostname
+from anaconda_auth.http.responses import EXPIRED_KEY_ATTRIBUTE
 from anaconda_auth.http.responses import AnacondaResponse as AnacondaResponse
 from anaconda_auth.http.responses import login_required as login_required
 from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
@@ -287,9 +288,18 @@ class _BearerAuth(BearerAuth):
         value = self.authorization_for(url)
         if value:
             request.headers["Authorization"] = value
+        elif self.api_key is None and _request_origin(url) in self.origins:
+            self._note_expired_key(request)
         if self.secret_headers and _request_origin(url) in self.origins:
             request.headers.update(self.secret_headers)
         return request
+
+    def _note_expired_key(self, request: PreparedRequest) -> None:
+        """No key was sent: when that is because the stored key has expired, say so on the
+        request, so that a refusal names the expiry date (:mod:`anaconda_auth.http.responses`)."""
+        info = self._load_token()
+        if info is not None and info.api_key and info.expired:
+            setattr(request, EXPIRED_KEY_ATTRIBUTE, (self.domain, info.expires_at))
 
 
 # --------------------------------------------------------------------------------------------

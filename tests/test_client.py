@@ -489,6 +489,24 @@ def _auth_required(status: int) -> Any:
     return lambda req: (status, {}, {"error": {"code": "auth_required", "message": "no"}})
 
 
+def test_a_refusal_after_an_expired_key_names_the_expiry(server: Any, pki: Any) -> None:
+    """The stored key has expired: it is not sent, and the server's refusal says the key
+    expired and when (still the ``AuthenticationMissingError`` 0.15 raised there)."""
+    import datetime as dt
+
+    expiry = int(time.time()) - 86400
+    TokenInfo(domain=server.netloc, api_key=jwt(expiry)).save()
+    server.routes["/private"] = _auth_required(401)
+    response = make_client(server, pki).get("/private")
+    assert server.last.header("Authorization") is None
+    with pytest.raises(AuthenticationMissingError) as info:
+        response.raise_for_status()
+    when = dt.datetime.fromtimestamp(expiry, dt.timezone.utc)
+    assert f"expired on {when:%Y-%m-%d %H:%M} UTC" in str(info.value)
+    assert server.netloc in str(info.value) and "anaconda login" in str(info.value)
+    assert info.value.expires_at == when  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_required_without_a_key(server: Any, pki: Any, status: int) -> None:
     server.routes["/private"] = _auth_required(status)

@@ -32,6 +32,11 @@ def _error_code(response: requests.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
+#: Set by the client on a request it sent without a key because the stored key has expired:
+#: ``(domain, expires_at)``.
+EXPIRED_KEY_ATTRIBUTE = "_anaconda_auth_expired_key"
+
+
 class AnacondaResponse(requests.Response):
     """The responses a :class:`BaseClient` returns.
 
@@ -54,6 +59,18 @@ class AnacondaResponse(requests.Response):
                     response=self,
                     request=request,
                 )
+            expired = getattr(request, EXPIRED_KEY_ATTRIBUTE, None)
+            if expired is not None:
+                domain, expires_at = expired
+                when = f" on {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at is not None else ""
+                error = AuthenticationMissingError(
+                    f"{kind}: your API key for {domain} expired{when}; log in again with "
+                    f"`anaconda login` (the expired key was not sent), for url: {self.url}",
+                    response=self,
+                    request=request,
+                )
+                error.domain, error.expires_at = domain, expires_at  # type: ignore[attr-defined]
+                raise error
             raise AuthenticationMissingError(
                 f"{kind}: you must log in (`anaconda login`) or give the client an api_key "
                 f"before using this endpoint, for url: {self.url}",
