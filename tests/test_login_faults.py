@@ -446,7 +446,7 @@ def test_ctrl_c_cancels_cleanly(anaconda_idp: Any, fake_browser: Browser, flow: 
     lines = []
     for line in process.stderr:
         lines.append(line)
-        if line.startswith("Waiting for you"):
+        if line.startswith("Waiting") and "for you" in line:  # "Waiting up to 5 minutes for you"
             break
     if flow == "browser":
         fake_browser.runs.wait_idle(runs=1)  # the authorize request is made and answered
