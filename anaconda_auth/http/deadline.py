@@ -135,9 +135,9 @@ class ReplyTooLarge(Exception):
 def read_capped(response: requests.Response, limit: int) -> None:
     """Read the streamed body of ``response`` into ``response.content``, at most ``limit``
     bytes; more raises :class:`ReplyTooLarge` (and closes the connection)."""
-    content: Any = response._content
-    if content is not False:  # already read (a response built by hand, a test)
-        if len(content or b"") > limit:
+    content: Any = getattr(response, "_content", None)
+    if content is not False:  # already read, or a response-like object built by hand (a test)
+        if isinstance(content, (bytes, bytearray)) and len(content) > limit:
             raise ReplyTooLarge
         return
     declared = response.headers.get("Content-Length", "")
