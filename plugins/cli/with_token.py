@@ -129,11 +129,11 @@ def _email_claim(key: str) -> str | None:
 
 def _store(config: AnacondaAuthSite, key: str, account: str | None) -> TokenInfo:
     """Save as a browser login does: the entry of the domain, its repo tokens kept."""
+    from anaconda_auth.actions import _entry_for_account
     from anaconda_auth.storage.update_lock import token_update_lock
-    from anaconda_auth.token import TokenInfo
 
     with token_update_lock():
-        info = TokenInfo.load(config.domain, create=True, config=config)
+        info = _entry_for_account(config, account)
         info.domain = config.domain
         info.api_key = key
         info.username = account
