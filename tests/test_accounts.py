@@ -7,6 +7,7 @@ two users and checked against it by ``login --with-token``; storage through the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,62 @@ def test_logout_of_an_inactive_account(anaconda_idp: Any) -> None:
     result = run("logout", "--account", WORK)
     assert result.exit_code == 1
     assert "No account" in result.output
+
+
+def write_pinned_sites(home: Path, idp: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANACONDA_AUTH_DOMAIN")
+    monkeypatch.delenv("ANACONDA_AUTH_SSL_VERIFY")
+    lines = ['default_site = "plain"', ""]
+    for name, account in (("plain", None), ("work", WORK), ("home", HOME)):
+        lines += [f'[sites."{name}"]', f'domain = "{idp.domain}"', f'ssl_verify = "{idp.ca_path}"']
+        if account:
+            lines.append(f'account = "{account}"')
+        lines.append("")
+    path = home / ".anaconda" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+
+
+def test_a_site_pinning_an_account_always_uses_it(
+    anaconda_idp: Any, anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth.actions import load_site_config
+    from anaconda_auth.client import BaseClient
+    from anaconda_auth.token import TokenInfo
+
+    write_pinned_sites(anaconda_auth_home, anaconda_idp, monkeypatch)
+    work_key = login_as(anaconda_idp, WORK, "--at", "work")
+    home_key = login_as(anaconda_idp, HOME, "--at", "home")
+
+    def key_at(site: str) -> str | None:
+        return TokenInfo.load(config=load_site_config(site)).api_key
+
+    for _ in range(2):  # before and after a switch of the domain's active account
+        assert key_at("work") == work_key
+        assert key_at("home") == home_key
+        for site, email in (("work", WORK), ("home", HOME)):
+            who = run("whoami", "--at", site)
+            assert who.exit_code == 0, who.output
+            assert email in who.stdout
+            account = BaseClient(site=site).account
+            assert isinstance(account, dict) and email in json.dumps(account)
+        result = run("switch", "--at", "plain")
+        assert result.exit_code == 0, result.output
+    assert key_at("plain") == home_key  # switched twice: back to the last login
+
+    # a save through the pinned site (as `anaconda token install --at work` does) goes to that
+    # account's own entry: the active account is left alone
+    run("switch", WORK)
+    token = TokenInfo.load(config=load_site_config("home"))
+    token.set_repo_token("org", "repo-secret")
+    token.save(config=load_site_config("home"))
+    assert key_at("plain") == work_key
+    assert TokenInfo.load(config=load_site_config("home")).get_repo_token("org") == "repo-secret"
+
+    # logout --at a pinned site removes that account
+    result = run("logout", "--at", "home")
+    assert result.exit_code == 0, result.output
+    assert f"as {HOME}" in result.stderr
+    assert stored_accounts(anaconda_idp.domain) == [WORK]
+    who = run("whoami", "--at", "home")
+    assert who.exit_code != 0

@@ -351,6 +351,7 @@ def logout(at: AtOption = None, account: AccountOption = None) -> None:
     console = err_console()
     config = actions.load_site_config(site)
     domain = config.domain
+    account = account if account is not None else config.account  # a site may pin one
     if account is not None or accounts.inactive(domain, config):
         _logout_account(config, account)
         return
