@@ -191,3 +191,28 @@ def test_a_site_pinning_an_account_always_uses_it(
     assert stored_accounts(anaconda_idp.domain) == [WORK]
     who = run("whoami", "--at", "home")
     assert who.exit_code != 0
+
+
+def test_status_lists_every_stored_account(anaconda_idp: Any) -> None:
+    domain = anaconda_idp.domain
+    work_key = login_as(anaconda_idp, WORK)
+    login_as(anaconda_idp, HOME)
+    anaconda_idp.revoke_api_key(work_key)
+    result = run("status", "--json", "--offline")
+    rows = [r for r in json.loads(result.stdout) if r["domain"] == domain]
+    assert [(r["account"], r["active"], r["logged_in"]) for r in rows] == [
+        (HOME, True, True),
+        (WORK, False, True),
+    ]
+    assert work_key not in result.output
+    result = run("status")
+    assert HOME in result.stdout and WORK in result.stdout
+    assert "(inactive)" in result.stdout
+    run("switch")
+    result = run("status", "--json")
+    rows = [r for r in json.loads(result.stdout) if r["domain"] == domain]
+    assert [(r["account"], r["active"], r["valid"]) for r in rows] == [
+        (WORK, True, False),  # revoked: each account is checked with its own key
+        (HOME, False, True),
+    ]
+    assert result.exit_code == 1
