@@ -8,12 +8,16 @@ two users and checked against it by ``login --with-token``; storage through the 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from anaconda_auth.plugins.cli import _state, app
+from support.processes import REF_PYTHON  # (found at import, before a test changes HOME)
 from typer.testing import CliRunner
 
 DAY = 86400
@@ -216,3 +220,153 @@ def test_status_lists_every_stored_account(anaconda_idp: Any) -> None:
         (HOME, False, True),
     ]
     assert result.exit_code == 1
+
+
+def test_concurrent_logins_and_switches_lose_nothing(anaconda_idp: Any) -> None:
+    domain = anaconda_idp.domain
+    keys = {WORK: login_as(anaconda_idp, WORK), HOME: login_as(anaconda_idp, HOME)}
+    new_users = [f"user{i}@example.com" for i in range(4)]
+    for email in new_users:
+        anaconda_idp.add_user(email)
+        keys[email] = anaconda_idp.mint_api_key(email, lifetime=30 * DAY)
+    cli = [sys.executable, "-m", "anaconda_auth"]
+    procs: list[tuple[list[str], subprocess.Popen[str], str | None]] = []
+    for i, email in enumerate(new_users):
+        target = WORK if i % 2 else HOME
+        for args, stdin in (
+            (["login", "--with-token"], keys[email] + "\n"),
+            (["switch", target], None),
+        ):
+            proc = subprocess.Popen(
+                cli + args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(os.environ),
+            )
+            procs.append((args, proc, stdin))
+    for args, proc, stdin in procs:
+        out, err = proc.communicate(stdin, timeout=120)
+        assert proc.returncode == 0, (args, out, err)
+
+    from anaconda_auth.actions import load_site_config
+    from anaconda_auth.storage import accounts
+    from anaconda_auth.token import TokenInfo
+
+    config = load_site_config()
+    stored = accounts.accounts(domain, config)
+    assert sorted(stored) == sorted(keys)  # every account, once
+    active_token = TokenInfo.load(domain)
+    assert active_token.api_key == keys[active_token.username]
+    for email in stored:
+        if email != active_token.username:
+            value = accounts.inactive_value(domain, email, config)
+            assert value is not None
+            assert TokenInfo._from_stored(value, "test").api_key == keys[email]
+
+
+SHARED_KEYRING = '''
+import json, os
+from keyring.backend import KeyringBackend
+
+class SharedFileKeyring(KeyringBackend):
+    """A stand-in OS keyring both versions reach (test only, plaintext)."""
+    priority = 1
+
+    def _path(self):
+        return os.path.join(os.environ["HOME"], "os-keyring.json")
+
+    def _read(self):
+        try:
+            with open(self._path()) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def _write(self, data):
+        with open(self._path(), "w") as f:
+            json.dump(data, f)
+
+    def get_password(self, service, username):
+        return self._read().get(service, {}).get(username)
+
+    def set_password(self, service, username, password):
+        data = self._read()
+        data.setdefault(service, {})[username] = password
+        self._write(data)
+
+    def delete_password(self, service, username):
+        data = self._read()
+        data.get(service, {}).pop(username)
+        self._write(data)
+'''
+
+REF_LOAD = """
+import json, sys
+from anaconda_auth.token import TokenInfo
+info = TokenInfo.load(sys.argv[1])
+print(json.dumps({"api_key": info.api_key, "username": info.username}))
+"""
+
+
+def test_0_15_reads_the_active_account(
+    anaconda_idp: Any, anaconda_auth_home: Path, tmp_path: Path
+) -> None:
+    if REF_PYTHON is None:
+        pytest.skip("the published anaconda-auth 0.15.3 is not installed (dev/test.sh)")
+    domain = anaconda_idp.domain
+    (tmp_path / "shared_keyring.py").write_text(SHARED_KEYRING)
+    shared = {
+        "PYTHONPATH": str(tmp_path),
+        "PYTHON_KEYRING_BACKEND": "shared_keyring.SharedFileKeyring",
+        "ANACONDA_AUTH_KEYRING_TIMEOUT": "30",
+        "HOME": str(anaconda_auth_home),
+    }
+    ours_env = {**os.environ, **shared, "ANACONDA_AUTH_PREFERRED_TOKEN_STORAGE": "system"}
+    keys = {}
+    for email in (WORK, HOME):
+        anaconda_idp.add_user(email)
+        keys[email] = anaconda_idp.mint_api_key(email, lifetime=30 * DAY)
+        out = subprocess.run(
+            [sys.executable, "-m", "anaconda_auth", "login", "--with-token"],
+            input=keys[email] + "\n",
+            env=ours_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+
+    ref_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("ANACONDA_", "CONDA", "PYTHON"))
+    }
+    ref_env.update(shared, ANACONDA_CLI_DISABLE_TELEMETRY="1")
+
+    def ref_reads() -> dict[str, str]:
+        assert REF_PYTHON is not None
+        out = subprocess.run(
+            [str(REF_PYTHON), "-c", REF_LOAD, domain],
+            env=ref_env,
+            cwd=anaconda_auth_home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    assert ref_reads() == {"api_key": keys[HOME], "username": HOME}
+    out = subprocess.run(
+        [sys.executable, "-m", "anaconda_auth", "switch"],
+        env=ours_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert ref_reads() == {"api_key": keys[WORK], "username": WORK}
+    stored = json.loads((anaconda_auth_home / "os-keyring.json").read_text())
+    assert f"{domain}#account:{HOME}" in stored["Anaconda Cloud"]  # the inactive one, beside
