@@ -370,3 +370,41 @@ def test_0_15_reads_the_active_account(
     assert ref_reads() == {"api_key": keys[WORK], "username": WORK}
     stored = json.loads((anaconda_auth_home / "os-keyring.json").read_text())
     assert f"{domain}#account:{HOME}" in stored["Anaconda Cloud"]  # the inactive one, beside
+
+
+@pytest.mark.usefixtures("fresh_discovery")
+def test_browser_logins_as_two_users_keep_both_and_their_repo_tokens(
+    anaconda_idp: Any, login_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real browser login (the kit's browser signs in through the login form)."""
+    from support.login import RecordingUI
+
+    from anaconda_auth.actions import login
+    from anaconda_auth.token import TokenInfo
+
+    domain = anaconda_idp.domain
+    anaconda_idp.settings.auto_approve = False
+    for email in (WORK, HOME):
+        anaconda_idp.add_user(email)
+
+    def browser_login(email: str) -> None:
+        monkeypatch.setenv("BROWSER", anaconda_idp.browser_command_for(login=email))
+        login(device=False, ui=RecordingUI(), force=True)
+
+    browser_login(WORK)
+    token = TokenInfo.load(domain)
+    assert token.username == WORK
+    token.set_repo_token("acme", "work-repo-token")
+    token.save()
+
+    browser_login(HOME)
+    token = TokenInfo.load(domain)
+    assert token.username == HOME
+    assert token.repo_tokens == []  # the other account's repository tokens stay with it
+    assert stored_accounts(domain) == [HOME, WORK]
+
+    browser_login(WORK)  # back as the first user: its repository tokens are kept
+    token = TokenInfo.load(domain)
+    assert token.username == WORK
+    assert token.get_repo_token("acme") == "work-repo-token"
+    assert stored_accounts(domain) == [WORK, HOME]
