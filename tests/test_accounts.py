@@ -408,3 +408,47 @@ def test_browser_logins_as_two_users_keep_both_and_their_repo_tokens(
     assert token.username == WORK
     assert token.get_repo_token("acme") == "work-repo-token"
     assert stored_accounts(domain) == [WORK, HOME]
+
+
+def test_switch_with_three_accounts_asks_on_a_terminal(anaconda_idp: Any) -> None:
+    """A real pseudo-terminal: the picker lists the other accounts and takes a number."""
+    import pty
+    import select
+    import time
+
+    domain = anaconda_idp.domain
+    keys = {email: login_as(anaconda_idp, email) for email in (WORK, HOME, THIRD)}
+    others = stored_accounts(domain)[1:]  # as the picker lists them
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anaconda_auth", "switch"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        close_fds=True,
+    )
+    os.close(child)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Switch to" in seen:
+            os.write(main, b"2\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(main)
+    assert proc.wait(timeout=30) == 0, seen.decode(errors="replace")
+    text = seen.decode(errors="replace")
+    assert f"1. {others[0]}" in text and f"2. {others[1]}" in text
+    assert active(domain).api_key == keys[others[1]]

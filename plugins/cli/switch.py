@@ -75,5 +75,10 @@ def _pick(domain: str, current: str | None, others: list[str]) -> str:
     console.print(f"Accounts stored for {domain} (active: {current}):", markup=False)
     for number, name in enumerate(others, 1):
         console.print(f"  {number}. {name}", markup=False)
-    choice: int = typer.prompt("Switch to", type=typer.IntRange(1, len(others)), err=True)
-    return others[choice - 1]
+    while True:
+        answer = str(typer.prompt(f"Switch to (1-{len(others)})", err=True)).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(others):
+            return others[int(answer) - 1]
+        if answer in others:
+            return answer
+        console.print(f"Answer a number from 1 to {len(others)}.", markup=False)
