@@ -236,10 +236,22 @@ def logout(
 ) -> None:
     """Remove the stored API key for the site; no error if there is none.
 
+    For a site that pins an ``account``, that account's entry (active or not) is removed, and
+    another stored account, if any, becomes active when it was the active one.
+
     ``config=`` is the deprecated spelling of ``site=`` (anaconda-auth 0.15).
     """
 
     config = load_site_config(_site_or_config(site, config))
+    if config.account is not None:  # a site pinning an account removes that account only
+        from contextlib import suppress
+
+        from anaconda_auth.storage import accounts
+        from anaconda_auth.storage.update_lock import token_update_lock
+
+        with token_update_lock(), suppress(accounts.AccountError):  # not stored: a no-op
+            accounts.remove(config.domain, config.account, config)
+        return
     for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
         try:
             TokenInfo(domain=domain).delete(config=config)

@@ -452,3 +452,20 @@ def test_switch_with_three_accounts_asks_on_a_terminal(anaconda_idp: Any) -> Non
     text = seen.decode(errors="replace")
     assert f"1. {others[0]}" in text and f"2. {others[1]}" in text
     assert active(domain).api_key == keys[others[1]]
+
+
+def test_the_python_logout_of_a_pinned_site_removes_only_that_account(
+    anaconda_idp: Any, anaconda_auth_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anaconda_auth import actions
+    from anaconda_auth.token import TokenInfo
+
+    write_pinned_sites(anaconda_auth_home, anaconda_idp, monkeypatch)
+    login_as(anaconda_idp, WORK, "--at", "work")
+    home_key = login_as(anaconda_idp, HOME, "--at", "home")  # HOME is active now
+    actions.logout("work")
+    assert stored_accounts(anaconda_idp.domain) == [HOME]
+    assert TokenInfo.load(anaconda_idp.domain).api_key == home_key
+    actions.logout("work")  # nothing stored for it any more: no error
+    assert not actions.is_logged_in("work")
+    assert actions.is_logged_in("home")
