@@ -179,6 +179,15 @@ def test_a_site_pinning_an_account_always_uses_it(
         assert result.exit_code == 0, result.output
     assert key_at("plain") == home_key  # switched twice: back to the last login
 
+    result = run("status", "--json", "--offline")
+    rows = [(r["site"], r["account"], r["active"]) for r in json.loads(result.stdout)]
+    assert rows == [
+        ("plain", HOME, True),
+        ("plain", WORK, False),
+        ("work", WORK, False),  # pinned: its own account only
+        ("home", HOME, True),
+    ]
+
     # a save through the pinned site (as `anaconda token install --at work` does) goes to that
     # account's own entry: the active account is left alone
     run("switch", WORK)
