@@ -204,6 +204,10 @@ def test_a_site_pinning_an_account_always_uses_it(
     assert stored_accounts(anaconda_idp.domain) == [WORK]
     who = run("whoami", "--at", "home")
     assert who.exit_code != 0
+    result = run("logout", "--at", "home")  # nothing stored for it: succeeds, as any logout
+    assert result.exit_code == 0, result.output
+    assert "No API key was stored" in result.stderr
+    assert stored_accounts(anaconda_idp.domain) == [WORK]
 
 
 def test_status_lists_every_stored_account(anaconda_idp: Any) -> None:

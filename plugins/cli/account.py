@@ -351,9 +351,10 @@ def logout(at: AtOption = None, account: AccountOption = None) -> None:
     console = err_console()
     config = actions.load_site_config(site)
     domain = config.domain
-    account = account if account is not None else config.account  # a site may pin one
+    explicit = account is not None
+    account = account if explicit else config.account  # a site may pin one
     if account is not None or accounts.inactive(domain, config):
-        _logout_account(config, account)
+        _logout_account(config, account, explicit)
         return
     before = _stored_token(site)
     actions.logout(site)
@@ -371,7 +372,7 @@ def logout(at: AtOption = None, account: AccountOption = None) -> None:
         )
 
 
-def _logout_account(config: AnacondaAuthSite, account: str | None) -> None:
+def _logout_account(config: AnacondaAuthSite, account: str | None, explicit: bool) -> None:
     """Remove one of several stored accounts, and say which one is active afterwards."""
     from anaconda_auth.storage import accounts
     from anaconda_auth.storage.update_lock import token_update_lock
@@ -382,9 +383,11 @@ def _logout_account(config: AnacondaAuthSite, account: str | None) -> None:
         try:
             removed, was_active = accounts.remove(domain, account, config)
         except accounts.AccountError as exc:
-            console.print("[bold red]Error:[/bold red] ", end="")
-            console.print(str(exc), markup=False)
-            raise typer.Exit(1) from None
+            if explicit:
+                console.print("[bold red]Error:[/bold red] ", end="")
+                console.print(str(exc), markup=False)
+                raise typer.Exit(1) from None
+            removed, was_active = None, False  # the site's pinned account is not stored
         now_active = accounts.active(domain, config)
     if removed is None:
         console.print(f"No API key was stored for {domain}.", markup=False)
