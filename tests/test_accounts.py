@@ -43,7 +43,11 @@ def login_as(idp: Any, email: str, *extra: str) -> str:
     key: str = idp.mint_api_key(email, lifetime=30 * DAY)
     result = run("login", "--with-token", *extra, input=key + "\n")
     assert result.exit_code == 0, result.output
+    LAST_OUTPUT[:] = [result.stderr]
     return key
+
+
+LAST_OUTPUT: list[str] = []
 
 
 def active(domain: str | None = None) -> Any:
@@ -63,6 +67,7 @@ def test_second_login_keeps_the_first_account_and_switch_toggles(anaconda_idp: A
     domain = anaconda_idp.domain
     work_key = login_as(anaconda_idp, WORK)
     home_key = login_as(anaconda_idp, HOME)
+    assert f"Also stored for {domain}: {WORK}" in LAST_OUTPUT[0]
     token = active(domain)
     assert (token.username, token.api_key) == (HOME, home_key)
     assert stored_accounts(domain) == [HOME, WORK]
@@ -410,7 +415,12 @@ def test_browser_logins_as_two_users_keep_both_and_their_repo_tokens(
     token.set_repo_token("acme", "work-repo-token")
     token.save()
 
-    browser_login(HOME)
+    # the second one through the CLI, which names the account kept
+    monkeypatch.setenv("BROWSER", anaconda_idp.browser_command_for(login=HOME))
+    result = run("login", "--force", "--browser")
+    assert result.exit_code == 0, result.output
+    assert f"as {HOME}" in result.stderr
+    assert f"Also stored for {domain}: {WORK}" in result.stderr
     token = TokenInfo.load(domain)
     assert token.username == HOME
     assert token.repo_tokens == []  # the other account's repository tokens stay with it

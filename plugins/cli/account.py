@@ -261,6 +261,8 @@ def login(
     who = f" as {token.username}" if token is not None and token.username else ""
     _done(f"Logged in to {domain}{who}.")
     if token is not None:
+        note_other_accounts(actions.load_site_config(site), token.username)
+    if token is not None:
         _, expires = _expiry(token)
         console.print(
             f"The API key is stored in {_describe_source(token.source)}; it expires {expires}.",
@@ -369,6 +371,23 @@ def logout(at: AtOption = None, account: AccountOption = None) -> None:
             "unset it to stop using it.",
             markup=False,
             style="yellow",
+        )
+
+
+def note_other_accounts(config: AnacondaAuthSite, current: str | None) -> None:
+    """After a login: name the domain's other stored accounts, and how to switch to them."""
+    from anaconda_auth.exceptions import StorageError
+    from anaconda_auth.storage import accounts
+
+    try:
+        others = [n for n in accounts.accounts(config.domain, config) if n != current]
+    except StorageError:  # the login itself is stored; this note is only a courtesy
+        return
+    if others:
+        err_console().print(
+            f"Also stored for {config.domain}: {', '.join(others)} "
+            "(`anaconda auth switch` makes another account active).",
+            markup=False,
         )
 
 

@@ -96,6 +96,9 @@ def login_with_token(site: str | None, offline: bool, ssl_verify: bool | None) -
         f"Stored the API key for {config.domain}{who} in {token.source}{checked}.", markup=False
     )
     warn_if_expiring(config, token, _login_command(site))
+    from anaconda_auth.plugins.cli.account import note_other_accounts
+
+    note_other_accounts(config, token.username)
     if token.source == "environment" or _configured(config):
         console.print(
             f"Note: {API_KEY_ENV} (or api_key in the config) is set and is used instead of "
