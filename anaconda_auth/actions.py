@@ -194,6 +194,21 @@ def _existing_token(config: AnacondaAuthSite) -> TokenInfo:
     return TokenInfo.load(config.domain, create=True, config=config)
 
 
+def _entry_for_account(config: AnacondaAuthSite, username: str | None) -> TokenInfo:
+    """The entry a login as ``username`` updates (token-update lock held).
+
+    When another account is active for the domain, it is kept as an inactive account and the
+    entry starts from what was stored for ``username`` before (its repository tokens), if
+    anything (several accounts per domain: docs/dev/decisions/0049).
+    """
+    from anaconda_auth.storage import accounts
+
+    previous = accounts.make_active(config.domain, username, config)
+    if previous is not None:
+        return TokenInfo._from_stored(previous, config.preferred_token_storage)
+    return _existing_token(config)
+
+
 def _store_api_key(run: _LoginRun, access_token: str) -> TokenInfo:
     """Mint an API key with the access token and save it, keeping the stored repo tokens."""
     from anaconda_auth.flows.tokens import user_email
@@ -206,7 +221,7 @@ def _store_api_key(run: _LoginRun, access_token: str) -> TokenInfo:
     from anaconda_auth.storage.update_lock import token_update_lock
 
     with token_update_lock():  # `anaconda token install` may be adding a repo token right now
-        info = _existing_token(config)
+        info = _entry_for_account(config, username)
         info.domain = config.domain
         info.api_key = api_key
         info.username = username
@@ -221,10 +236,22 @@ def logout(
 ) -> None:
     """Remove the stored API key for the site; no error if there is none.
 
+    For a site that pins an ``account``, that account's entry (active or not) is removed, and
+    another stored account, if any, becomes active when it was the active one.
+
     ``config=`` is the deprecated spelling of ``site=`` (anaconda-auth 0.15).
     """
 
     config = load_site_config(_site_or_config(site, config))
+    if config.account is not None:  # a site pinning an account removes that account only
+        from contextlib import suppress
+
+        from anaconda_auth.storage import accounts
+        from anaconda_auth.storage.update_lock import token_update_lock
+
+        with token_update_lock(), suppress(accounts.AccountError):  # not stored: a no-op
+            accounts.remove(config.domain, config.account, config)
+        return
     for domain in (config.domain, *MIGRATIONS.get(config.domain, [])):
         try:
             TokenInfo(domain=domain).delete(config=config)

@@ -208,11 +208,14 @@ class BearerAuth(_auth.BearerAuth):
 
 
 def _own_token_storage(config: AnacondaAuthSite) -> bool:
-    """Whether ``config`` (a site's) keeps tokens elsewhere than the default configuration.
+    """Whether ``config`` (a site's) keeps tokens elsewhere than the default configuration,
+    or pins an ``account`` (several accounts per domain: decision 0049).
 
     Then the client reads tokens with its own configuration; otherwise with the current one,
     re-resolved per request, so an ``ANACONDA_AUTH_API_KEY`` set later is still picked up.
     """
+    if config.account is not None:
+        return True
     from anaconda_auth.config import AnacondaAuthConfig
 
     default = AnacondaAuthConfig()

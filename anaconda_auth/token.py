@@ -181,6 +181,10 @@ class TokenInfo(BaseModel):
             else:
                 config = AnacondaAuthConfig()
         domain = domain or config.domain
+        if config.account is not None and domain == config.domain:
+            pinned = cls._load_pinned(domain, config.account, config, create)
+            if pinned is not None:
+                return pinned
         found = access.read(KEYRING_NAME, domain, config, manager=manager)
         if found is not None:
             value, backend = found
@@ -214,6 +218,33 @@ class TokenInfo(BaseModel):
         raise TokenNotFoundError(f"No stored token for {domain}; log in with `anaconda login`.")
 
     @classmethod
+    def _load_pinned(
+        cls, domain: str, account: str, config: AnacondaAuthSite, create: bool
+    ) -> TokenInfo | None:
+        """A site pinning ``account``: its inactive entry, when another account is active.
+
+        ``None`` when the active entry is that account, or a configured key (the environment)
+        answers: the ordinary read then applies. Several accounts: docs/dev/decisions/0049.
+        """
+        from anaconda_auth.storage import access, accounts
+
+        found = access.read(KEYRING_NAME, domain, config)
+        if found is not None and (found[1].read_only or accounts.account_of(found[0]) == account):
+            return None
+        name = accounts.slot_name(domain, account)
+        slot = access.read(KEYRING_NAME, name, config, writable_only=True)
+        if slot is None:
+            if create:
+                return cls(domain=domain)
+            raise TokenNotFoundError(
+                f"No stored token for {account} at {domain} (the site pins account = "
+                f"{account!r}); log in as {account} with `anaconda login`."
+            )
+        info = cls._from_stored(slot[0], slot[1].name)
+        info.domain = domain
+        return info
+
+    @classmethod
     def _stored_in_preferred(cls, domain: str, config: AnacondaAuthSite) -> TokenInfo | None:
         """The entry in the preferred backend alone (under a configured key, the one saved to)."""
         from anaconda_auth.storage import access
@@ -245,10 +276,24 @@ class TokenInfo(BaseModel):
                     "username": self.username or (stored.username if stored else None),
                 }
             )
-        backend = access.write(KEYRING_NAME, self.domain, payload._encode(), config)
+        backend = access.write(KEYRING_NAME, self._entry_name(config), payload._encode(), config)
         if payload is self:
             self._source = backend.name
         log.debug("token for %s stored in %s", self.domain, backend.name)
+
+    def _entry_name(self, config: AnacondaAuthSite) -> str:
+        """The storage username to save to: the domain, unless the site pins an account that
+        is stored inactive (then its own entry, so the active account is left alone)."""
+        pinned = config.account
+        if pinned is None or self.username != pinned or self.domain != config.domain:
+            return self.domain
+        from anaconda_auth.storage import accounts
+
+        if accounts.active(self.domain, config) in (None, pinned):
+            return self.domain
+        if accounts.inactive_value(self.domain, pinned, config) is None:
+            return self.domain
+        return accounts.slot_name(self.domain, pinned)
 
     def delete(self, *, config: AnacondaAuthSite | None = None) -> None:
         """Remove the token from every writable backend; :class:`TokenNotFoundError` if none."""

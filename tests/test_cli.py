@@ -102,6 +102,7 @@ def test_import_loads_nothing_heavy(before: str) -> None:
         "logout",
         "plugins",
         "status",
+        "switch",
         "whoami",
     ]
 

@@ -42,6 +42,7 @@ INVOCATIONS: dict[tuple[str, str], list[list[str]] | None] = {
     ("sites", "remove"): [["sites", "remove", "scan", "--yes"]],
     # last: a new login (a new key, which joins the secrets), then the logout
     ("auth", "login"): [["auth", "login"], ["auth", "login", "--force", "--device"]],
+    ("auth", "switch"): [["auth", "switch"], ["auth", "switch", "nobody@example.com"]],
     ("auth", "logout"): [["auth", "logout"]],
 }
 

@@ -70,6 +70,7 @@ FIELD_NAMES: tuple[str, ...] = (
     "env_manager_channel",
     "env_manager_package",
     "env_manager_version",
+    "account",
 )
 
 #: Fields that take a table, which ``<PREFIX><FIELD>__<ENTRY>`` names set one entry of in the

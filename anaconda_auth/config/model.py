@@ -257,6 +257,11 @@ class AnacondaAuthSite(BaseModel):
         description='a version or constraint of the environment manager: "1.2.3" means '
         '"=1.2.3"; one starting with =, <, > or ! is kept as given',
     )
+    account: str | None = Field(
+        default=None,
+        description="the account this site always uses when several are stored for its domain "
+        "(see `anaconda auth status`); unset: the active one",
+    )
 
     # --- validators ------------------------------------------------------------------------
 
@@ -518,6 +523,7 @@ EXPECTED: dict[str, str] = {
     "env_manager_channel": "a conda channel name (a string)",
     "env_manager_package": "a conda package name (a string)",
     "env_manager_version": 'a version such as "1.2.3" or a constraint such as ">=1.2"',
+    "account": "an account name such as you@example.com (a string)",
 }
 
 

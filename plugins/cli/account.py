@@ -21,7 +21,16 @@ from anaconda_auth.plugins.cli._state import (
 )
 
 if TYPE_CHECKING:
+    from anaconda_auth.config.model import AnacondaAuthSite
     from anaconda_auth.token import TokenInfo
+
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        help="The account to log out (default: the active one); see `anaconda auth status`.",
+    ),
+]
 
 API_KEY_ENV = "ANACONDA_AUTH_API_KEY"
 
@@ -35,7 +44,9 @@ LOGIN_HELP = (
 )
 LOGOUT_HELP = (
     "Log out: remove the stored API key for the site.\n\n"
-    "Succeeds (exit code 0) when no API key was stored."
+    "With several accounts stored for the site's domain, removes the active one (or the one "
+    "given with --account); the most recently active other account then becomes active, and "
+    "the command says which. Succeeds (exit code 0) when no API key was stored."
 )
 WHOAMI_HELP = (
     "Show who you are logged in as.\n\n"
@@ -250,6 +261,8 @@ def login(
     who = f" as {token.username}" if token is not None and token.username else ""
     _done(f"Logged in to {domain}{who}.")
     if token is not None:
+        note_other_accounts(actions.load_site_config(site), token.username)
+    if token is not None:
         _, expires = _expiry(token)
         console.print(
             f"The API key is stored in {_describe_source(token.source)}; it expires {expires}.",
@@ -331,13 +344,20 @@ def _configured_key(site: str | None, token: TokenInfo) -> None:
 
 @app.command("logout", help=LOGOUT_HELP)
 @routed_errors
-def logout(at: AtOption = None) -> None:
+def logout(at: AtOption = None, account: AccountOption = None) -> None:
     """``anaconda auth logout``: remove the stored key from every writable storage."""
     from anaconda_auth import actions
+    from anaconda_auth.storage import accounts
 
     site = use_site(at)
     console = err_console()
-    domain = actions.load_site_config(site).domain
+    config = actions.load_site_config(site)
+    domain = config.domain
+    explicit = account is not None
+    account = account if explicit else config.account  # a site may pin one
+    if account is not None or accounts.inactive(domain, config):
+        _logout_account(config, account, explicit)
+        return
     before = _stored_token(site)
     actions.logout(site)
     after = _stored_token(site)
@@ -352,6 +372,51 @@ def logout(at: AtOption = None) -> None:
             markup=False,
             style="yellow",
         )
+
+
+def note_other_accounts(config: AnacondaAuthSite, current: str | None) -> None:
+    """After a login: name the domain's other stored accounts, and how to switch to them."""
+    from anaconda_auth.exceptions import StorageError
+    from anaconda_auth.storage import accounts
+
+    try:
+        others = [n for n in accounts.accounts(config.domain, config) if n != current]
+    except StorageError:  # the login itself is stored; this note is only a courtesy
+        return
+    if others:
+        err_console().print(
+            f"Also stored for {config.domain}: {', '.join(others)} "
+            "(`anaconda auth switch` makes another account active).",
+            markup=False,
+        )
+
+
+def _logout_account(config: AnacondaAuthSite, account: str | None, explicit: bool) -> None:
+    """Remove one of several stored accounts, and say which one is active afterwards."""
+    from anaconda_auth.storage import accounts
+    from anaconda_auth.storage.update_lock import token_update_lock
+
+    domain = config.domain
+    console = err_console()
+    with token_update_lock():
+        try:
+            removed, was_active = accounts.remove(domain, account, config)
+        except accounts.AccountError as exc:
+            if explicit:
+                console.print("[bold red]Error:[/bold red] ", end="")
+                console.print(str(exc), markup=False)
+                raise typer.Exit(1) from None
+            removed, was_active = None, False  # the site's pinned account is not stored
+        now_active = accounts.active(domain, config)
+    if removed is None:
+        console.print(f"No API key was stored for {domain}.", markup=False)
+    else:
+        _done(f"Logged out of {domain} as {removed}.")
+    if now_active is not None:
+        switched = " (switched to it)" if was_active else ""
+        console.print(f"Active account for {domain}: {now_active}{switched}.", markup=False)
+    else:
+        console.print(f"No account is logged in to {domain} now.", markup=False)
 
 
 @app.command("whoami", help=WHOAMI_HELP)

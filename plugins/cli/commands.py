@@ -15,7 +15,7 @@ to stdout; progress, prompts, notes and errors go to stderr.
 
 from __future__ import annotations
 
-from anaconda_auth.plugins.cli import account, inspection, status
+from anaconda_auth.plugins.cli import account, inspection, status, switch
 from anaconda_auth.plugins.cli._app import app
 
-__all__ = ["account", "app", "inspection", "status"]
+__all__ = ["account", "app", "inspection", "status", "switch"]

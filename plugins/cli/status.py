@@ -1,7 +1,9 @@
 """``anaconda auth status``: every configured site, its stored credential, and whether it works.
 
-One row per configured site (the default site first) and per stored account on it — one
-account per site today; the ``account`` and ``active`` keys are there for several. Unless
+One row per configured site (the default site first) and per stored account on it: the
+account the site uses, then the other accounts stored for its domain (decision 0049; a site
+that pins an ``account`` shows that one only). ``active``: the account is the domain's active
+one, which clients that pin no account use. Unless
 ``--offline``, each distinct credential is checked with one bounded ``GET /api/account``, all
 at once (threads). The table goes to stdout (``--json``: a list of objects with exactly the
 keys of :data:`JSON_KEYS`); the exit code is 0 when every stored credential is unexpired and
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from anaconda_auth.plugins.cli.credentials import Check
 
     from anaconda_auth.config.model import AnacondaAuthSite
+    from anaconda_auth.token import TokenInfo
 
 STATUS_HELP = (
     "Show every configured site, the account logged in there, where its API key is kept, "
@@ -128,31 +131,57 @@ def site_names() -> tuple[list[str], str | None]:
     return names, default
 
 
-def read_row(name: str, default: bool) -> Row:
-    """The row of one site, from its configuration and storage alone (no request)."""
-    from anaconda_auth.plugins.cli.credentials import date_text, key_expiry, source_name
-
+def read_rows(name: str, default: bool) -> list[Row]:
+    """The rows of one site (its account, then the domain's other stored accounts), from its
+    configuration and storage alone (no request)."""
     from anaconda_auth.config import AnacondaAuthConfig
     from anaconda_auth.exceptions import TokenNotFoundError
+    from anaconda_auth.storage import accounts
     from anaconda_auth.token import TokenInfo
 
     try:
         config = AnacondaAuthConfig(site=name)  # as `--at NAME` resolves a configured site
     except Exception as exc:  # noqa: BLE001 - one broken site never hides the others
-        return Row(name, "", default, error=f"{type(exc).__name__}: {exc}", broken=True)
+        return [Row(name, "", default, error=f"{type(exc).__name__}: {exc}", broken=True)]
     row = Row(name, config.domain, default, config=config)
     try:
         token = TokenInfo.load(config.domain, config=config)
     except TokenNotFoundError:
-        return row
+        token = None
     except Exception as exc:  # noqa: BLE001
         row.error = f"cannot read the stored API key: {type(exc).__name__}: {exc}"
         row.broken = True
-        return row
-    if not token.api_key:
-        return row
+        return [row]
+    rows = [row]
+    if token is None or not token.api_key:
+        token = None
+    else:
+        _fill(row, token)
+    try:
+        active = accounts.active(config.domain, config)
+        others = [] if config.account is not None else accounts.inactive(config.domain, config)
+    except Exception:  # noqa: BLE001 - the first row already says what can be read
+        return rows
+    if token is not None:
+        row.active = token.source == "environment" or token.username in (active, None)
+    for account in reversed(others):  # most recently active first
+        if token is not None and account == token.username and token.source != "environment":
+            continue
+        value = accounts.inactive_value(config.domain, account, config)
+        if value is None:
+            continue
+        other = Row(name, config.domain, default, config=config)
+        _fill(other, TokenInfo._from_stored(value, config.preferred_token_storage))
+        other.account = other.account or account
+        rows.append(other)
+    return rows
+
+
+def _fill(row: Row, token: TokenInfo) -> None:
+    from anaconda_auth.plugins.cli.credentials import date_text, key_expiry, source_name
+
+    assert token.api_key is not None
     row.logged_in = True
-    row.active = True  # one account per site for now
     row.account = token.username
     row.source = source_name(token)
     row.api_key = token.api_key
@@ -162,7 +191,6 @@ def read_row(name: str, default: bool) -> Row:
         row.valid = False
         when = f" on {date_text(row.expires)}" if row.expires else ""
         row.error = f"the API key expired{when}"
-    return row
 
 
 def check_rows(rows: list[Row]) -> None:
@@ -196,7 +224,7 @@ def check_rows(rows: list[Row]) -> None:
 
 def collect(offline: bool) -> list[Row]:
     names, default = site_names()
-    rows = [read_row(name, name == default) for name in names]
+    rows = [row for name in names for row in read_rows(name, name == default)]
     if not offline:
         check_rows(rows)
     return rows
@@ -255,7 +283,8 @@ def print_table(rows: list[Row], offline: bool) -> None:
             escape(row.site),
             escape(row.domain),
             "\N{CHECK MARK}" if row.default else "",
-            escape(row.account or ("(unknown)" if row.logged_in else "")),
+            escape(row.account or ("(unknown)" if row.logged_in else ""))
+            + ("" if row.active or not row.logged_in else " [dim](inactive)[/dim]"),
             escape(row.source or ""),
             _expires_cell(row),
             _state_cell(row, offline),

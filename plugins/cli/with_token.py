@@ -96,6 +96,9 @@ def login_with_token(site: str | None, offline: bool, ssl_verify: bool | None) -
         f"Stored the API key for {config.domain}{who} in {token.source}{checked}.", markup=False
     )
     warn_if_expiring(config, token, _login_command(site))
+    from anaconda_auth.plugins.cli.account import note_other_accounts
+
+    note_other_accounts(config, token.username)
     if token.source == "environment" or _configured(config):
         console.print(
             f"Note: {API_KEY_ENV} (or api_key in the config) is set and is used instead of "
@@ -129,11 +132,11 @@ def _email_claim(key: str) -> str | None:
 
 def _store(config: AnacondaAuthSite, key: str, account: str | None) -> TokenInfo:
     """Save as a browser login does: the entry of the domain, its repo tokens kept."""
+    from anaconda_auth.actions import _entry_for_account
     from anaconda_auth.storage.update_lock import token_update_lock
-    from anaconda_auth.token import TokenInfo
 
     with token_update_lock():
-        info = TokenInfo.load(config.domain, create=True, config=config)
+        info = _entry_for_account(config, account)
         info.domain = config.domain
         info.api_key = key
         info.username = account
