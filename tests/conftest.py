@@ -32,6 +32,7 @@ SLOW_FOLDERS = frozenset({"conda", "e2e", "interop"})
 #: Modules (paths under tests/) that are slow as a whole: subprocesses, D-Bus, the 0.15.3 venv.
 SLOW_MODULES = frozenset(
     {
+        "test_accounts.py",  # real logins as two users, 8 concurrent processes
         "test_cli_plugin_failures.py",  # ~8 s of `anaconda` subprocesses
         "test_compat_differential.py",
         "test_hardening_config_fuzz.py",  # hypothesis over every config source (~20 s)
