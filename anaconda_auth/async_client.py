@@ -31,7 +31,8 @@ except ImportError:  # pragma: no cover - exercised in a fresh interpreter by th
 
 import requests
 
-from anaconda_auth.client import _CHECKED, BaseClient, _BearerAuth, _request_origin
+from anaconda_auth.client import _CHECKED, BaseClient
+from anaconda_auth.client_auth import _BearerAuth, _request_origin
 from anaconda_auth.http.session import http_timeout
 from anaconda_auth.http.tls import ssl_context
 

@@ -17,17 +17,23 @@ import warnings
 from collections.abc import Mapping, MutableMapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
 from anaconda_auth._version import __version__
+from anaconda_auth.client_auth import BearerAuth as BearerAuth  # 0.15's public name is here
+from anaconda_auth.client_auth import (
+    Origin,
+    _BearerAuth,
+    _own_token_storage,
+    _request_origin,
+)
+from anaconda_auth.client_auth import _origin as _origin  # importable here (tests)
 from anaconda_auth.exceptions import TokenExpiredError as TokenExpiredError  # as in 0.15
 from anaconda_auth.exceptions import TokenNotFoundError as TokenNotFoundError  # as in 0.15
 from anaconda_auth.exceptions import UnknownSiteName
-from anaconda_auth.http import auth as _auth
 from anaconda_auth.http.hostname import client_hostname
-from anaconda_auth.http.responses import EXPIRED_KEY_ATTRIBUTE
 from anaconda_auth.http.responses import AnacondaResponse as AnacondaResponse
 from anaconda_auth.http.responses import login_required as login_required
 from anaconda_auth.http.tls import SSLContextAdapter as SSLContextAdapter  # importable here
@@ -56,10 +62,6 @@ log = logging.getLogger(__name__)
 #: 0.15's name of the adapter (``HTTPAdapter(ssl_context=...)``, also ``anaconda_auth.adapters``).
 HTTPAdapter = SSLContextAdapter
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-
-Origin = tuple[str, str, int]
-
 #: Set on a response whose ``Min-Api-Version`` was looked at by ``BaseClient.send``.
 _CHECKED = "_anaconda_auth_api_version_checked"
 
@@ -83,43 +85,6 @@ if not sys.warnoptions:
 # --------------------------------------------------------------------------------------------
 
 
-#: ``_origin`` of URL prefixes (scheme://authority) seen, for the per-request check.
-_origins_seen: dict[str, Origin | None] = {}
-_PLAIN_AUTHORITY = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?=[/?#]|\Z)")
-
-
-def _request_origin(url: str) -> Origin | None:
-    """``_origin(url)``, remembered for URLs whose authority is a plain host[:port] (what the
-    client sends); anything else (user info, IPv6, odd characters) is parsed every time."""
-    match = _PLAIN_AUTHORITY.match(url)
-    if match is None:
-        return _origin(url)
-    prefix = match.group()
-    try:
-        return _origins_seen[prefix]
-    except KeyError:
-        pass
-    origin = _origin(prefix)
-    if len(_origins_seen) >= 64:
-        _origins_seen.clear()
-    _origins_seen[prefix] = origin
-    return origin
-
-
-def _origin(url: str) -> Origin | None:
-    """``(scheme, host, port)`` of ``url`` with the default port filled in; ``None`` if odd."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    host = parts.hostname
-    scheme = parts.scheme.lower()
-    if not host or scheme not in _DEFAULT_PORTS:
-        return None
-    return scheme, host.rstrip("."), port or _DEFAULT_PORTS[scheme]
-
-
 def _version_key(version: str) -> tuple[int, ...] | None:
     """A comparable key for dotted or date-like versions ("1.2.10", "2024-01-15", "v2").
 
@@ -141,168 +106,6 @@ def _version_key(version: str) -> tuple[int, ...] | None:
     while len(key) > 1 and key[-1] == 0:
         key.pop()
     return tuple(key)
-
-
-# --------------------------------------------------------------------------------------------
-# Authentication: the bearer token, only for the configured site
-# --------------------------------------------------------------------------------------------
-
-
-#: ``anaconda_auth.token`` and ``anaconda_auth.storage.token_memo``, imported by the first
-#: stored-key lookup: they need pydantic and the plugin manager, which a client that is only
-#: imported never pays for.
-_token_modules: Any = None
-
-
-class BearerAuth(_auth.BearerAuth):
-    """``Authorization: Bearer <key>`` for every request it is attached to (the 0.15 API).
-
-    With ``api_key`` that key is sent; otherwise the stored, unexpired API key for ``domain``
-    (default: the configured domain) is looked up on each request, and no header is added when
-    there is none. Attach it only to requests for that site: unlike the client's own auth, it
-    does not check where a request goes.
-    """
-
-    def __init__(self, domain: str | None = None, api_key: str | None = None) -> None:
-        if domain is None:
-            from anaconda_auth.config import AnacondaAuthConfig
-
-            domain = AnacondaAuthConfig().domain
-        self.domain = domain
-        self.api_key = api_key
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} domain={self.domain!r}>"
-
-    def current_key(self) -> str | None:
-        return self.api_key or self._stored_key()
-
-    def _stored_key(self) -> str | None:
-        info = self._load_token()
-        if info is None or not info.api_key:
-            return None
-        if info.expired:
-            log.debug("the stored API key for %s has expired; not sending it", self.domain)
-            return None
-        return info.api_key
-
-    def _load_token(self) -> TokenInfo | None:
-        global _token_modules
-        modules = _token_modules
-        if modules is None:
-            from anaconda_auth import token
-            from anaconda_auth.storage import token_memo
-
-            modules = _token_modules = (token.TokenInfo, token_memo.peek)
-        token_info, peek = modules
-
-        # Per request: the remembered load (only read here, so not copied) while nothing it
-        # depends on changed, else a full load (see anaconda_auth.storage.token_memo).
-        info: TokenInfo | None = peek(token_info, self.domain)
-        if info is None:
-            try:
-                info = token_info.load(self.domain)
-            except TokenNotFoundError:
-                return None
-        return info
-
-
-def _own_token_storage(config: AnacondaAuthSite) -> bool:
-    """Whether ``config`` (a site's) keeps tokens elsewhere than the default configuration,
-    or pins an ``account`` (several accounts per domain: decision 0049).
-
-    Then the client reads tokens with its own configuration; otherwise with the current one,
-    re-resolved per request, so an ``ANACONDA_AUTH_API_KEY`` set later is still picked up.
-    """
-    if config.account is not None:
-        return True
-    from anaconda_auth.config import AnacondaAuthConfig
-
-    default = AnacondaAuthConfig()
-    return (config.keyring_path, config.preferred_token_storage) != (
-        default.keyring_path,
-        default.preferred_token_storage,
-    )
-
-
-class _BearerAuth(BearerAuth):
-    """The client's auth: a :class:`BearerAuth` for the configured origins only.
-
-    With a fixed ``api_key`` that key is used; otherwise the stored token for ``domain`` is
-    looked up for every request. Requests to any other origin go out without credentials.
-    """
-
-    def __init__(
-        self,
-        domain: str,
-        origins: frozenset[Origin],
-        api_key: str | None,
-        fallback_authorization: str | None = None,
-        config: AnacondaAuthSite | None = None,
-        secret_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.domain = domain
-        self.api_key = api_key
-        self.origins = origins
-        self._fallback = fallback_authorization
-        self._config = config
-        #: ``extra_headers`` whose names are secret (``X-Api-Key``...): for these origins only.
-        self.secret_headers: dict[str, str] = dict(secret_headers or {})
-
-    def _load_token(self) -> TokenInfo | None:
-        if self._config is None:
-            return super()._load_token()
-        from anaconda_auth.token import TokenInfo
-
-        # A site with its own keyring_path / preferred_token_storage: its configuration picks
-        # the storage; the storage layer still re-reads the store when it changed.
-        try:
-            return TokenInfo.load(self.domain, config=self._config)
-        except TokenNotFoundError:
-            return None
-
-    def authorization_for(self, url: str) -> str | None:
-        """The ``Authorization`` value for a request to ``url`` (looked up now), or ``None``.
-
-        ``None`` for any origin but the configured ones. Shared with the httpx client
-        (``anaconda_auth.async_client``), so both follow one rule.
-        """
-        if _request_origin(url) not in self.origins:
-            log.debug("not sending credentials to %s: not a configured origin", url)
-            return None
-        key = self.current_key()
-        if key:
-            return f"Bearer {key}"
-        return self._fallback
-
-    def credential_headers(self, url: str) -> dict[str, str]:
-        """``Authorization`` and the secret extra headers for a request to ``url`` (none for
-        other origins). Shared with the httpx client."""
-        headers: dict[str, str] = {}
-        value = self.authorization_for(url)
-        if value:
-            headers["Authorization"] = value
-        if self.secret_headers and _request_origin(url) in self.origins:
-            headers.update(self.secret_headers)
-        return headers
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        url = request.url or ""
-        value = self.authorization_for(url)
-        if value:
-            request.headers["Authorization"] = value
-        elif self.api_key is None and _request_origin(url) in self.origins:
-            self._note_expired_key(request)
-        if self.secret_headers and _request_origin(url) in self.origins:
-            request.headers.update(self.secret_headers)
-        return request
-
-    def _note_expired_key(self, request: PreparedRequest) -> None:
-        """No key was sent: when that is because the stored key has expired, say so on the
-        request, so that a refusal names the expiry date (:mod:`anaconda_auth.http.responses`)."""
-        info = self._load_token()
-        if info is not None and info.api_key and info.expired:
-            setattr(request, EXPIRED_KEY_ATTRIBUTE, (self.domain, info.expires_at))
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,15 +94,6 @@ def _describe_source(source: str | None, *, detail: bool = False) -> str:
     return source
 
 
-def _humanize(delta: dt.timedelta) -> str:
-    seconds = abs(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= 2 * size or (unit == "minute" and seconds >= size):
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"
-
-
 def _expiry(token: TokenInfo) -> tuple[str | None, str]:
     """The expiry as ISO 8601 (``None`` if unknown) and as a sentence fragment."""
     try:
@@ -111,11 +102,13 @@ def _expiry(token: TokenInfo) -> tuple[str | None, str]:
         return None, "unknown (the API key is not a JWT)"
     if expires is None:
         return None, "never (the API key has no expiry)"
+    from anaconda_auth.plugins.cli.credentials import humanize
+
     delta = expires - dt.datetime.now(tz=dt.timezone.utc)
     when = expires.strftime("%Y-%m-%d %H:%M:%S UTC")
     if delta.total_seconds() <= 0:
-        return expires.isoformat(), f"{when} (expired {_humanize(delta)} ago)"
-    return expires.isoformat(), f"{when} (in {_humanize(delta)})"
+        return expires.isoformat(), f"{when} (expired {humanize(delta)} ago)"
+    return expires.isoformat(), f"{when} (in {humanize(delta)})"
 
 
 def _user_fields(account: dict[str, Any]) -> dict[str, str]:
