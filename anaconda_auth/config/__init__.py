@@ -28,13 +28,13 @@ from anaconda_auth.config.constants import (
 )
 
 if TYPE_CHECKING:
+    from anaconda_auth.config.constants import EXPECTED as EXPECTED
     from anaconda_auth.config.explain import ResolvedValue as ResolvedValue
     from anaconda_auth.config.explain import UnknownName as UnknownName
     from anaconda_auth.config.explain import explain as explain
     from anaconda_auth.config.explain import mask_value as mask_value
     from anaconda_auth.config.explain import unknown_keys as unknown_keys
     from anaconda_auth.config.explain import unknown_names as unknown_names
-    from anaconda_auth.config.model import EXPECTED as EXPECTED
     from anaconda_auth.config.model import AnacondaAuthConfig as AnacondaAuthConfig
     from anaconda_auth.config.model import AnacondaAuthSite as AnacondaAuthSite
     from anaconda_auth.config.model import AnacondaCloudConfig as AnacondaCloudConfig
@@ -47,7 +47,7 @@ _LAZY = {
     "AnacondaAuthConfig": "anaconda_auth.config.model",
     "AnacondaAuthSite": "anaconda_auth.config.model",
     "AnacondaCloudConfig": "anaconda_auth.config.model",
-    "EXPECTED": "anaconda_auth.config.model",
+    "EXPECTED": "anaconda_auth.config.constants",
     "AnacondaAuthSitesConfig": "anaconda_auth.config.sites",
     "Sites": "anaconda_auth.config.sites",
     "ResolvedValue": "anaconda_auth.config.explain",

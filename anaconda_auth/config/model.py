@@ -42,6 +42,7 @@ from anaconda_auth.config.constants import (
     NON_FIELD_KEYS,
     TABLE_FIELDS,
 )
+from anaconda_auth.config.constants import EXPECTED as EXPECTED  # importable here
 from anaconda_auth.config.errors import config_error, unknown_site
 from anaconda_auth.config.loader import (
     Resolution,
@@ -485,46 +486,6 @@ class AnacondaAuthSite(BaseModel):
 
 if tuple(AnacondaAuthSite.model_fields) != FIELD_NAMES:  # pragma: no cover - a developer's slip
     raise RuntimeError("anaconda_auth.config.constants.FIELD_NAMES must list the model's fields")
-
-
-_BOOL = "true or false (or yes/no, on/off, 1/0)"
-_TABLE = "a TOML table of {what}, or the same as a JSON object string"
-
-#: What each key accepts, for error messages.
-EXPECTED: dict[str, str] = {
-    "site": "the name of a [sites.<name>] table, or a configured domain",
-    "domain": "a host name such as anaconda.com (optionally with :port, or an https:// URL)",
-    "auth_domain_override": "a host name such as auth.example.com",
-    "ssl_verify": 'true, false, "truststore", or the path of an existing CA bundle',
-    "preferred_token_storage": "the name of a token storage backend (a string)",
-    "api_key": "an API key (a string)",
-    "keyring_path": "a file path",
-    "extra_headers": _TABLE.format(what="header names to string values"),
-    "client_id": "an OAuth client id (a string)",
-    "redirect_uri": "a URL (a string)",
-    "openid_config_path": "a URL path (a string)",
-    "oidc_request_headers": _TABLE.format(what="header names to string values"),
-    "login_success_path": "a URL path (a string)",
-    "login_error_path": "a URL path (a string)",
-    "use_device_flow": _BOOL,
-    "proxy_servers": _TABLE.format(what="schemes to proxy URLs"),
-    "client_cert": "a file path (a string)",
-    "client_cert_key": "a file path (a string)",
-    "hash_hostname": _BOOL,
-    "http_timeout": "a positive number of seconds, at most 86400 (one day)",
-    "login_timeout": "a positive number of seconds, at most 86400 (one day)",
-    "expiry_warning_days": "a number of days from 0 to 3650 (0: never warn)",
-    "max_retries": "a whole number from 0 to 20",
-    "disabled_plugins": "a list of plugin names (or a comma-separated string, or a JSON list)",
-    "keyring": "a TOML table of service names to tables of user names to passwords, or the "
-    "same as a JSON object string",
-    "use_unified_repo_api_key": _BOOL,
-    "disable_conda_auto_config": _BOOL,
-    "env_manager_channel": "a conda channel name (a string)",
-    "env_manager_package": "a conda package name (a string)",
-    "env_manager_version": 'a version such as "1.2.3" or a constraint such as ">=1.2"',
-    "account": "an account name such as you@example.com (a string)",
-}
 
 
 class AnacondaAuthConfig(AnacondaAuthSite):
