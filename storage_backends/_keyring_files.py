@@ -20,6 +20,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
+from anaconda_auth.storage_backends._keyring_format import Document, is_encrypted, parse_plain
+
 from anaconda_auth.exceptions import StorageError
 from anaconda_auth.freshness import RACY_NS as RACY_NS
 from anaconda_auth.freshness import is_racy
@@ -446,3 +448,78 @@ def write_lock(path: Path, timeout: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the keyring file
+
+#: Pauses (seconds) before reading again a file modified a moment ago that is empty or not
+#: JSON: anaconda-auth 0.15 truncates the file and then writes it, without a lock.
+SETTLE_DELAYS = (0.002, 0.01, 0.03)
+
+
+def _not_a_keyring(path: Path, what: str) -> StorageError:
+    if what == "a directory":
+        return StorageError(
+            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
+        )
+    return StorageError(
+        f"The token keyring path {path} is {what}, not a keyring file; anaconda-auth will not "
+        "read or replace it. Set keyring_path to a file name, or remove what is there."
+    )
+
+
+def read_raw(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and stat of the file at ``path``; ``None`` when there is none.
+
+    Only a regular file is read (never blocking on a named pipe), and at most
+    :data:`MAX_FILE_SIZE` bytes of it (``/dev/zero`` would never end).
+    """
+    try:
+        fd, st = open_regular(path)
+    except FileNotFoundError:
+        return None
+    except NotAFile as exc:
+        raise _not_a_keyring(path, exc.what) from None
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot read the token keyring {path}: {exc.strerror}. Check its owner and "
+            "permissions (it should be yours, mode 0600)."
+        ) from None
+    try:
+        raw = read_fd(fd, st.st_size)
+    except NotAFile as exc:
+        raise _not_a_keyring(path, exc.what) from None
+    finally:
+        os.close(fd)
+    return raw, st
+
+
+def read_settled(path: Path) -> tuple[bytes, os.stat_result, Document | None] | None:
+    """The file's bytes, stat and JSON document (``None`` for a bare sealed keyring).
+
+    An empty or unparsable file modified a moment ago may be anaconda-auth 0.15 writing it in
+    place: it is read again after a short pause (see :data:`SETTLE_DELAYS`). A file that stays
+    unparsable is an error; one that stays empty is an empty keyring (0.15 creates an empty
+    file when it probes the path).
+    """
+    for delay in (*SETTLE_DELAYS, None):
+        got = read_raw(path)
+        if got is None:
+            return None
+        raw, st = got
+        if raw and is_encrypted(raw):
+            return raw, st, None
+        settling = delay is not None and is_racy(st.st_mtime_ns)
+        if not raw:
+            if not settling:
+                return raw, st, {}
+        else:
+            try:
+                return raw, st, parse_plain(raw, path)
+            except StorageError:
+                if not settling:
+                    raise
+        assert delay is not None
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -324,6 +324,14 @@ def seal(doc: Document, header: Header, key: bytes) -> bytes:
     return header_bytes + AESGCM(key).encrypt(header.nonce, plain, header_bytes)
 
 
+def overlay(lower: Document, upper: Document) -> Document:
+    """``lower`` with every entry of ``upper`` set over it (new dictionaries)."""
+    doc = {service: dict(users) for service, users in lower.items()}
+    for service, users in upper.items():
+        doc.setdefault(service, {}).update(users)
+    return doc
+
+
 def split_envelope(doc: Document, path: Path) -> tuple[bytes | None, Document]:
     """The sealed keyring in a JSON document (``None`` if it has none) and its other entries."""
     entry = doc.get(ENVELOPE_SERVICE)

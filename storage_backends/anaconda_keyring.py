@@ -4,7 +4,8 @@ The file lives at ``keyring_path`` (default ``~/.anaconda/keyring``); its format
 document that anaconda-auth 0.15 can parse, holding the keyring sealed with AES-256-GCM under a
 key file or a scrypt passphrase) is described in
 :mod:`anaconda_auth.storage_backends._keyring_format`, and the atomic, locked writing in
-:mod:`anaconda_auth.storage_backends._keyring_files`. This module keeps what is loaded.
+:mod:`anaconda_auth.storage_backends._keyring_files` (with the guarded reading of the file).
+This module keeps what is loaded.
 
 Sharing the file with 0.15 (another environment, same home directory): 0.15 sees none of the
 encrypted entries and adds plaintext ones next to them. A plaintext entry is always newer than
@@ -53,9 +54,8 @@ from anaconda_auth.storage_backends._keyring_files import (
     file_kind,
     is_trusted,
     lock_file_path,
-    open_regular,
     probe_directory,
-    read_fd,
+    read_settled,
     real_path,
     remove_stale_temp_files,
     stamp,
@@ -63,6 +63,7 @@ from anaconda_auth.storage_backends._keyring_files import (
     write_lock,
     write_private,
 )
+from anaconda_auth.storage_backends._keyring_files import SETTLE_DELAYS as SETTLE_DELAYS
 from anaconda_auth.storage_backends._keyring_format import (
     ENVELOPE_ENTRY,
     ENVELOPE_SERVICE,
@@ -85,12 +86,11 @@ from anaconda_auth.storage_backends._keyring_format import (
     damaged,
     envelope,
     fingerprint,
-    is_encrypted,
     key_file_header,
     key_file_path,
     new_passphrase_header,
+    overlay,
     parse_header,
-    parse_plain,
     passphrase,
     seal,
     split_envelope,
@@ -107,7 +107,7 @@ from anaconda_auth.storage_backends._keyring_keys import (
 )
 
 from anaconda_auth.exceptions import StorageError
-from anaconda_auth.freshness import expand_path, is_racy
+from anaconda_auth.freshness import expand_path
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import KEYRING_NAME, StorageBackend, current_config
 
@@ -139,10 +139,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for another process's write before giving up.
 LOCK_TIMEOUT = 10.0
-
-#: Pauses (seconds) before reading again a file modified a moment ago that is empty or not
-#: JSON: anaconda-auth 0.15 truncates the file and then writes it, without a lock.
-SETTLE_DELAYS = (0.002, 0.01, 0.03)
 
 #: Writes started over when a writer without the lock changed the file meanwhile.
 WRITE_ATTEMPTS = 5
@@ -196,81 +192,6 @@ def clear_caches() -> None:
 # Reading
 
 
-def _overlay(lower: Document, upper: Document) -> Document:
-    """``lower`` with every entry of ``upper`` set over it (new dictionaries)."""
-    doc = {service: dict(users) for service, users in lower.items()}
-    for service, users in upper.items():
-        doc.setdefault(service, {}).update(users)
-    return doc
-
-
-def _not_a_keyring(path: Path, what: str) -> StorageError:
-    if what == "a directory":
-        return StorageError(
-            f"The token keyring path {path} is a directory. Set keyring_path to a file name."
-        )
-    return StorageError(
-        f"The token keyring path {path} is {what}, not a keyring file; anaconda-auth will not "
-        "read or replace it. Set keyring_path to a file name, or remove what is there."
-    )
-
-
-def _read_raw(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The bytes and stat of the file at ``path``; ``None`` when there is none.
-
-    Only a regular file is read (never blocking on a named pipe), and at most
-    :data:`MAX_FILE_SIZE` bytes of it (``/dev/zero`` would never end).
-    """
-    try:
-        fd, st = open_regular(path)
-    except FileNotFoundError:
-        return None
-    except NotAFile as exc:
-        raise _not_a_keyring(path, exc.what) from None
-    except OSError as exc:
-        raise StorageError(
-            f"Cannot read the token keyring {path}: {exc.strerror}. Check its owner and "
-            "permissions (it should be yours, mode 0600)."
-        ) from None
-    try:
-        raw = read_fd(fd, st.st_size)
-    except NotAFile as exc:
-        raise _not_a_keyring(path, exc.what) from None
-    finally:
-        os.close(fd)
-    return raw, st
-
-
-def _read_settled(path: Path) -> tuple[bytes, os.stat_result, Document | None] | None:
-    """The file's bytes, stat and JSON document (``None`` for a bare sealed keyring).
-
-    An empty or unparsable file modified a moment ago may be anaconda-auth 0.15 writing it in
-    place: it is read again after a short pause (see :data:`SETTLE_DELAYS`). A file that stays
-    unparsable is an error; one that stays empty is an empty keyring (0.15 creates an empty
-    file when it probes the path).
-    """
-    for delay in (*SETTLE_DELAYS, None):
-        got = _read_raw(path)
-        if got is None:
-            return None
-        raw, st = got
-        if raw and is_encrypted(raw):
-            return raw, st, None
-        settling = delay is not None and is_racy(st.st_mtime_ns)
-        if not raw:
-            if not settling:
-                return raw, st, {}
-        else:
-            try:
-                return raw, st, parse_plain(raw, path)
-            except StorageError:
-                if not settling:
-                    raise
-        assert delay is not None
-        time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _open_sealed(blob: bytes, header: Header, key: bytes, path: Path, depth: int = 0) -> Document:
     """The entries of a sealed keyring.
 
@@ -286,7 +207,7 @@ def _open_sealed(blob: bytes, header: Header, key: bytes, path: Path, depth: int
         raise damaged(path, "encrypted keyrings nested too deep")
     inner_header = parse_header(inner, path)
     inner_key = key_for_read(inner_header, path, inner)[0]
-    return _overlay(_open_sealed(inner, inner_header, inner_key, path, depth + 1), rest)
+    return overlay(_open_sealed(inner, inner_header, inner_key, path, depth + 1), rest)
 
 
 def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
@@ -309,7 +230,7 @@ def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
                 snap.kind, snap.key, snap.key_source, cache_key
             ):
                 return snap
-    got = _read_settled(path)
+    got = read_settled(path)
     if got is None:
         _snapshots.pop(cache_key, None)
         return _EMPTY
@@ -332,7 +253,7 @@ def _load(path: Path, *, fresh: bool = False) -> _Snapshot:
             new = replace(snap, stamp=stamp(st), trusted=trusted, key_source=key_source)
         else:
             sealed = _open_sealed(blob, header, key, path)
-            doc = _overlay(sealed, plain) if plain else sealed
+            doc = overlay(sealed, plain) if plain else sealed
             new = _Snapshot(
                 stamp(st), trusted, raw, header.kind, header, key_source, key, doc, plain, layout
             )
@@ -445,7 +366,7 @@ def _update(path: Path, written: tuple[str, str], change: Callable[[Document], b
                 header,
                 key_source,
                 key,
-                _overlay(sealed, kept),
+                overlay(sealed, kept),
                 kept,
                 LAYOUT_ENVELOPE,
             )
