@@ -168,6 +168,7 @@ def test_device_code_flow_initiates_and_polls_for_tokens(
     from anaconda_auth.device_flow import DeviceAuthorizationResponse, DeviceCodeFlow
     from anaconda_auth.exceptions import DeviceFlowError
 
+    anaconda_idp.settings.device_interval = 1  # 0.15's model takes whole seconds, as RFC 8628
     flow = DeviceCodeFlow(config=_site())
     with pytest.raises(DeviceFlowError, match="initiate_device_authorization"):
         flow.poll_for_token()
@@ -189,6 +190,7 @@ def test_device_code_flow_denied_and_expired(anaconda_idp: Any, anaconda_auth_ho
     from anaconda_auth.device_flow import DeviceCodeFlow
     from anaconda_auth.exceptions import DeviceFlowDenied, DeviceFlowTimeout
 
+    anaconda_idp.settings.device_interval = 1
     flow = DeviceCodeFlow(config=_site())
     answer = flow.initiate_device_authorization()
     anaconda_idp.deny_device(answer.user_code)

@@ -336,6 +336,7 @@ def test_device_code_expired_at_the_provider(anaconda_idp: Any, login_home: Path
 
 def test_device_code_lifetime_runs_out(anaconda_idp: Any, login_home: Path) -> None:
     anaconda_idp.settings.device_code_lifetime = 1
+    anaconda_idp.settings.device_interval = 1
     with pytest.raises(DeviceFlowTimeout):
         login(device=True, ui=RecordingUI())
     assert len(anaconda_idp.requests_to("token")) <= 2  # the interval is the lifetime: 1 s

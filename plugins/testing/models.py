@@ -147,7 +147,8 @@ class Settings:
     api_key_lifetime: int = 30 * 24 * 3600
     code_lifetime: int = 300
     device_code_lifetime: int = 600
-    device_interval: int = 5
+    #: Seconds; RFC 8628 sends whole seconds, a fraction lets tests poll without waiting.
+    device_interval: float = 5
     slow_down_increment: int = 5
     users: list[User] = field(default_factory=lambda: [User("alice@example.com")])
     clients: list[Client] = field(default_factory=default_clients)
@@ -230,7 +231,7 @@ class DeviceCredential(DeviceCredentialMixin):  # type: ignore[misc]
     client_id: str
     scope: str
     expires_at: float
-    interval: int
+    interval: float
     last_poll: float | None = None
     polls: int = 0
     #: ``None`` while pending, then ``(user, True)`` approved or ``(None, False)`` denied.

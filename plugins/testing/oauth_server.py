@@ -330,7 +330,7 @@ class DeviceAuthorization(_OnServerState, DeviceAuthorizationEndpoint):  # type:
         return self.provider_state.settings.device_code_lifetime
 
     @property
-    def INTERVAL(self) -> int:  # noqa: N802 (authlib's name)
+    def INTERVAL(self) -> float:  # noqa: N802 (authlib's name)
         return self.provider_state.settings.device_interval
 
     def get_verification_uri(self) -> str:

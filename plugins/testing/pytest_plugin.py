@@ -40,7 +40,8 @@ def anaconda_idp_session() -> Iterator[IdentityProvider]:
     pytest.importorskip("flask", reason="the testing extra (anaconda-auth[testing]) is needed")
     from anaconda_auth.plugins.testing.idp import IdentityProvider
 
-    idp = IdentityProvider(device_interval=1, slow_down_increment=1)
+    # Polls 20 times a second: a device login in a test costs tens of milliseconds, not seconds.
+    idp = IdentityProvider(device_interval=0.05, slow_down_increment=1)
     idp.start()
     try:
         yield idp

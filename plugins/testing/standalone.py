@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--device-auto-approve", action="store_true", help="approve device codes when issued")
     add("--api-key-lifetime", type=int, default=None, help="API key lifetime in seconds")
     add("--access-token-lifetime", type=int, default=None, help="access token lifetime (s)")
-    add("--device-interval", type=int, default=None, help="device poll interval")
+    add("--device-interval", type=float, default=None, help="device poll interval (seconds)")
     add("--user", default="alice@example.com", help="the test user's email")
     add("--password", default="password", help="the test user's password")
     add("--state-dir", type=Path, default=None, help="where to write the CA")
