@@ -97,6 +97,7 @@ def test_whoami_json(run_cli: Any, anaconda_logged_in: Any) -> None:
 
 
 def test_device_flow(run_cli: Any, cli_env: dict[str, str], anaconda_idp: Any) -> None:
+    anaconda_idp.settings.auto_approve = False  # approved below, not by the $BROWSER's visit
     with running([ANACONDA, "auth", "login", "--device"], cli_env) as proc:
         deadline = time.monotonic() + HANG_TIMEOUT
         while not anaconda_idp.pending_user_codes():

@@ -72,6 +72,7 @@ def test_spinner_while_waiting_for_device_approval(
     run_pty: Any, anaconda_auth_home: Path, anaconda_idp: Any
 ) -> None:
     anaconda_idp.settings.device_auto_approve = False
+    anaconda_idp.settings.auto_approve = False  # the $BROWSER's visit must not approve it first
     # Approved once the spinner shows: rich draws a frame together with the message.
     code, out = run_pty(
         "login", "--device", answers=[("Waiting for you to approve", anaconda_idp.approve_device)]
