@@ -62,6 +62,28 @@ def stat_stamp(path: str, *, now: int | None = None, usually_missing: bool = Fal
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
+def unchanged(path: str, stamp: Stamp | None) -> bool:
+    """Whether ``path`` still has ``stamp``, a trusted stamp from :func:`stat_stamp` (``None``:
+    the file was missing). The per-request check: cheaper than taking a new stamp, with the
+    same answer. A file that still matches a trusted stamp needs no racy check (any write
+    since gave it a newer mtime and ctime); a missing file is looked for with ``os.access``."""
+    if stamp is None:
+        if not os.access(path, os.F_OK, follow_symlinks=False):
+            return True
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):  # a dangling symlink: still no file
+            return True
+        except OSError:
+            return False
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size) == stamp
+
+
 # --- the environment ---------------------------------------------------------------------------
 
 #: ``os.environ``'s own mapping (a CPython detail): a copy shares its value objects, so an

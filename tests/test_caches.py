@@ -55,6 +55,10 @@ def make_old(*paths: Path) -> None:
 @pytest.fixture
 def resolutions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts full resolutions of the configuration (what the memo saves)."""
+    # The first resolution in a process may import conda (the conda source), which sets
+    # CONDA_ROOT: a changed environment, so that one result is not reused. Done before counting.
+    AnacondaAuthConfig()
+    _config_cache.clear()
     calls: list[int] = []
     real = config_module.resolve
 
