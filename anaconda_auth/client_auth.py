@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -77,10 +78,26 @@ def _origin(url: str) -> Origin | None:
 # --------------------------------------------------------------------------------------------
 
 
-#: ``anaconda_auth.token`` and ``anaconda_auth.storage.token_memo``, imported by the first
-#: stored-key lookup: they need pydantic and the plugin manager, which a client that is only
-#: imported never pays for.
+#: ``anaconda_auth.token``, ``anaconda_auth.storage.token_memo`` and ``anaconda_auth.freshness``,
+#: imported by the first stored-key lookup: they need pydantic and the plugin manager, which a
+#: client that is only imported never pays for.
 _token_modules: Any = None
+
+#: For this long (ns) after a lookup, the same auth object reuses its result without looking
+#: at the files again (decision 0050): the environment and this process's own changes
+#: (``freshness.local_changes``) are still checked on every request.
+RECHECK_NS = 5_000_000
+#: The clock of that window (tests replace it).
+_clock = time.monotonic_ns
+
+
+def _load_token_modules() -> Any:
+    global _token_modules
+    from anaconda_auth import freshness, token
+    from anaconda_auth.storage import token_memo
+
+    _token_modules = (token.TokenInfo, token_memo.peek, freshness)
+    return _token_modules
 
 
 class BearerAuth(_auth.BearerAuth):
@@ -103,11 +120,36 @@ class BearerAuth(_auth.BearerAuth):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} domain={self.domain!r}>"
 
+    #: The last lookup: (clock, ``freshness.local_changes``, environment, token); see
+    #: :data:`RECHECK_NS`. It holds the key: never shown in a ``repr``.
+    _recent: tuple[int, int, dict[Any, Any], TokenInfo | None] | None = None
+
     def current_key(self) -> str | None:
         return self.api_key or self._stored_key()
 
-    def _stored_key(self) -> str | None:
+    def _stored_token(self) -> TokenInfo | None:
+        """:meth:`_load_token`, reused within :data:`RECHECK_NS` of the last lookup while the
+        environment and this process's changes are as they were. Requests come in bursts: one
+        look at the files per burst keeps the client as cheap as a plain session, and another
+        process's login or logout is seen a few milliseconds later at most."""
+        freshness = (_token_modules or _load_token_modules())[2]
+        now = _clock()
+        recent = self._recent
+        if (
+            recent is not None
+            and now - recent[0] < RECHECK_NS
+            and recent[1] == freshness.local_changes
+            and freshness.env_unchanged(recent[2])
+        ):
+            return recent[3]
+        changes = freshness.local_changes
+        env = freshness.env_snapshot()
         info = self._load_token()
+        self._recent = (now, changes, env, info)
+        return info
+
+    def _stored_key(self) -> str | None:
+        info = self._stored_token()
         if info is None or not info.api_key:
             return None
         if info.expired:
@@ -116,14 +158,7 @@ class BearerAuth(_auth.BearerAuth):
         return info.api_key
 
     def _load_token(self) -> TokenInfo | None:
-        global _token_modules
-        modules = _token_modules
-        if modules is None:
-            from anaconda_auth import token
-            from anaconda_auth.storage import token_memo
-
-            modules = _token_modules = (token.TokenInfo, token_memo.peek)
-        token_info, peek = modules
+        token_info, peek, _ = _token_modules or _load_token_modules()
 
         # Per request: the remembered load (only read here, so not copied) while nothing it
         # depends on changed, else a full load (see anaconda_auth.storage.token_memo).
@@ -229,6 +264,6 @@ class _BearerAuth(BearerAuth):
     def _note_expired_key(self, request: PreparedRequest) -> None:
         """No key was sent: when that is because the stored key has expired, say so on the
         request, so that a refusal names the expiry date (:mod:`anaconda_auth.http.responses`)."""
-        info = self._load_token()
+        info = self._stored_token()
         if info is not None and info.api_key and info.expired:
             setattr(request, EXPIRED_KEY_ATTRIBUTE, (self.domain, info.expires_at))

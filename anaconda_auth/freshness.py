@@ -84,6 +84,21 @@ def unchanged(path: str, stamp: Stamp | None) -> bool:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size) == stamp
 
 
+# --- this process's own changes ----------------------------------------------------------------
+
+#: Bumped by every change this process makes to what a token lookup depends on (token writes and
+#: deletes, config files written, plugins registered or removed, caches cleared): a client that
+#: reuses a recent lookup without looking at the files (``client_auth.RECHECK_NS``) still sees
+#: these at once.
+local_changes = 0
+
+
+def note_local_change() -> None:
+    """Record that this process changed a token, a config file or the plugins."""
+    global local_changes
+    local_changes += 1
+
+
 # --- the environment ---------------------------------------------------------------------------
 
 #: ``os.environ``'s own mapping (a CPython detail): a copy shares its value objects, so an

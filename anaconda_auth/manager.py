@@ -141,6 +141,7 @@ class AnacondaAuthPluginManager(pluggy.PluginManager):
 
     def _clear_results(self) -> None:
         self.generation += 1
+        freshness.note_local_change()
         self._results.clear()
         self._storage = None
         self._sources = None

@@ -107,7 +107,7 @@ from anaconda_auth.storage_backends._keyring_keys import (
 )
 
 from anaconda_auth.exceptions import StorageError
-from anaconda_auth.freshness import expand_path
+from anaconda_auth.freshness import expand_path, note_local_change
 from anaconda_auth.hookspecs import hookimpl
 from anaconda_auth.plugin_types import KEYRING_NAME, StorageBackend, current_config
 
@@ -182,6 +182,7 @@ _crypto_available: bool | None = None
 
 def clear_caches() -> None:
     """Forget every decrypted document and key held by this process."""
+    note_local_change()
     _snapshots.clear()
     _key_paths.clear()
     clear_key_files()
@@ -560,7 +561,10 @@ class AnacondaKeyringBackend:
             users[username] = password
             return True
 
-        _update(self.path, (service, username), change)
+        try:
+            _update(self.path, (service, username), change)
+        finally:
+            note_local_change()
 
     def delete_password(self, service: str, username: str) -> None:
         def change(doc: Document) -> bool:
@@ -572,7 +576,10 @@ class AnacondaKeyringBackend:
                 del doc[service]
             return True
 
-        _update(self.path, (service, username), change)
+        try:
+            _update(self.path, (service, username), change)
+        finally:
+            note_local_change()
 
 
 _key_paths: dict[str, tuple[int, int, str]] = {}

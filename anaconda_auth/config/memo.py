@@ -104,6 +104,7 @@ _lock = threading.Lock()
 
 def clear() -> None:
     """Forget every memoised configuration (tests; never needed for correctness)."""
+    freshness.note_local_change()
     with _lock:
         _entries.clear()
         _builtin_only.clear()

@@ -31,6 +31,7 @@ from typing import Any
 
 from anaconda_auth.config.errors import config_error
 from anaconda_auth.config.files import config_toml_path, display_path
+from anaconda_auth.freshness import note_local_change
 
 #: In a site's changes: remove this key from the table.
 REMOVE: Any = object()
@@ -247,6 +248,7 @@ def commit(plan: Plan) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, plan.target)
         tmp = None
+        note_local_change()
     except OSError as exc:
         raise config_error(
             f"Cannot write {shown}: {exc.strerror or exc}; it was left unchanged."

@@ -374,11 +374,20 @@ def write(
 ) -> StorageBackend:
     """Store ``value`` in the preferred backend; the backend it went to."""
     config = _config(config)
-    with using_config(config):
-        backend = preferred_backend(config, check_writable=False)
-        _call(
-            backend, "save the token", backend.set_password, service, username, value, secret=value
-        )
+    try:
+        with using_config(config):
+            backend = preferred_backend(config, check_writable=False)
+            _call(
+                backend,
+                "save the token",
+                backend.set_password,
+                service,
+                username,
+                value,
+                secret=value,
+            )
+    finally:
+        freshness.note_local_change()
     return backend
 
 
@@ -391,6 +400,7 @@ def delete(service: str, username: str, config: AnacondaAuthSite | None = None) 
     config = _config(config)
     preferred = config.preferred_token_storage
     removed: list[str] = []
+    freshness.note_local_change()  # (again at the end: a lookup during the delete is not kept)
     with using_config(config):
         for backend in read_order(config):
             if backend.read_only:
@@ -405,6 +415,7 @@ def delete(service: str, username: str, config: AnacondaAuthSite | None = None) 
                 continue
             _call(backend, "delete the token", backend.delete_password, service, username)
             removed.append(backend.name)
+            freshness.note_local_change()
     return removed
 
 

@@ -42,6 +42,7 @@ _remembered: freshness.Memo[tuple[type, str | None], _RememberedLoad] = freshnes
 
 
 def clear() -> None:
+    freshness.note_local_change()
     _remembered.clear()
 
 
