@@ -1,5 +1,5 @@
 """Several accounts per domain: logins as two users, ``switch``, ``logout --account``, a site
-pinning an account, concurrent switches and logins (issue 13 item 3; decision 0049).
+pinning an account, concurrent switches and logins (decision 0049).
 
 Real flows: the real ``anaconda auth`` app, keys minted by the kit's identity provider for
 two users and checked against it by ``login --with-token``; storage through the real backends.

@@ -1,4 +1,4 @@
-"""What packages and people built on anaconda-auth 0.15 expect of ``anaconda auth`` (issue 10).
+"""What packages and people built on anaconda-auth 0.15 expect of ``anaconda auth``.
 
 * ``anaconda_auth.cli.sys`` and ``anaconda_auth.cli.login``: anaconda-assistant-conda patches
   the first (its ``stdout.isatty()`` decides whether the login-required handlers prompt), its

@@ -1,4 +1,4 @@
-"""A broken plugin or a broken environment never takes the ``anaconda`` command down (issue 10).
+"""A broken plugin or a broken environment never takes the ``anaconda`` command down.
 
 anaconda-cli-base imports every ``anaconda_cli.subcommand`` entry point when any ``anaconda``
 command starts, without a guard: an exception while importing ours (``auth``, ``cloud``,

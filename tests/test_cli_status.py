@@ -1,5 +1,5 @@
 """``anaconda auth status``, ``login --with-token``, the expiry warning and a configured key that
-cannot be used (issue 13 items 1, 2 and 4; issue 12 item 10).
+cannot be used.
 
 The real ``anaconda auth`` app runs in-process (typer's CliRunner) against the kit's identity
 providers: the session's one (reached as ``127.0.0.1:<port>`` and as ``localhost:<port>``, two
@@ -331,7 +331,7 @@ def test_expired_key_error_names_the_date(anaconda_auth_home: Path, anaconda_idp
     assert again.expires_at == info.value.expires_at and str(again) == str(info.value)
 
 
-# -- a configured key that cannot be used (issue 12 item 10) ----------------------------------
+# -- a configured key that cannot be used ------------------------------------------------------
 
 
 def test_garbage_environment_key_is_reported_not_already_logged_in(

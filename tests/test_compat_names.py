@@ -1,4 +1,4 @@
-"""0.15.3's public and downstream-used names (issue 10, items 1 and 7), run against real parts:
+"""0.15.3's public and downstream-used names, run against real parts:
 a real loopback callback for ``handlers``, the testing kit's identity provider for the flows."""
 
 from __future__ import annotations

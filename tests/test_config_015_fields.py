@@ -1,4 +1,4 @@
-"""anaconda-auth 0.15's other configuration behaviour (issue 10, items 1 and 3).
+"""anaconda-auth 0.15's other configuration behaviour.
 
 * the fields ``keyring``, ``use_unified_repo_api_key``, ``disable_conda_auto_config`` and
   ``env_manager_*``: accepted from every place, typed, shown by ``anaconda auth config``

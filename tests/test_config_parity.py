@@ -1,4 +1,4 @@
-"""Configuration parity with anaconda-auth 0.15.3 (issue 10, "Config parity").
+"""Configuration parity with anaconda-auth 0.15.3.
 
 0.15 read its configuration with pydantic-settings: ``${VAR}`` in ``.env`` (python-dotenv),
 ``__``-nested names for table fields, ``ANACONDA_AUTH_*`` names in any case, and the legacy

@@ -1,6 +1,6 @@
-"""Issue 12, the configuration's half: secrets out of every repr (item 5), machines without a
-home directory (7), every input error named at load (8), huge values in ``auth config`` (9),
-misspelt names reported with the closest valid one (10).
+"""Hardening of the configuration: secrets out of every repr, machines without a home directory,
+every input error named at load, huge values in ``auth config``, misspelt names reported with
+the closest valid one.
 
 Real files, real environment variables, real subprocesses (a user id without a password
 database entry, started as root); the fuzz target over every config source is in

@@ -1,4 +1,4 @@
-"""Fuzzing every config source (issue 12): whatever ``config.toml``, the environment, ``.env``
+"""Fuzzing every config source (hardening): whatever ``config.toml``, the environment, ``.env``
 or the secrets directory hold, building the configuration either works or raises one of the
 documented errors (``ConfigError``, ``UnknownSiteName``, ``PluginError``) — never a raw Python
 error. What loads is usable: header values HTTP can carry, finite timeouts, a ``repr()``

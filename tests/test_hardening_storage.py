@@ -1,5 +1,5 @@
-"""Issue 12, the storage items: never mint a key that cannot be stored (1), one lock per file
-whatever the path (4), files that are not files (6), messages that blame the right thing (11),
+"""Hardening of token storage: never mint a key that cannot be stored, one lock per file
+whatever the path, files that are not files, messages that blame the right thing,
 and a fuzz target over the keyring reader (only the documented ``StorageError`` may escape).
 
 Real components only: read-only bind mounts or another user (``setpriv``) where root would

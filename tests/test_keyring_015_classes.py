@@ -116,7 +116,7 @@ def test_config_keyring_answers_the_configured_api_key(monkeypatch: pytest.Monke
 
 @pytest.mark.skipif(
     "keyring" not in AnacondaAuthConfig.model_fields,
-    reason="the config field `keyring` comes with the config work of issue 10",
+    reason="the config field `keyring` comes with the 0.15 config-parity work",
 )
 def test_config_keyring_answers_the_keyring_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANACONDA_AUTH_KEYRING", '{"s": {"u": "p"}}')

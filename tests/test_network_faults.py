@@ -1,5 +1,5 @@
-"""Issue 12, items 2, 3, 5 (second half), 9 and 10 (last part): bounded network calls, safe
-retries, secret headers confined to the site, odd server replies, no silent browser wait.
+"""Network hardening: bounded network calls, safe retries, secret headers confined to the site,
+odd server replies, no silent browser wait.
 
 Every server here is real: :mod:`support.fault_server` on the loopback interface, stalling,
 dripping, resetting or answering oddly. Calls that hung before the fix run in a thread with a

@@ -29,7 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_only_anaconda_auth_and_its_0_15_alias_land_in_site_packages(wheel: Path) -> None:
-    """``anaconda_cloud_auth`` (0.15's deprecated alias, issue 10) is the one other name."""
+    """``anaconda_cloud_auth`` (0.15's deprecated alias) is the one other name."""
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/", 1)[0] for n in names}
     dist_info = {t for t in top if t.endswith(".dist-info")}

@@ -1,5 +1,5 @@
 """Every command, with secrets planted everywhere they can be configured or stored, never
-prints one (issue 12, item 5): not on stdout or stderr, not with ``--verbose``, not in a log
+prints one: not on stdout or stderr, not with ``--verbose``, not in a log
 record at DEBUG. The one exception by design is ``anaconda auth api-key``, whose stdout *is*
 the key.
 

@@ -277,7 +277,7 @@ def test_show_prints_the_fields_of_0_15(tmp_path: Path) -> None:
         else:
             pairs = [(ref_data, our_data)]
         for ref_site, our_site in pairs:
-            # use_unified_repo_api_key: shown once the site model has it (issue 10, item 1)
+            # use_unified_repo_api_key: shown once the site model has it
             assert set(our_site) | {"use_unified_repo_api_key"} == set(ref_site)
             assert our_site.pop("use_device_flow") is False
             assert ref_site.pop("use_device_flow") is True

@@ -1,4 +1,4 @@
-"""Wire parity with anaconda-auth 0.15 (issue 10, item 5), against the local identity provider.
+"""Wire parity with anaconda-auth 0.15, against the local identity provider.
 
 * The device flow opens ``verification_uri_complete`` in the browser when one is usable: the
   fake ``$BROWSER`` (tests/support/browser_script.py, a real subprocess) visits that URL, and

@@ -1,4 +1,4 @@
-"""Several accounts per domain (issue 13 item 3; docs/dev/decisions/0049).
+"""Several accounts per domain (docs/dev/decisions/0049).
 
 The *active* account of a domain is the entry every client reads: service ``Anaconda Cloud``,
 username = the domain, 0.15's format. Each *inactive* account is stored beside it, in the same

@@ -1,6 +1,6 @@
 """The stdout of a failing ``anaconda auth api-key`` is empty: every message and anaconda-cli-base's
 ``anaconda --verbose ...`` hint go to stderr, so ``KEY=$(anaconda auth api-key)`` captures the
-key or nothing (issue 10, item 5). Real ``anaconda`` subprocesses against the local provider."""
+key or nothing. Real ``anaconda`` subprocesses against the local provider."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""anaconda-client 1.16.0 beside this package (issue 10, item 7).
+"""anaconda-client 1.16.0 beside this package.
 
 anaconda-client imports ``anaconda_auth.actions._do_auth_flow`` when the ``anaconda`` command
 starts, and its commands run under anaconda-cli-base next to ``anaconda auth``: an import error

@@ -1,5 +1,5 @@
 """anaconda-ai 0.7.0, anaconda-assistant-sdk 0.5.2 and anaconda-assistant-conda 0.6.0 beside
-this package (issue 10, item 7; anaconda-client 1.16.0 is in test_downstream.py).
+this package (anaconda-client 1.16.0 is in test_downstream.py).
 
 Each package goes into its own throwaway venv with this checkout (non-editable), built once per
 module (see support/downstream.py). The tests then use them as their users do, in subprocesses:
@@ -582,8 +582,8 @@ def test_conda_error_handler_terms_prompt_reads_cli_sys(
 ) -> None:
     """Terms not accepted yet: the SDK raises before any request, and anaconda-assistant-conda's
     handler for that reads ``anaconda_auth.cli.sys.stdout.isatty()`` (patched: not a terminal)
-    and prints the terms text instead of prompting (this package raised ``AttributeError`` there
-    before issue 10)."""
+    and prints the terms text instead of prompting (this package once raised ``AttributeError``
+    there)."""
     site["extra"] = '[plugin.assistant]\ndebug_error_mode = "automatic"\n'
     proc = _conda_failure(run_conda_venv)
     both = proc.stdout + proc.stderr
