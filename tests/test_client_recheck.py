@@ -16,13 +16,15 @@ from typing import Any
 
 import pytest
 import requests
-from support.tokens import jwt
+from support import tokens
 
 import anaconda_auth.client_auth as client_auth
 from anaconda_auth.client import BaseClient
 from anaconda_auth.token import TokenInfo
 
 URL = "https://anaconda.com/api/account"
+#: The keys, made once: a key made later would carry a later ``exp``.
+FIRST, SECOND, FROM_ENV = (tokens.jwt(tag=tag) for tag in ("first", "second", "from-env"))
 
 
 class Clock:
@@ -45,7 +47,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def client(isolated_home: Path) -> Iterator[BaseClient]:
-    TokenInfo(domain="anaconda.com", api_key=jwt(tag="first")).save()
+    TokenInfo(domain="anaconda.com", api_key=FIRST).save()
     c = BaseClient()
     yield c
     c.close()
@@ -70,17 +72,17 @@ def save_in_another_process(key: str) -> None:
 def test_another_process_login_is_seen_once_the_window_is_over(
     client: BaseClient, clock: Clock
 ) -> None:
-    assert sent_key(client) == jwt(tag="first")
-    save_in_another_process(jwt(tag="second"))
-    assert sent_key(client) == jwt(tag="first")  # within the window: the files are not looked at
+    assert sent_key(client) == FIRST
+    save_in_another_process(SECOND)
+    assert sent_key(client) == FIRST  # within the window: the files are not looked at
     clock.advance()
-    assert sent_key(client) == jwt(tag="second")
+    assert sent_key(client) == SECOND
 
 
 def test_this_process_changes_are_seen_at_once(client: BaseClient, clock: Clock) -> None:
-    assert sent_key(client) == jwt(tag="first")
-    TokenInfo(domain="anaconda.com", api_key=jwt(tag="second")).save()
-    assert sent_key(client) == jwt(tag="second")
+    assert sent_key(client) == FIRST
+    TokenInfo(domain="anaconda.com", api_key=SECOND).save()
+    assert sent_key(client) == SECOND
     TokenInfo.load("anaconda.com").delete()
     assert sent_key(client) is None
 
@@ -88,11 +90,11 @@ def test_this_process_changes_are_seen_at_once(client: BaseClient, clock: Clock)
 def test_an_environment_change_is_seen_at_once(
     client: BaseClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert sent_key(client) == jwt(tag="first")
-    monkeypatch.setenv("ANACONDA_AUTH_API_KEY", jwt(tag="from-env"))
-    assert sent_key(client) == jwt(tag="from-env")
+    assert sent_key(client) == FIRST
+    monkeypatch.setenv("ANACONDA_AUTH_API_KEY", FROM_ENV)
+    assert sent_key(client) == FROM_ENV
     monkeypatch.delenv("ANACONDA_AUTH_API_KEY")
-    assert sent_key(client) == jwt(tag="first")
+    assert sent_key(client) == FIRST
 
 
 def test_within_the_window_no_file_is_looked_at(
@@ -110,15 +112,15 @@ def test_within_the_window_no_file_is_looked_at(
     sent_key(client)
     calls.clear()
     for _ in range(3):
-        assert sent_key(client) == jwt(tag="first")
+        assert sent_key(client) == FIRST
     assert calls == []
     clock.advance()
-    assert sent_key(client) == jwt(tag="first")
+    assert sent_key(client) == FIRST
     assert "stat" in calls  # past the window the store is checked again
 
 
 def test_each_client_looks_for_itself(client: BaseClient, clock: Clock) -> None:
-    assert sent_key(client) == jwt(tag="first")
-    save_in_another_process(jwt(tag="second"))
+    assert sent_key(client) == FIRST
+    save_in_another_process(SECOND)
     with BaseClient() as fresh:
-        assert sent_key(fresh) == jwt(tag="second")
+        assert sent_key(fresh) == SECOND
