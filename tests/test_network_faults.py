@@ -24,6 +24,7 @@ from anaconda_auth.config import AnacondaAuthSite
 from anaconda_auth.flows import browser, device, discovery
 from anaconda_auth.flows.discovery import OpenIDConfiguration
 from anaconda_auth.flows.tokens import OAuthError, token_request
+from anaconda_auth.http import retry
 from anaconda_auth.http import session as _http
 from anaconda_auth.http.responses import UnexpectedResponseError
 
@@ -179,15 +180,26 @@ def test_account_reply_size_is_capped(server: FaultServer) -> None:
 NOW = {"Retry-After": "0"}
 
 
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without the exponential wait between them: these tests count attempts (the
+    wait itself is urllib3's; ``Retry-After`` is checked in test_retry_after_is_honoured)."""
+    monkeypatch.setattr(retry, "BACKOFF_FACTOR", 0.0)
+    monkeypatch.setattr(retry, "BACKOFF_JITTER", 0.0)
+    monkeypatch.setattr(retry, "_retries", {})
+
+
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
-def test_get_is_retried_on_transient_statuses(server: FaultServer, status: int) -> None:
+def test_get_is_retried_on_transient_statuses(
+    server: FaultServer, status: int, no_backoff: None
+) -> None:
     server.routes["/x"] = Sequence([Reply(status, b"", NOW), Reply(status, b"", NOW), Reply(200)])
     response = client(server, max_retries=2).get("/x")
     assert response.status_code == 200
     assert server.hits["/x"] == 3
 
 
-def test_retries_are_bounded(server: FaultServer) -> None:
+def test_retries_are_bounded(server: FaultServer, no_backoff: None) -> None:
     server.routes["/x"] = Reply(503, b"", NOW)
     response = client(server, max_retries=2).get("/x")
     assert response.status_code == 503  # the last reply, no exception
@@ -228,7 +240,7 @@ def test_max_retries_zero_turns_retries_off(server: FaultServer) -> None:
     assert server.hits["/x"] == 1
 
 
-def test_default_max_retries_from_the_config(server: FaultServer) -> None:
+def test_default_max_retries_from_the_config(server: FaultServer, no_backoff: None) -> None:
     assert AnacondaAuthSite(domain="a.example").max_retries == 2
     server.routes["/x"] = Sequence([Reply(503, b"", NOW), Reply(503, b"", NOW), Reply(200)])
     c = BaseClient(site=AnacondaAuthSite(domain="a.example", http_timeout=1), base_uri=server.url)
