@@ -124,6 +124,12 @@ class BearerAuth(_auth.BearerAuth):
     #: :data:`RECHECK_NS`. It holds the key: never shown in a ``repr``.
     _recent: tuple[int, int, dict[Any, Any], TokenInfo | None] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled client (multiprocessing, caches) must not carry the environment or the key.
+        state = dict(self.__dict__)
+        state.pop("_recent", None)
+        return state
+
     def current_key(self) -> str | None:
         return self.api_key or self._stored_key()
 

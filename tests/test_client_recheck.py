@@ -8,6 +8,7 @@ the machine is; the storage, the files and the other process are real.
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -124,3 +125,15 @@ def test_each_client_looks_for_itself(client: BaseClient, clock: Clock) -> None:
     save_in_another_process(SECOND)
     with BaseClient() as fresh:
         assert sent_key(fresh) == SECOND
+
+
+def test_a_pickled_client_carries_neither_the_environment_nor_the_key(
+    client: BaseClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNRELATED_SECRET", "s3cr3t-value-in-the-environment")
+    assert sent_key(client) == FIRST
+    data = pickle.dumps(client)
+    assert b"s3cr3t-value-in-the-environment" not in data
+    assert FIRST.encode() not in data
+    again = pickle.loads(data)
+    assert sent_key(again) == FIRST
