@@ -172,6 +172,28 @@ def test_add_default_and_modify_and_remove(config: Path) -> None:
     assert AnacondaAuthSitesConfig().default_site == "corp"
 
 
+def test_add_and_modify_pin_an_account_and_an_empty_one_unpins(config: Path) -> None:
+    from anaconda_auth.actions import load_site_config
+
+    result = run(
+        "add", "--domain", "anaconda.com", "--name", "work", "--account", "a@corp.com", "-y"
+    )
+    assert result.exit_code == 0, result.output
+    assert 'account = "a@corp.com"' in config.read_text()
+    assert load_site_config("work").account == "a@corp.com"
+
+    assert run("modify", "--name", "work", "--account", "b@corp.com", "-y").exit_code == 0
+    assert load_site_config("work").account == "b@corp.com"
+
+    assert run("modify", "--name", "work", "--account", "", "-y").exit_code == 0
+    assert "account" not in config.read_text()
+    assert load_site_config("work").account is None
+
+    result = run("add", "--domain", "example.com", "--name", "ex", "--account", "", "-y")
+    assert result.exit_code == 0, result.output
+    assert "account" not in config.read_text()
+
+
 def test_first_add_replaces_the_implicit_anaconda_com(config: Path) -> None:
     result = run("add", "--domain", "corp.example.com", "--yes")
     assert result.exit_code == 0, result.output

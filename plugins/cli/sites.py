@@ -351,6 +351,14 @@ def _sites_add_or_modify(
         bool | None,
         typer.Option("--disable-conda-auto-config/--no-disable-conda-auto-config"),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="Pin this stored account (an email, as `anaconda auth status` lists it) for "
+            "the site when several are logged in on its domain; '' unpins it",
+            show_default=False,
+        ),
+    ] = None,
     remove_anaconda_com: Annotated[
         bool | None,
         typer.Option(
@@ -399,11 +407,14 @@ def _sites_add_or_modify(
         "disable_conda_auto_config": disable_conda_auto_config,
         "api_key": api_key,
         "domain": domain,
+        "account": account or None,
     }
     values = {k: v for k, v in values.items() if v is not None}
     if ctx.command.name == "add":
         _add(domain, name, default, remove_anaconda_com, values, yes)
     else:
+        if account == "":
+            values["account"] = None  # unpinned: the key leaves the table
         _modify(domain, name, default, values, yes)
 
 
