@@ -400,7 +400,6 @@ def delete(service: str, username: str, config: AnacondaAuthSite | None = None) 
     config = _config(config)
     preferred = config.preferred_token_storage
     removed: list[str] = []
-    freshness.note_local_change()  # (again at the end: a lookup during the delete is not kept)
     with using_config(config):
         for backend in read_order(config):
             if backend.read_only:
