@@ -59,6 +59,10 @@ def stat_stamp(path: str, *, now: int | None = None, usually_missing: bool = Fal
         return None
     if is_racy(st.st_mtime_ns, now):
         raise Racy(path)
+    return _stamp_of(st)
+
+
+def _stamp_of(st: os.stat_result) -> Stamp:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
@@ -81,7 +85,7 @@ def unchanged(path: str, stamp: Stamp | None) -> bool:
         st = os.stat(path)
     except OSError:
         return False
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size) == stamp
+    return _stamp_of(st) == stamp
 
 
 # --- this process's own changes ----------------------------------------------------------------

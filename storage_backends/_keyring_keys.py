@@ -62,11 +62,29 @@ def real_key_path(path: Path) -> Path:
     return key_file_path(real_path(path))
 
 
+_key_paths: dict[str, tuple[int, int, str]] = {}
+
+
+def real_key_path_of(path: str, st: os.stat_result) -> str:
+    """:func:`real_key_path` for the keyring at ``path`` whose stat is ``st``, resolved once per
+    version of the file: ``read_stamp`` runs on every request and must not follow symlinks
+    every time."""
+    known = _key_paths.get(path)
+    if known is not None and known[0] == st.st_ino and known[1] == st.st_dev:
+        return known[2]
+    key_path = os.path.realpath(path) + ".key"
+    if len(_key_paths) > 64:
+        _key_paths.clear()
+    _key_paths[path] = (st.st_ino, st.st_dev, key_path)
+    return key_path
+
+
 _key_files: dict[str, _KeyFile] = {}
 
 
 def clear_key_files() -> None:
     _key_files.clear()
+    _key_paths.clear()
 
 
 def key_file_stamp(path: Path) -> Stamp:

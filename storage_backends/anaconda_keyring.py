@@ -104,6 +104,7 @@ from anaconda_auth.storage_backends._keyring_keys import (
     key_source_unchanged,
     read_key_file,
     real_key_path,
+    real_key_path_of,
 )
 
 from anaconda_auth.exceptions import StorageError
@@ -184,7 +185,6 @@ def clear_caches() -> None:
     """Forget every decrypted document and key held by this process."""
     note_local_change()
     _snapshots.clear()
-    _key_paths.clear()
     clear_key_files()
     clear_derived_keys()
 
@@ -358,6 +358,7 @@ def _update(path: Path, written: tuple[str, str], change: Callable[[Document], b
                     f"Cannot write the token keyring {path}: {exc.strerror}. Check that "
                     f"{target.parent} is writable and the disk is not full."
                 ) from None
+            note_local_change()
             key_source: object = fingerprint(phrase) if phrase is not None else key_file_stamp(path)
             _snapshots[os.fspath(path)] = _Snapshot(
                 stamp(st),
@@ -485,7 +486,7 @@ class AnacondaKeyringBackend:
         else:
             file = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)
         key: object = None
-        key_path = _key_path_of(path, st)
+        key_path = real_key_path_of(path, st)
         try:
             kst = os.stat(key_path)
         except FileNotFoundError:
@@ -561,10 +562,7 @@ class AnacondaKeyringBackend:
             users[username] = password
             return True
 
-        try:
-            _update(self.path, (service, username), change)
-        finally:
-            note_local_change()
+        _update(self.path, (service, username), change)
 
     def delete_password(self, service: str, username: str) -> None:
         def change(doc: Document) -> bool:
@@ -576,27 +574,7 @@ class AnacondaKeyringBackend:
                 del doc[service]
             return True
 
-        try:
-            _update(self.path, (service, username), change)
-        finally:
-            note_local_change()
-
-
-_key_paths: dict[str, tuple[int, int, str]] = {}
-
-
-def _key_path_of(path: str, st: os.stat_result) -> str:
-    """The key file of the keyring at ``path`` (whose stat is ``st``), resolved once per
-    version of the file: ``read_stamp`` runs on every request and must not follow symlinks
-    every time."""
-    known = _key_paths.get(path)
-    if known is not None and known[0] == st.st_ino and known[1] == st.st_dev:
-        return known[2]
-    key_path = os.path.realpath(path) + ".key"
-    if len(_key_paths) > 64:
-        _key_paths.clear()
-    _key_paths[path] = (st.st_ino, st.st_dev, key_path)
-    return key_path
+        _update(self.path, (service, username), change)
 
 
 BACKEND = AnacondaKeyringBackend()

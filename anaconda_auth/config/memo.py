@@ -145,9 +145,9 @@ def _secrets_stamps(directory: str, now: int, usually_missing: bool = True) -> t
     return (dir_stamp, tuple(_stamp(os.path.join(directory, n), now) for n in names))
 
 
-def _toml_stamp(path: str | None, now: int, *, usually_missing: bool = False) -> _Stamp:
+def _toml_stamp(path: str | None, now: int) -> _Stamp:
     """The stamp of config.toml; ``None`` (no file) without a home directory."""
-    return None if path is None else _stamp(path, now, usually_missing=usually_missing)
+    return None if path is None else _stamp(path, now)
 
 
 def _stamps(paths: tuple[str | None, str]) -> tuple[Any, ...]:
